@@ -1,0 +1,79 @@
+# Everything a newcomer types: `make run` to chat, `make test` to check it all.
+# `make help` lists the targets with their one-line purpose.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+RASA      := $(VENV)/bin/rasa
+STAMP     := $(VENV)/.installed
+MODEL     := models/current.tar.gz
+SCRIPT    := domain.yml config.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
+
+# Rasa phones home and prints TensorFlow noise unless told otherwise.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL   := 3
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(PY) || "$$(scripts/find-python310.sh)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade 'pip>=24' wheel 'setuptools<71'
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## create .venv (Python 3.10) and install the pinned dependencies
+
+.PHONY: lock
+lock: $(STAMP) ## rewrite constraints.txt from what is installed
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(pip|setuptools|wheel)==' > constraints.txt
+
+$(MODEL): $(STAMP) $(SCRIPT)
+	$(RASA) train --fixed-model-name current --out models --quiet
+
+.PHONY: train
+train: $(MODEL) ## train the model if the script changed since the last one
+
+.PHONY: migrate
+migrate: $(STAMP) ## bring the request store schema up to date
+	$(PY) -m bot db upgrade
+
+.PHONY: lint
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: validate
+validate: $(STAMP) ## rasa data validate, warnings are errors
+	$(RASA) data validate --fail-on-warnings --quiet
+
+.PHONY: pytest
+pytest: $(STAMP) $(MODEL) ## unit, connector and server tests (uses the trained model)
+	$(PY) -m pytest
+
+.PHONY: test-stories
+test-stories: $(MODEL) ## conversation tests in tests/test_stories.yml
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
+	  --fail-on-prediction-errors --out results --no-plot
+
+.PHONY: test
+test: lint validate train pytest test-stories ## everything CI runs
+
+.PHONY: run
+run: $(STAMP) $(MODEL) ## start the bot, action server and team console on embedded defaults
+	$(PY) -m bot run
+
+.PHONY: bench-nlu
+bench-nlu: $(STAMP) ## 5-fold intent accuracy with and without diacritics
+	$(PY) bench/nlu.py
+
+.PHONY: clean
+clean: ## remove models, results and local databases (keeps .venv and the training cache)
+	rm -rf models results var/*.db

@@ -1,0 +1,115 @@
+"""Vietnamese MSISDN normalisation and carrier detection.
+
+Customers type 0901234567, 090 123 4567, +84 90..., 84...; the store keys requests
+on E.164, and the plan lets other networks' subscribers ask too, so the carrier is
+recorded rather than enforced.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType, carrier
+
+REGION = "VN"
+
+# Mobile prefixes by network after the 2018 renumbering (national significant number
+# without the leading 0). phonenumbers' carrier data names the original network, which
+# is wrong after number portability; this table is the operator's own view.
+_CARRIER_PREFIXES: dict[str, tuple[str, ...]] = {
+    "MobiFone": ("89", "90", "93", "70", "76", "77", "78", "79"),
+    "Viettel": ("86", "96", "97", "98", "32", "33", "34", "35", "36", "37", "38", "39"),
+    "Vinaphone": ("88", "91", "94", "81", "82", "83", "84", "85"),
+    "Vietnamobile": ("92", "56", "58"),
+    "Gmobile": ("99", "59"),
+    "iTel": ("87",),
+    "Reddi": ("55",),
+}
+
+_NOISE = re.compile(r"[\s.\-()]")
+
+
+class InvalidPhoneError(ValueError):
+    """The text is not a Vietnamese mobile number."""
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A validated Vietnamese mobile number."""
+
+    e164: str
+    national: str
+    carrier: str
+
+    @property
+    def masked(self) -> str:
+        """Safe for logs and for a team that has not accepted the request: 090****567."""
+        return mask(self.national)
+
+    @property
+    def is_mobifone(self) -> bool:
+        return self.carrier == "MobiFone"
+
+
+def _candidate(text: str) -> str:
+    digits = _NOISE.sub("", text.strip())
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if digits.startswith("84") and len(digits) == 11:
+        digits = "+" + digits
+    return digits
+
+
+def parse(text: str) -> Phone:
+    """Validate and normalise; raise :class:`InvalidPhoneError` with the reason."""
+    candidate = _candidate(text)
+    if not re.fullmatch(r"\+?\d{9,13}", candidate):
+        raise InvalidPhoneError("not a phone number")
+    try:
+        number = phonenumbers.parse(candidate, REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneError(str(exc)) from exc
+    if number.country_code != 84:
+        raise InvalidPhoneError("not a Vietnamese number")
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneError("invalid Vietnamese number")
+    if phonenumbers.number_type(number) not in (
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise InvalidPhoneError("not a mobile number")
+    national = "0" + str(number.national_number)
+    return Phone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        national=national,
+        carrier=carrier_of(national) or carrier.name_for_number(number, "en") or "unknown",
+    )
+
+
+def carrier_of(national: str) -> str | None:
+    """The network a 10-digit national number's prefix belongs to, if known."""
+    prefix = national.lstrip("0")[:2]
+    for name, prefixes in _CARRIER_PREFIXES.items():
+        if prefix in prefixes:
+            return name
+    return None
+
+
+def find(text: str) -> Phone | None:
+    """The first valid mobile number inside a free-text message, if any."""
+    for match in re.finditer(r"(?:\+?84|0)[\d\s.\-]{8,14}\d", text):
+        try:
+            return parse(match.group())
+        except InvalidPhoneError:
+            continue
+    return None
+
+
+def mask(value: str) -> str:
+    """Keep the first three and last three digits of anything that looks like a number."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 6) + digits[-3:]
