@@ -44,6 +44,14 @@ train: $(MODEL) ## train the model if the script changed since the last one
 migrate: $(STAMP) ## bring the request store schema up to date
 	$(PY) -m bot db upgrade
 
+# PostgreSQL and Redis tests use real servers on loopback (see scripts/services.sh).
+export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
+
+.PHONY: services
+services: ## start PostgreSQL and Redis on loopback if they are down (tests use them)
+	@scripts/services.sh
+
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -55,7 +63,7 @@ validate: $(STAMP) ## rasa data validate, warnings are errors
 	$(RASA) data validate --fail-on-warnings --quiet
 
 .PHONY: pytest
-pytest: $(STAMP) $(MODEL) ## unit, connector and server tests (uses the trained model)
+pytest: $(STAMP) $(MODEL) services ## unit, connector and server tests (uses the trained model)
 	$(PY) -m pytest
 
 .PHONY: test-stories
