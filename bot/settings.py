@@ -14,7 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+# Local state (SQLite files, generated secrets); tests point it at a temporary folder.
+VAR = Path(os.environ.get("VAR_DIR") or ROOT / "var").resolve()
 
 
 def _env(name: str, default: str = "") -> str:

@@ -1,0 +1,158 @@
+"""Validation of the request form: one ``validate_<slot>`` per slot.
+
+A rejected answer returns ``{slot: None}`` plus a bookkeeping slot (``phone_error``,
+``address_status``) that selects the variation of the form's question in
+``domain.yml``; the texts themselves stay in the domain where CSKH edits them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.services import resolve_address
+from bot import phone
+from bot.address import Candidate, Resolution
+from bot.text import fold
+
+MAX_CHOICES = 5
+SKIP_VALUE = "-"
+_SKIP_WORDS = {"-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "/skip"}
+
+
+def _clear_address_question() -> dict[str, Any]:
+    slots: dict[str, Any] = {
+        "address_status": None,
+        "address_pending": None,
+        "address_choices": None,
+        "address_choice_count": None,
+    }
+    slots.update({f"address_choice_{i}": None for i in range(1, MAX_CHOICES + 1)})
+    return slots
+
+
+def _accept(typed: str, resolution: Resolution) -> dict[str, Any]:
+    return {
+        **_clear_address_question(),
+        "address": typed,
+        "address_label": resolution.label,
+        "address_units": resolution.to_dict(),
+    }
+
+
+def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
+    candidates = resolution.candidates[:MAX_CHOICES]
+    slots: dict[str, Any] = {
+        **_clear_address_question(),
+        "address": None,
+        "address_status": "ambiguous",
+        "address_pending": typed,
+        "address_choices": [asdict(c) for c in candidates],
+        "address_choice_count": str(len(candidates)),
+    }
+    slots.update({f"address_choice_{i}": c.label for i, c in enumerate(candidates, start=1)})
+    return slots
+
+
+def _ask_more(typed: str) -> dict[str, Any]:
+    return {
+        **_clear_address_question(),
+        "address": None,
+        "address_status": "not_found",
+        "address_pending": typed,
+    }
+
+
+class ValidateRequestForm(FormValidationAction):
+    """Checks each answer with the domain core before the form moves on."""
+
+    def name(self) -> str:
+        return "validate_request_form"
+
+    async def validate_phone_number(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Keep the national form (what the customer reads back); re-ask on anything else."""
+        text = str(slot_value or "")
+        found = phone.find(text)
+        if found is None:
+            try:
+                found = phone.parse(text)
+            except phone.InvalidPhoneError:
+                return {"phone_number": None, "phone_error": "invalid"}
+        return {"phone_number": found.national, "phone_error": None}
+
+    async def validate_address(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Resolve to administrative units; a doubtful answer becomes a question."""
+        text = str(slot_value or "").strip()
+        status = tracker.get_slot("address_status")
+        pending = tracker.get_slot("address_pending") or ""
+
+        if status == "ambiguous" and pending:
+            # A button press sends the chosen candidate's label back as text.
+            chosen = await self._choose(pending, text, tracker)
+            if chosen is not None:
+                return _accept(pending, chosen)
+        if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
+            # The customer added the missing part ("Hà Nội"): resolve both together.
+            combined = f"{pending}, {text}"
+            resolution = await resolve_address(combined)
+            if resolution.status in {"resolved", "province_only"}:
+                return _accept(combined, resolution)
+        resolution = await resolve_address(text)
+        if len(resolution.candidates) >= 2 and resolution.status in {"province_only", "ambiguous"}:
+            # Either the province is in doubt, or an old ward was split between new ones.
+            return _ask_choice(text, resolution)
+        if resolution.status in {"resolved", "province_only"}:
+            return _accept(text, resolution)
+        return _ask_more(text)
+
+    async def _choose(self, pending: str, text: str, tracker: Tracker) -> Resolution | None:
+        """The candidate the customer picked (button label or its number), as confirmed."""
+        choices = [Candidate(**c) for c in tracker.get_slot("address_choices") or []]
+        folded = fold(text)
+        if folded.isdigit() and 1 <= int(folded) <= len(choices):
+            picked: Candidate | None = choices[int(folded) - 1]
+        else:
+            picked = next((c for c in choices if fold(c.label) == folded), None)
+        if picked is None:
+            return None
+        return Resolution(
+            text=pending,
+            status="resolved" if picked.ward_code else "province_only",
+            confidence=1.0,  # the customer chose it
+            province_code=picked.province_code,
+            province_name=picked.province_name,
+            ward_code=picked.ward_code,
+            ward_name=picked.ward_name,
+            old_province_name=picked.old_province_name,
+            old_district_name=picked.old_district_name,
+            old_ward_name=picked.old_ward_name,
+        )
+
+    async def validate_contact_name(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Optional: "bỏ qua", "không" or the Skip button store an explicit no-name."""
+        text = " ".join(str(slot_value or "").split())
+        if not text or fold(text) in _SKIP_WORDS:
+            return {"contact_name": SKIP_VALUE}
+        return {"contact_name": text[:100]}

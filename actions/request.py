@@ -1,0 +1,154 @@
+"""Actions around the request: submit on confirmation, hand over, stop, correct.
+
+Each action only sets slots; the rule that follows utters the response whose
+variation those slots select, so every customer-facing text stays in ``domain.yml``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.form import MAX_CHOICES, SKIP_VALUE
+from actions.services import submit
+from bot.phone import mask
+from bot.requests import InvalidDraft, RequestDraft
+
+log = logging.getLogger(__name__)
+
+# Slots that describe the request being collected; cleared once it is stored or dropped.
+REQUEST_SLOTS = (
+    "request_type",
+    "address",
+    "contact_name",
+    "address_units",
+    "address_label",
+    "address_status",
+    "address_pending",
+    "address_choice_count",
+    *(f"address_choice_{i}" for i in range(1, MAX_CHOICES + 1)),
+    "phone_error",
+)
+
+
+def _channel(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "rest"
+
+
+def _draft(tracker: Tracker, request_type: str, *, callback: bool = False) -> RequestDraft:
+    name = tracker.get_slot("contact_name")
+    return RequestDraft(
+        request_type=request_type,
+        phone=str(tracker.get_slot("phone_number") or ""),
+        channel=_channel(tracker),
+        sender_id=tracker.sender_id,
+        contact_name=None if name in (None, SKIP_VALUE) else str(name),
+        address_text=tracker.get_slot("address"),
+        units=tracker.get_slot("address_units"),
+        campaign=tracker.get_slot("campaign"),
+        callback_requested=callback,
+    )
+
+
+def _cleared() -> list[EventType]:
+    return [SlotSet(name, None) for name in REQUEST_SLOTS]
+
+
+class ActionSubmitRequest(Action):
+    """Hands the confirmed request to the store, which routes it to the area's team."""
+
+    def name(self) -> str:
+        return "action_submit_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        draft = _draft(tracker, str(tracker.get_slot("request_type") or ""))
+        try:
+            outcome = await submit(draft)
+        except InvalidDraft as exc:
+            log.warning("request not stored for %s: %s", mask(draft.phone), exc.reason)
+            status = "no_area" if exc.reason in {"no_province", "unknown_province"} else "error"
+            return [SlotSet("submit_status", status)]
+        except Exception:
+            # The slots are kept: the customer can send the same request again.
+            log.exception("request store failed for %s", mask(draft.phone))
+            return [SlotSet("submit_status", "error")]
+        log.info(
+            "request %s %s for %s routed to %s",
+            outcome.reference,
+            "created" if outcome.created else "found",
+            mask(draft.phone),
+            outcome.team_id,
+        )
+        return [
+            SlotSet("submit_status", "created" if outcome.created else "existing"),
+            SlotSet("request_reference", outcome.reference),
+            SlotSet("request_status", outcome.status),
+            SlotSet("team_name", outcome.team_name),
+            *_cleared(),
+        ]
+
+
+class ActionHandoff(Action):
+    """Hand over to a person: a call-back request when the phone is known, else 9090."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if not tracker.get_slot("phone_number"):
+            return [*events, SlotSet("handoff_status", "hotline")]
+        draft = _draft(tracker, "callback", callback=True)
+        try:
+            outcome = await submit(draft)
+        except Exception as exc:
+            log.warning("call-back not stored for %s: %r", mask(draft.phone), type(exc).__name__)
+            return [*events, SlotSet("handoff_status", "hotline")]
+        return [
+            *events,
+            SlotSet("handoff_status", "callback"),
+            SlotSet("request_reference", outcome.reference),
+            SlotSet("team_name", outcome.team_name),
+        ]
+
+
+class ActionStop(Action):
+    """The customer stopped: leave the form and forget the half-collected request."""
+
+    def name(self) -> str:
+        return "action_stop"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *_cleared()]
+
+
+_CORRECTIONS: dict[str, tuple[str, ...]] = {
+    "correct_phone": ("phone_number", "phone_error"),
+    "correct_address": tuple(name for name in REQUEST_SLOTS if name.startswith("address")),
+    "correct_request_type": ("request_type",),
+    "correct_name": ("contact_name",),
+}
+
+
+class ActionCorrectSlot(Action):
+    """Clears the answer the customer wants to change; the form then asks it again."""
+
+    def name(self) -> str:
+        return "action_correct_slot"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intent: Any = (tracker.latest_message.get("intent") or {}).get("name")
+        return [SlotSet(name, None) for name in _CORRECTIONS.get(str(intent), ())]

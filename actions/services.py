@@ -1,0 +1,28 @@
+"""The action server's door into the domain core.
+
+The request store uses blocking SQLAlchemy; these helpers run it in a worker thread
+so one slow database call never stalls the action server's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot import address
+from bot.address import Resolution
+from bot.requests import RequestDraft, SubmitOutcome, get_service
+
+log = logging.getLogger(__name__)
+
+
+async def resolve_address(text: str, province_code: str | None = None) -> Resolution:
+    """Resolve a free-text address, restricted to a province when one was chosen."""
+    if province_code:
+        return await asyncio.to_thread(address.resolve_in_province, text, province_code)
+    return await asyncio.to_thread(address.resolve, text)
+
+
+async def submit(draft: RequestDraft) -> SubmitOutcome:
+    """Store (or find) the request through the one service every channel uses."""
+    return await asyncio.to_thread(lambda: get_service().submit(draft, actor="bot"))

@@ -1,0 +1,1 @@
+"""Rasa input/output channels, one module per platform, sharing ``connectors.common``."""

@@ -1,0 +1,106 @@
+"""The request form's validators, run as the action server runs them."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.form import SKIP_VALUE, ValidateRequestForm
+
+form = ValidateRequestForm()
+
+
+@pytest.mark.parametrize(
+    ("typed", "national"),
+    [
+        ("0901234567", "0901234567"),
+        ("090 123 4567", "0901234567"),
+        ("+84 90 123 4567", "0901234567"),
+        ("84901234567", "0901234567"),
+        ("sdt cua e la 0931.234.567 nha", "0931234567"),
+        ("0981234567", "0981234567"),  # another network's subscriber is welcome
+    ],
+)
+async def test_phone_forms_customers_type_are_accepted(
+    typed, national, tracker_for, dispatcher, domain
+):
+    events = await form.validate_phone_number(typed, dispatcher, tracker_for(text=typed), domain)
+    assert events == {"phone_number": national, "phone_error": None}
+
+
+@pytest.mark.parametrize("typed", ["123", "0241234567", "khong nho so", "09012345678901"])
+async def test_invalid_phone_is_asked_again_with_the_error_variation(
+    typed, tracker_for, dispatcher, domain
+):
+    events = await form.validate_phone_number(typed, dispatcher, tracker_for(text=typed), domain)
+    assert events == {"phone_number": None, "phone_error": "invalid"}
+    assert dispatcher.messages == []  # the text comes from utter_ask_phone_number's variation
+
+
+async def test_confident_address_is_kept_with_its_current_units(tracker_for, dispatcher, domain):
+    typed = "12/3 Le Van Sy P13 Q3 tphcm"
+    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    assert events["address"] == typed
+    assert events["address_status"] is None
+    assert events["address_units"]["province_name"] == "Thành phố Hồ Chí Minh"
+    assert events["address_label"].endswith("Thành phố Hồ Chí Minh")
+
+
+async def test_ambiguous_address_becomes_a_choice(tracker_for, dispatcher, domain):
+    typed = "Phường 1"
+    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    assert events["address"] is None
+    assert events["address_status"] == "ambiguous"
+    assert events["address_pending"] == typed
+    count = int(events["address_choice_count"])
+    assert 2 <= count <= 5
+    labels = [events[f"address_choice_{i}"] for i in range(1, count + 1)]
+    assert all(labels) and len(set(labels)) == count
+
+
+async def test_pressing_a_choice_button_resolves_it(tracker_for, dispatcher, domain):
+    first = await form.validate_address(
+        "Phường 1", dispatcher, tracker_for(text="Phường 1"), domain
+    )
+    picked = first["address_choice_2"]
+    tracker = tracker_for(text=picked, slots=first)
+    events = await form.validate_address(picked, dispatcher, tracker, domain)
+    assert events["address"] == "Phường 1"
+    assert events["address_status"] is None
+    assert events["address_label"] == picked
+
+
+async def test_unknown_address_asks_for_more_and_the_answer_completes_it(
+    tracker_for, dispatcher, domain
+):
+    typed = "số 5 ngõ 12"
+    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    assert events["address"] is None
+    assert events["address_status"] == "not_found"
+    assert events["address_pending"] == typed
+
+    tracker = tracker_for(text="xã Tân Hòa, Quốc Oai, Hà Nội", slots=events)
+    done = await form.validate_address("xã Tân Hòa, Quốc Oai, Hà Nội", dispatcher, tracker, domain)
+    assert done["address"] == "số 5 ngõ 12, xã Tân Hòa, Quốc Oai, Hà Nội"
+    assert done["address_units"]["province_name"] == "Thành phố Hà Nội"
+
+
+async def test_nonsense_address_never_passes(tracker_for, dispatcher, domain):
+    events = await form.validate_address("asdfgh", dispatcher, tracker_for(text="asdfgh"), domain)
+    assert events["address"] is None
+    assert events["address_status"] == "not_found"
+
+
+@pytest.mark.parametrize("typed", ["bỏ qua", "bo qua", "ko", "Không", "-"])
+async def test_name_can_be_skipped(typed, tracker_for, domain):
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed), domain
+    )
+    assert events == {"contact_name": SKIP_VALUE}
+
+
+async def test_name_is_kept_trimmed(tracker_for, dispatcher, domain):
+    events = await form.validate_contact_name(
+        "  Nguyễn   Thị Lan ", dispatcher, tracker_for(), domain
+    )
+    assert events == {"contact_name": "Nguyễn Thị Lan"}

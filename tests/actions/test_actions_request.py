@@ -1,0 +1,134 @@
+"""Submit, hand-over, stop and correct: the events they return and what they store."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from actions.request import (
+    ActionCorrectSlot,
+    ActionHandoff,
+    ActionStop,
+    ActionSubmitRequest,
+)
+from bot.address import resolve
+
+pytestmark = pytest.mark.usefixtures("store_env")
+
+HCM = "12/3 Le Van Sy P13 Q3 tphcm"
+
+
+def _filled(**extra):
+    slots = {
+        "request_type": "sim_swap",
+        "phone_number": "0901234567",
+        "address": HCM,
+        "address_units": resolve(HCM).to_dict(),
+        "address_label": resolve(HCM).label,
+        "contact_name": "Lan",
+    }
+    slots.update(extra)
+    return slots
+
+
+def _slots(events):
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+async def test_confirmation_stores_one_routed_request(tracker_for, dispatcher, domain):
+    from bot.requests import get_service
+
+    events = await ActionSubmitRequest().run(dispatcher, tracker_for(slots=_filled()), domain)
+    slots = _slots(events)
+    assert slots["submit_status"] == "created"
+    reference = slots["request_reference"]
+    stored = get_service().get(reference)
+    assert stored.phone == "+84901234567"
+    assert stored.province_name == "Thành phố Hồ Chí Minh"
+    assert stored.channel == "rest"
+    assert stored.contact_name == "Lan"
+    assert slots["team_name"] == stored.team_name
+    # The collected request is cleared so a new one can start; the phone stays known.
+    assert slots["request_type"] is None and slots["address"] is None
+    assert "phone_number" not in slots
+    assert dispatcher.messages == []
+
+
+async def test_confirming_twice_finds_the_open_request(tracker_for, dispatcher, domain):
+    first = _slots(
+        await ActionSubmitRequest().run(dispatcher, tracker_for(slots=_filled()), domain)
+    )
+    again = _slots(
+        await ActionSubmitRequest().run(
+            dispatcher, tracker_for(slots=_filled(), channel="facebook"), domain
+        )
+    )
+    assert again["submit_status"] == "existing"
+    assert again["request_reference"] == first["request_reference"]
+    assert again["request_status"] == first["request_status"]
+
+
+async def test_skipped_name_is_stored_as_no_name(tracker_for, dispatcher, domain):
+    from bot.requests import get_service
+
+    events = await ActionSubmitRequest().run(
+        dispatcher, tracker_for(slots=_filled(contact_name="-")), domain
+    )
+    assert get_service().get(_slots(events)["request_reference"]).contact_name is None
+
+
+async def test_no_province_is_not_stored_and_says_so(tracker_for, dispatcher, domain):
+    slots = _filled(address="số 5 ngõ 12", address_units={"province_code": None})
+    events = await ActionSubmitRequest().run(dispatcher, tracker_for(slots=slots), domain)
+    assert events == [SlotSet("submit_status", "no_area")]
+
+
+async def test_handoff_with_a_known_phone_books_a_call_back(tracker_for, dispatcher, domain):
+    from bot.requests import get_service
+
+    events = await ActionHandoff().run(dispatcher, tracker_for(slots=_filled()), domain)
+    slots = _slots(events)
+    assert ActiveLoop(None) in events
+    assert slots["handoff_status"] == "callback"
+    stored = get_service().get(slots["request_reference"])
+    assert stored.request_type == "callback"
+    assert stored.callback_requested is True
+
+
+async def test_handoff_without_a_phone_points_to_the_hotline(tracker_for, dispatcher, domain):
+    events = await ActionHandoff().run(dispatcher, tracker_for(), domain)
+    assert _slots(events)["handoff_status"] == "hotline"
+
+
+async def test_stop_leaves_the_form_and_forgets_the_request(tracker_for, dispatcher, domain):
+    events = await ActionStop().run(dispatcher, tracker_for(slots=_filled()), domain)
+    assert events[0] == ActiveLoop(None)
+    slots = _slots(events)
+    assert slots["requested_slot"] is None
+    assert slots["request_type"] is None and slots["address"] is None
+
+
+@pytest.mark.parametrize(
+    ("intent", "cleared"),
+    [
+        ("correct_phone", {"phone_number", "phone_error"}),
+        ("correct_request_type", {"request_type"}),
+        ("correct_name", {"contact_name"}),
+    ],
+)
+async def test_correction_clears_exactly_that_answer(
+    intent, cleared, tracker_for, dispatcher, domain
+):
+    events = await ActionCorrectSlot().run(
+        dispatcher, tracker_for(slots=_filled(), intent=intent), domain
+    )
+    assert set(_slots(events)) == cleared
+
+
+async def test_address_correction_clears_the_resolution_too(tracker_for, dispatcher, domain):
+    events = await ActionCorrectSlot().run(
+        dispatcher, tracker_for(slots=_filled(), intent="correct_address"), domain
+    )
+    cleared = set(_slots(events))
+    assert {"address", "address_units", "address_label", "address_status"} <= cleared
+    assert "phone_number" not in cleared

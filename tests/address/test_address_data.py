@@ -1,0 +1,45 @@
+"""The unit tables: both structures complete, codes official, old→new mapping from wards."""
+
+from __future__ import annotations
+
+from bot.address import list_provinces, province_by_code
+from bot.address.data import OLD_DISTRICT, OLD_PROVINCE, OLD_WARD, PROVINCE, WARD
+
+
+def test_34_current_provinces_with_gso_codes() -> None:
+    provinces = list_provinces()
+    assert len(provinces) == 34
+    assert ("01", "Thành phố Hà Nội") in provinces
+    assert ("79", "Thành phố Hồ Chí Minh") in provinces
+    assert provinces == sorted(provinces)
+
+
+def test_province_by_code() -> None:
+    assert province_by_code("48") == "Thành phố Đà Nẵng"
+    assert province_by_code("74") is None  # Bình Dương is an old province, merged into HCMC
+    assert province_by_code("zz") is None
+
+
+def test_both_structures_are_complete(data) -> None:
+    counts = {level: 0 for level in (PROVINCE, WARD, OLD_PROVINCE, OLD_DISTRICT, OLD_WARD)}
+    for level, _ in data.units:
+        counts[level] += 1
+    assert counts[PROVINCE] == 34
+    assert counts[OLD_PROVINCE] == 63
+    assert counts[WARD] > 3300
+    assert counts[OLD_DISTRICT] > 690
+    assert counts[OLD_WARD] > 10000
+
+
+def test_every_old_ward_maps_to_current_wards(data) -> None:
+    old_wards = [code for level, code in data.units if level == OLD_WARD]
+    assert all(data.old_ward_to_new.get(code) for code in old_wards)
+
+
+def test_old_provinces_map_to_one_current_province_each(data) -> None:
+    # Derived from the ward table: Tiền Giang (82) goes to Đồng Tháp (82) only.
+    assert data.old_province_to_new["82"] == ("82",)
+    assert data.old_province_to_new["74"] == ("79",)  # Bình Dương → HCMC
+    assert data.old_province_to_new["77"] == ("79",)  # Bà Rịa - Vũng Tàu → HCMC
+    assert all(len(new) == 1 for new in data.old_province_to_new.values())
+    assert len(data.old_province_to_new) == 63

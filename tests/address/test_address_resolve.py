@@ -1,0 +1,299 @@
+"""Robustness of ``resolve`` on cases written for these tests, in both structures.
+
+Old structure: ward, district, province (63 provinces). Current structure (since
+2025-07-01): ward, province (34). Expected units were checked against the GSO lists.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.address import Resolution, resolve, resolve_in_province
+
+HANOI = "Thành phố Hà Nội"
+HCMC = "Thành phố Hồ Chí Minh"
+
+
+def _is(result: Resolution, province: str, ward: str | None = None) -> None:
+    assert result.province_name == province, result
+    if ward is not None:
+        assert result.status == "resolved", result
+        assert result.ward_name == ward, result
+
+
+# --- the issue's own examples ---------------------------------------------------------
+
+
+def test_alley_and_abbreviations_old_ward_split_between_new_wards() -> None:
+    result = resolve("so 5 ngo 12 p.Phuong Mai q.Dong Da HN")
+    _is(result, HANOI)
+    assert result.old_district_name == "Quận Đống Đa"
+    assert result.old_ward_name == "Phường Phương Mai"
+    # Phương Mai went partly to Kim Liên and partly to Bạch Mai: say so, do not guess.
+    assert result.status == "province_only"
+    assert result.ward_name is None
+    assert {c.ward_name for c in result.candidates} == {"Phường Kim Liên", "Phường Bạch Mai"}
+    assert result.street == "so 5 ngo 12"
+
+
+def test_numbered_ward_and_district_with_tphcm() -> None:
+    result = resolve("12/3 Le Van Sy P13 Q3 tphcm")
+    _is(result, HCMC, "Phường Nhiêu Lộc")
+    assert result.old_district_name == "Quận 3"
+    assert result.old_province_name == HCMC
+    assert result.street == "12/3 Le Van Sy"
+    assert result.confidence > 0.8
+
+
+def test_hamlet_commune_district_province_without_diacritics() -> None:
+    result = resolve("xom 2 xa Nghi Phong, Nghi Loc, Nghe An")
+    _is(result, "Tỉnh Nghệ An")
+    assert result.status in {"resolved", "province_only"}
+    if result.status == "province_only":
+        assert result.candidates
+
+
+def test_district_without_province_is_inferred() -> None:
+    result = resolve("thôn Đông, xã Tân Hòa, Quốc Oai")
+    # Xã Tân Hòa was merged into Xã Cộng Hòa (GSO list of 2025-01-04), now Xã Hưng Đạo.
+    _is(result, HANOI, "Xã Hưng Đạo")
+    assert result.old_district_name == "Huyện Quốc Oai"
+    assert result.street == "thôn Đông"
+
+
+def test_street_and_ward_only() -> None:
+    result = resolve("75 Đinh Tiên Hoàng, Tràng Tiền")
+    assert result.status in {"resolved", "province_only", "ambiguous"}
+    if result.status == "ambiguous":
+        assert HANOI in {c.province_name for c in result.candidates}
+    else:
+        _is(result, HANOI)
+        assert result.old_district_name == "Quận Hoàn Kiếm"
+    assert result.street == "75 Đinh Tiên Hoàng"
+
+
+# --- diacritics, case, commas, order ------------------------------------------------
+
+OLD_KIM_LIEN = [
+    "Phường Kim Liên, Quận Đống Đa, Thành phố Hà Nội",
+    "phuong kim lien, quan dong da, thanh pho ha noi",
+    "PHƯỜNG KIM LIÊN QUẬN ĐỐNG ĐA HÀ NỘI",
+    "Phuờng Kim Liên, quận Dong Da, Hà Noi",  # partial diacritics
+    "Hà Nội, Đống Đa, Kim Liên",  # reversed
+    "ha noi dong da kim lien",
+    "kim lien dong da hn",
+]
+
+
+@pytest.mark.parametrize("text", OLD_KIM_LIEN)
+def test_old_structure_spellings(text: str) -> None:
+    result = resolve(text)
+    _is(result, HANOI, "Phường Kim Liên")
+    assert result.old_district_name == "Quận Đống Đa"
+    assert result.old_ward_name == "Phường Kim Liên"
+
+
+NEW_STRUCTURE = [
+    ("Phường Sài Gòn, Thành phố Hồ Chí Minh", HCMC, "Phường Sài Gòn"),
+    ("phuong sai gon tp hcm", HCMC, "Phường Sài Gòn"),
+    ("Thành phố Hồ Chí Minh, Phường Bến Thành", HCMC, "Phường Bến Thành"),
+    ("p. Ben Thanh, TPHCM", HCMC, "Phường Bến Thành"),
+    ("Phường Hoàn Kiếm, Hà Nội", HANOI, "Phường Hoàn Kiếm"),
+    ("xã Bát Tràng, HN", HANOI, "Xã Bát Tràng"),
+]
+
+
+@pytest.mark.parametrize(("text", "province", "ward"), NEW_STRUCTURE)
+def test_new_structure(text: str, province: str, ward: str) -> None:
+    result = resolve(text)
+    _is(result, province, ward)
+
+
+# --- abbreviations and prefixes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "P.Kim Liên Q.Đống Đa TP.Hà Nội",
+        "Ph. Kim Lien, Q. Dong Da, T.P Ha Noi",
+        "phuong kim lien quan dong da tp ha noi",
+        "p kim lien, dong da, hn",
+    ],
+)
+def test_prefix_abbreviations(text: str) -> None:
+    _is(resolve(text), HANOI, "Phường Kim Liên")
+
+
+def test_numbered_ward_forms() -> None:
+    for text in ("F5 Q.Phu Nhuan TP HCM", "phường 5, quận Phú Nhuận, HCM", "P.05 Q Phu Nhuan SG"):
+        result = resolve(text)
+        _is(result, HCMC, "Phường Đức Nhuận")
+        assert result.old_ward_name == "Phường 5"
+        assert result.old_district_name == "Quận Phú Nhuận"
+
+
+def test_number_after_district_marker_is_not_a_ward() -> None:
+    result = resolve("Quận 3, TP HCM")
+    assert result.status == "province_only"
+    assert result.old_district_name == "Quận 3"
+    assert result.ward_name is None
+
+
+def test_house_number_alone_is_not_a_ward() -> None:
+    result = resolve("13 Nguyễn Trãi, Hà Nội")
+    assert result.status == "province_only"
+    _is(result, HANOI)
+
+
+def test_town_and_province_markers() -> None:
+    result = resolve("TT. Quốc Oai, H. Quốc Oai, Hà Nội")
+    _is(result, HANOI)
+    assert result.old_ward_name == "Thị trấn Quốc Oai"
+    assert result.old_district_name == "Huyện Quốc Oai"
+    result = resolve("X. Nghi Phong T. Nghệ An")
+    _is(result, "Tỉnh Nghệ An")
+
+
+# --- short names of provinces ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "province"),
+    [
+        ("HN", HANOI),
+        ("Ha Noi", HANOI),
+        ("HCM", HCMC),
+        ("tphcm", HCMC),
+        ("SG", HCMC),
+        ("Sài Gòn", HCMC),
+        ("ĐN", "Thành phố Đà Nẵng"),
+        ("Huế", "Thành phố Huế"),
+        ("Bình Dương", HCMC),  # old province → current
+        ("tinh Ba Ria Vung Tau", HCMC),
+        ("Tiền Giang", "Tỉnh Đồng Tháp"),
+    ],
+)
+def test_province_short_names(text: str, province: str) -> None:
+    result = resolve(text)
+    assert result.status == "province_only"
+    _is(result, province)
+
+
+def test_old_province_is_reported() -> None:
+    result = resolve("Thủ Dầu Một, Bình Dương")
+    _is(result, HCMC)
+    assert result.old_province_name == "Tỉnh Bình Dương"
+    assert result.old_district_name == "Thành phố Thủ Dầu Một"
+
+
+# --- typos ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "phuong kim lein, quan dong da, ha noi",  # swapped letters in the ward
+        "phuong kim lien, quan dong daa, ha noi",  # extra letter in the district
+        "phuong kim lien, quan dong da, ha noj",  # wrong letter in the province
+        "phuong kim lin, quan dog da, ha noi",  # two typos
+    ],
+)
+def test_typos(text: str) -> None:
+    result = resolve(text)
+    _is(result, HANOI)
+    assert result.old_district_name == "Quận Đống Đa"
+
+
+def test_typo_in_the_only_province() -> None:
+    _is(resolve("so 10 duong Le Loi, tinh Nghe Am"), "Tỉnh Nghệ An")
+
+
+# --- names that exist in many provinces -----------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Phường 1", "Tân Phú", "xã Hòa Bình", "xa Tan Hoa"])
+def test_common_names_alone_give_candidates(text: str) -> None:
+    result = resolve(text)
+    assert result.status == "ambiguous"
+    assert result.province_code is None
+    assert 2 <= len(result.candidates) <= 5
+    assert len({c.province_code for c in result.candidates}) == len(result.candidates)
+    assert result.confidence <= 0.5
+
+
+def test_common_name_decided_by_the_rest() -> None:
+    result = resolve("Phường 1, Quận 10, TP HCM")
+    _is(result, HCMC)
+    assert result.old_district_name == "Quận 10"
+    assert result.old_ward_name == "Phường 1"
+    result = resolve("xã Tân Phú, huyện Quốc Oai")  # an alias of Xã Hưng Đạo there
+    _is(result, HANOI, "Xã Hưng Đạo")
+
+
+def test_common_ward_within_a_province_lists_wards() -> None:
+    result = resolve("Phường 1, TP HCM")
+    assert result.status == "province_only"
+    _is(result, HCMC)
+    assert result.ward_name is None
+    assert len(result.candidates) >= 2
+    assert all(c.province_name == HCMC for c in result.candidates)
+
+
+def test_resolve_in_province_answers_the_question() -> None:
+    assert resolve("Tân Phú").status == "ambiguous"
+    result = resolve_in_province("Tân Phú", "01")
+    _is(result, HANOI, "Xã Hưng Đạo")
+    result = resolve_in_province("Quận 10 phường 1", "79")
+    _is(result, HCMC)
+    assert result.old_district_name == "Quận 10"
+    nothing = resolve_in_province("ngõ 5", "01")
+    assert nothing.status == "province_only"
+    assert nothing.province_name == HANOI
+    with pytest.raises(ValueError, match="unknown province"):
+        resolve_in_province("x", "99")
+
+
+# --- nothing usable --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   ", "abc xyz", "123 456", "nhà em ở gần chợ"])
+def test_not_found(text: str) -> None:
+    result = resolve(text)
+    assert result.status == "not_found"
+    assert result.province_code is None
+    assert result.confidence == 0.0
+
+
+# --- the public shape ----------------------------------------------------------------------
+
+
+def test_new_ward_name_that_no_old_ward_had() -> None:
+    result = resolve("Phường Sài Gòn, Thành phố Hồ Chí Minh")
+    assert result.old_ward_name is None
+    assert result.old_district_name is None
+
+
+def test_labels_and_dict() -> None:
+    result = resolve("p kim lien dong da ha noi")
+    assert result.label == "Phường Kim Liên, Thành phố Hà Nội"
+    out = result.to_dict()
+    assert out["text"] == "p kim lien dong da ha noi"
+    assert out["label"] == result.label
+    assert out["ward_code"] == result.ward_code
+    assert out["province_code"] == "01"
+    assert isinstance(out["candidates"], list)
+    ambiguous = resolve("Tân Phú").to_dict()
+    assert ambiguous["candidates"][0]["label"]
+    assert resolve("HN").label == HANOI
+    assert resolve("abc").label == ""
+
+
+def test_codes_are_official() -> None:
+    result = resolve("phuong kim lien quan dong da ha noi")
+    assert result.province_code == "01"
+    assert result.old_district_code == "006"
+    assert result.old_province_code == "01"
+    assert result.ward_code is not None
+    assert len(result.ward_code) == 5
+    assert len(result.old_ward_code or "") == 5

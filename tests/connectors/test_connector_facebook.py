@@ -1,0 +1,324 @@
+"""Contract tests for the Messenger connector against a local fake Graph API.
+
+Payloads follow Meta's Messenger Platform webhook reference (``object: page``,
+``entry[].messaging[]`` with ``sender``/``recipient``/``timestamp`` and ``message``,
+``postback``, ``delivery``, ``read``), signed with ``X-Hub-Signature-256``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from aiohttp import web
+
+from connectors.common import MemoryDeduplicator, PlatformClient
+from connectors.facebook import FacebookInput, quick_replies_from
+
+SECRET = "app-secret-ví-dụ"
+VERIFY = "verify-token-123"
+TOKEN = "EAAG-page-token"
+PAGE_ID = "106123456789012"
+SEND = "POST /v21.0/me/messages"
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def text_event(psid: str, mid: str, text: str, ts: int = 1712345678901) -> dict:
+    return {
+        "sender": {"id": psid},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": ts,
+        "message": {"mid": mid, "text": text},
+    }
+
+
+def envelope(*entries: list[dict]) -> dict:
+    return {
+        "object": "page",
+        "entry": [
+            {"id": PAGE_ID, "time": 1712345678999 + i, "messaging": events}
+            for i, events in enumerate(entries)
+        ],
+    }
+
+
+@pytest.fixture
+async def graph(platform):
+    async def send(call):
+        assert call.headers.get("Authorization") == f"Bearer {TOKEN}"
+        assert "access_token" not in call.query
+        n = len(platform.calls_to(SEND))
+        return web.json_response(
+            {"recipient_id": call.json()["recipient"]["id"], "message_id": f"m_out{n}"}
+        )
+
+    platform.routes[SEND] = send
+    return platform
+
+
+@pytest.fixture
+def channel(graph):
+    return FacebookInput(
+        verify_token=VERIFY,
+        app_secret=SECRET,
+        page_access_token=TOKEN,
+        graph_url=graph.url,
+        deduplicator=MemoryDeduplicator(),
+        client=PlatformClient("facebook", base_delay=0.01, max_delay=0.05),
+    )
+
+
+async def post(http, url, payload, signature=None):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    sig = sign(body) if signature is None else signature
+    if sig:
+        headers["X-Hub-Signature-256"] = sig
+    async with http.post(f"{url}/webhooks/facebook/webhook", data=body, headers=headers) as r:
+        return r.status, await r.text()
+
+
+async def test_verification_handshake(channel, serve, agent_factory, http):
+    async with serve(channel, agent_factory()) as served:
+        hook = f"{served.url}/webhooks/facebook/webhook"
+        params = {
+            "hub.mode": "subscribe",
+            "hub.verify_token": VERIFY,
+            "hub.challenge": "1158201444",
+        }
+        async with http.get(hook, params=params) as r:
+            assert (r.status, await r.text()) == (200, "1158201444")
+        async with http.get(hook, params={**params, "hub.verify_token": "sai"}) as r:
+            assert r.status == 403
+        async with http.get(hook, params={**params, "hub.mode": "unsubscribe"}) as r:
+            assert r.status == 403
+        async with http.get(f"{served.url}/webhooks/facebook/") as r:
+            assert r.status == 200
+
+
+async def test_batch_every_entry_and_event_replies_at_fake(
+    channel, serve, agent_factory, http, graph
+):
+    agent = agent_factory()
+    payload = envelope(
+        [
+            text_event("2001", "m_a1", "Xin chào 👋 tôi muốn đổi SIM 4G"),
+            {  # delivery and read receipts are not user messages
+                "sender": {"id": "2001"},
+                "recipient": {"id": PAGE_ID},
+                "delivery": {"mids": ["m_out0"], "watermark": 1712345678000},
+            },
+            {
+                "sender": {"id": "2001"},
+                "recipient": {"id": PAGE_ID},
+                "timestamp": 1712345679000,
+                "read": {"watermark": 1712345678000},
+            },
+            {  # the page's own message echoed back
+                "sender": {"id": PAGE_ID},
+                "recipient": {"id": "2001"},
+                "timestamp": 1712345679100,
+                "message": {"mid": "m_echo", "is_echo": True, "app_id": 1517, "text": "Chào bạn"},
+            },
+        ],
+        [
+            text_event("2002", "m_b1", "Số của tôi là 0901234567"),
+            {
+                "sender": {"id": "2002"},
+                "recipient": {"id": PAGE_ID},
+                "timestamp": 1712345680000,
+                "message": {
+                    "mid": "m_b2",
+                    "text": "Đồng ý",
+                    "quick_reply": {"payload": "/affirm"},
+                },
+            },
+            {
+                "sender": {"id": "2003"},
+                "recipient": {"id": PAGE_ID},
+                "timestamp": 1712345681000,
+                "postback": {"title": "Bắt đầu", "payload": "/greet", "mid": "m_c1"},
+            },
+        ],
+    )
+    async with serve(channel, agent) as served:
+        status, text = await post(http, served.url, payload)
+        assert (status, text) == (200, "EVENT_RECEIVED")
+        await served.drain()
+        calls = await graph.wait_for(SEND, 4)
+    got = [(m.sender_id, m.text, m.input_channel) for m in agent.messages]
+    # different customers run concurrently; one customer's messages keep their order
+    assert sorted(got) == sorted(
+        [
+            ("facebook:2001", "Xin chào 👋 tôi muốn đổi SIM 4G", "facebook"),
+            ("facebook:2002", "Số của tôi là 0901234567", "facebook"),
+            ("facebook:2002", "/affirm", "facebook"),  # quick reply: the payload, not the title
+            ("facebook:2003", "/greet", "facebook"),
+        ]
+    )
+    assert [t for s, t, _ in got if s == "facebook:2002"] == ["Số của tôi là 0901234567", "/affirm"]
+    first = next(m for m in agent.messages if m.sender_id == "facebook:2001")
+    assert first.metadata["facebook"]["psid"] == "2001"
+    assert first.metadata["facebook"]["page_id"] == PAGE_ID
+    assert first.message_id == "m_a1"
+    bodies = [c.json() for c in calls]
+    assert {b["recipient"]["id"] for b in bodies} == {"2001", "2002", "2003"}
+    assert all(b["messaging_type"] == "RESPONSE" for b in bodies)
+    assert {"text": "Đã nhận: Xin chào 👋 tôi muốn đổi SIM 4G"} in [b["message"] for b in bodies]
+    # replies to one customer keep the order of the customer's messages
+    to_2002 = [b["message"]["text"] for b in bodies if b["recipient"]["id"] == "2002"]
+    assert to_2002 == ["Đã nhận: Số của tôi là 0901234567", "Đã nhận: /affirm"]
+
+
+async def test_location_attachment_becomes_metadata(channel, serve, agent_factory, http):
+    agent = agent_factory()
+    event = {
+        "sender": {"id": "2010"},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1712345690000,
+        "message": {
+            "mid": "m_loc",
+            "attachments": [
+                {
+                    "type": "location",
+                    "title": "Vị trí của Lan",
+                    "payload": {"coordinates": {"lat": 21.0285, "long": 105.8542}},
+                }
+            ],
+        },
+    }
+    async with serve(channel, agent) as served:
+        assert (await post(http, served.url, envelope([event])))[0] == 200
+        await served.drain()
+    assert len(agent.messages) == 1
+    assert agent.messages[0].metadata["location"] == {"lat": 21.0285, "long": 105.8542}
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "",  # missing
+        "sha256=" + "0" * 64,
+        "sha1=" + hmac.new(SECRET.encode(), b"x", hashlib.sha1).hexdigest(),
+        "sha256=ĐÂY-KHÔNG-PHẢI-HEX",  # non-ASCII must be 403, not 500
+    ],
+)
+async def test_bad_or_missing_signature_is_403(
+    channel, serve, agent_factory, http, graph, signature
+):
+    agent = agent_factory()
+    async with serve(channel, agent) as served:
+        status, _ = await post(http, served.url, envelope([text_event("1", "m1", "hi")]), signature)
+        await served.drain()
+    assert status == 403
+    assert agent.messages == []
+    assert graph.calls == []
+
+
+async def test_signature_from_another_secret_is_403(channel, serve, agent_factory, http):
+    body = json.dumps(envelope([text_event("1", "m1", "hi")])).encode()
+    async with serve(channel, agent_factory()) as served:
+        status, _ = await post(http, served.url, body, sign(body, "other-secret"))
+    assert status == 403
+
+
+async def test_malformed_json_signed_is_400(channel, serve, agent_factory, http):
+    for body in (b'{"object": "page", "entry": [', b"\xff\xfe", b"[1, 2]"):
+        async with serve(channel, agent_factory()) as served:
+            status, _ = await post(http, served.url, body)
+        assert status == 400, body
+
+
+async def test_duplicates_and_retries_give_one_user_message(
+    channel, serve, agent_factory, http, graph
+):
+    agent = agent_factory()
+    payload = envelope([text_event("2020", "m_dup", "Tôi ở Hà Nội 🏙️")])
+    async with serve(channel, agent) as served:
+        for _ in range(3):  # Meta retries the same delivery
+            assert (await post(http, served.url, payload))[0] == 200
+        # and a batch carrying the same mid twice
+        twice = envelope(
+            [text_event("2020", "m_dup2", "Lần 2")], [text_event("2020", "m_dup2", "Lần 2")]
+        )
+        assert (await post(http, served.url, twice))[0] == 200
+        await served.drain()
+    assert [m.text for m in agent.messages] == ["Tôi ở Hà Nội 🏙️", "Lần 2"]
+    assert channel.pipeline.duplicates == 3
+
+
+async def test_send_retries_5xx_and_429_with_retry_after(
+    channel, serve, agent_factory, http, graph
+):
+    graph.fail_next(
+        SEND,
+        web.json_response({"error": {"message": "boom", "code": 2}}, status=500),
+        web.json_response(
+            {"error": {"message": "slow down", "code": 613}},
+            status=429,
+            headers={"Retry-After": "0"},
+        ),
+    )
+    agent = agent_factory()
+    async with serve(channel, agent) as served:
+        await post(http, served.url, envelope([text_event("2030", "m_r", "Thử lại nhé")]))
+        await served.drain()
+    calls = graph.calls_to(SEND)
+    assert len(calls) == 3  # 500, 429, then 200
+    assert calls[0].body == calls[2].body
+    assert channel.client.retries == 2
+
+
+async def test_permanent_4xx_is_not_retried_and_does_not_break_the_turn(
+    channel, serve, agent_factory, http, graph
+):
+    graph.fail_next(
+        SEND,
+        web.json_response({"error": {"message": "No matching user", "code": 100}}, status=400),
+    )
+    agent = agent_factory()
+    async with serve(channel, agent) as served:
+        await post(http, served.url, envelope([text_event("2040", "m_4xx", "alo")]))
+        await served.drain()
+    assert len(graph.calls_to(SEND)) == 1
+    assert served.channel.pipeline.dispatcher.failed == 0
+
+
+async def test_buttons_become_quick_replies_and_long_text_is_split(
+    channel, serve, agent_factory, http, graph
+):
+    long_text = ("Quý khách vui lòng cho biết địa chỉ nhận SIM. " * 60).strip()
+    buttons = [
+        {"title": f"Phường Hoàn Kiếm số {i} thành phố Hà Nội", "payload": f'/chon{{"i":{i}}}'}
+        for i in range(15)
+    ]
+    agent = agent_factory(reply={"text": long_text, "buttons": buttons})
+    async with serve(channel, agent) as served:
+        await post(http, served.url, envelope([text_event("2050", "m_btn", "nút")]))
+        await served.drain()
+    messages = [c.json()["message"] for c in graph.calls_to(SEND)]
+    assert len(messages) == 2
+    assert all(len(m["text"]) <= 2000 for m in messages)
+    assert " ".join(m["text"] for m in messages) == long_text
+    assert "quick_replies" not in messages[0]
+    replies = messages[1]["quick_replies"]
+    assert len(replies) == 13
+    assert all(len(r["title"]) <= 20 and r["content_type"] == "text" for r in replies)
+    assert replies[0]["title"].endswith("…")
+    assert replies[3]["payload"] == '/chon{"i":3}'
+
+
+def test_quick_reply_titles_cut_on_word_boundary():
+    replies = quick_replies_from([{"title": "Thay SIM tại nhà miễn phí", "payload": "/a"}])
+    assert replies[0]["title"] == "Thay SIM tại nhà…"
+    assert quick_replies_from([{"title": "Có", "payload": "/affirm"}])[0]["title"] == "Có"
+
+
+def test_missing_credentials_refused():
+    with pytest.raises(ValueError):
+        FacebookInput(verify_token=VERIFY, app_secret="", page_access_token=TOKEN)

@@ -1,0 +1,120 @@
+"""A whole customer conversation over the REST channel, through the real servers.
+
+Runs the launcher as ``make run`` does, once on the embedded defaults (SQLite tracker,
+in-memory locks) and once on PostgreSQL + Redis, and checks that the conversation
+ends with exactly one stored, routed request.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from bot.requests import RequestService
+from bot.requests.db import create_store_engine, session_factory
+from bot.routing import load_directory
+from tests_support.databases import REDIS_URL, temporary_postgres
+from tests_support.servers import Stack, running_stack
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture(
+    scope="module",
+    params=["embedded", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.redis])],
+)
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    var_dir: Path = tmp_path_factory.mktemp(f"stack-{request.param}")
+    if request.param == "embedded":
+        with running_stack(var_dir) as started:
+            yield started
+    else:
+        with (
+            temporary_postgres("e2e") as url,
+            running_stack(var_dir, database_url=url, redis_url=REDIS_URL) as started,
+        ):
+            yield started
+
+
+def _texts(replies: list[dict[str, object]]) -> str:
+    return "\n".join(str(r.get("text", "")) for r in replies)
+
+
+def _service(stack: Stack) -> RequestService:
+    engine = create_store_engine(stack.env["DATABASE_URL"])
+    return RequestService(session_factory(engine), load_directory())
+
+
+def test_sim_swap_conversation_ends_with_one_routed_request(stack: Stack) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    greeting = stack.rest(sender, "chào shop")
+    assert "SIM 4G" in _texts(greeting)
+    assert any(r.get("buttons") for r in greeting)
+
+    assert "số điện thoại" in _texts(stack.rest(sender, "mình muốn đổi sim 4g")).lower()
+    assert "địa chỉ" in _texts(stack.rest(sender, "090 123 4567")).lower()
+    assert "tên" in _texts(stack.rest(sender, "12/3 Le Van Sy P13 Q3 tphcm")).lower()
+    read_back = _texts(stack.rest(sender, "bỏ qua"))
+    assert "0901234567" in read_back
+    assert "Thành phố Hồ Chí Minh" in read_back
+
+    result = _texts(stack.rest(sender, "đúng rồi"))
+    service = _service(stack)
+    stored = service.find_open("0901234567", "sim_swap")
+    assert len(stored) == 1
+    assert stored[0].reference in result
+    assert stored[0].province_name == "Thành phố Hồ Chí Minh"
+    assert stored[0].sender_id == sender
+    assert stored[0].channel == "rest"
+
+    # Confirming again on the same conversation does not create a second request.
+    stack.rest(sender, "đổi sim")
+    again = _texts(stack.rest(sender, "đúng rồi"))
+    assert stored[0].reference in again
+    assert len(service.find_open("0901234567", "sim_swap")) == 1
+
+
+def test_conversation_is_kept_in_the_configured_tracker_store(stack: Stack) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    stack.rest(sender, "xin chào")
+    tracker = stack.tracker(sender)
+    assert any(e.get("event") == "user" for e in tracker["events"])
+    url = stack.env["TRACKER_STORE_URL"]
+    engine = create_engine(url, future=True)
+    with engine.connect() as conn:
+        count = conn.execute(
+            text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}
+        ).scalar_one()
+    engine.dispose()
+    assert count > 0
+
+
+def test_locks_go_through_redis_when_configured(stack: Stack) -> None:
+    if "REDIS_URL" not in stack.env:
+        pytest.skip("embedded configuration uses in-memory locks")
+    client = redis.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + "/1")
+    seen: list[str] = []
+    monitor = client.monitor()
+    stop = threading.Event()
+
+    def watch() -> None:
+        with monitor as m:
+            for command in m.listen():
+                seen.append(str(command.get("command", "")))
+                if stop.is_set():
+                    break
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    stack.rest(sender, "xin chào")
+    stop.set()
+    client.ping()  # wake the monitor so it sees the stop flag
+    thread.join(timeout=10)
+    assert any(f"sim4g:lock:{sender}" in cmd or "sim4g" in cmd for cmd in seen), seen[:20]

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from bot.requests import IllegalTransition, RequestDraft, UnknownRequest
+from bot.requests.lifecycle import STATUSES, TRANSITIONS, allowed
+
+
+def submit(service, phone="0901234567"):
+    return service.submit(
+        RequestDraft("sim_swap", phone, "rest", "u1", units={"province_code": "79"})
+    )
+
+
+def test_full_path_records_every_change(service):
+    ref = submit(service).reference
+    for status in ("assigned", "accepted", "visited", "done"):
+        view = service.transition(ref, status, f"staff:{status}", reason=f"to {status}")
+        assert view.status == status
+    view = service.get(ref)
+    assert view.closed_at is not None
+    assert view.updated_at >= view.created_at
+    history = service.history(ref)
+    assert [(e.from_status, e.to_status) for e in history] == [
+        (None, "new"),
+        ("new", "assigned"),
+        ("assigned", "accepted"),
+        ("accepted", "visited"),
+        ("visited", "done"),
+    ]
+    assert history[2].actor == "staff:accepted"
+    assert history[2].reason == "to accepted"
+
+
+@pytest.mark.parametrize(
+    ("path", "illegal"),
+    [
+        ((), "done"),
+        ((), "visited"),
+        ((), "unreachable"),
+        (("assigned",), "visited"),
+        (("assigned", "accepted", "done"), "accepted"),
+        (("cancelled",), "new"),
+        (("assigned",), "assigned"),
+        ((), "bogus"),
+    ],
+)
+def test_illegal_transitions_change_nothing(service, path, illegal):
+    ref = submit(service).reference
+    for status in path:
+        service.transition(ref, status, "t")
+    before = service.get(ref)
+    events = len(service.history(ref))
+    with pytest.raises(IllegalTransition) as info:
+        service.transition(ref, illegal, "t")
+    assert info.value.from_status == before.status
+    assert info.value.to_status == illegal
+    assert service.get(ref) == before
+    assert len(service.history(ref)) == events
+
+
+def test_unknown_reference(service):
+    with pytest.raises(UnknownRequest):
+        service.transition("4G-2345-6789", "assigned", "t")
+
+
+def test_transition_table_is_closed_and_terminal_states_final():
+    for source, targets in TRANSITIONS.items():
+        assert source in STATUSES
+        assert targets <= set(STATUSES)
+    for status in ("done", "unreachable", "cancelled"):
+        assert not any(allowed(status, other) for other in STATUSES)
+    assert allowed("new", "assigned") and not allowed("new", "done")
+
+
+@pytest.mark.postgres
+def test_two_presses_at_once_only_one_wins(pg_service):
+    ref = submit(pg_service).reference
+    pg_service.transition(ref, "assigned", "dispatcher")
+    barrier = threading.Barrier(8)
+    wins, losses = [], []
+
+    def press(n: int) -> None:
+        barrier.wait()
+        try:
+            pg_service.transition(ref, "accepted", f"staff:{n}")
+            wins.append(n)
+        except IllegalTransition:
+            losses.append(n)
+
+    threads = [threading.Thread(target=press, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1 and len(losses) == 7
+    accepted = [e for e in pg_service.history(ref) if e.to_status == "accepted"]
+    assert [e.actor for e in accepted] == [f"staff:{wins[0]}"]
