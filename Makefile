@@ -82,6 +82,25 @@ run: $(STAMP) $(MODEL) ## start the bot, action server and team console on embed
 bench-nlu: $(STAMP) ## 5-fold intent accuracy with and without diacritics
 	$(PY) bench/nlu.py
 
+.PHONY: check-script
+check-script: $(STAMP) ## CSKH: check the chat script and staff guides (script lint + rasa data validate)
+	@status=0; \
+	$(PY) -m bot.scriptlint || status=1; \
+	$(RASA) data validate --fail-on-warnings --quiet || status=1; \
+	exit $$status
+
+.PHONY: publish
+publish: $(STAMP) ## CSKH: check, train, test, then load the script into the running bot (no restart)
+	$(PY) -m bot publish
+
+.PHONY: rollback
+rollback: $(STAMP) ## CSKH: put the previously published model back in service
+	$(PY) -m bot rollback
+
+.PHONY: bench-publish
+bench-publish: $(STAMP) ## time from a script edit to live under load (works on a copy)
+	$(PY) bench/publish.py
+
 .PHONY: clean
 clean: ## remove models, results and local databases (keeps .venv and the training cache)
 	rm -rf models results var/*.db

@@ -13,7 +13,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.launcher", "start Rasa, the action server, the console and the dispatcher"),
     "db": ("bot.requests.cli", "request store schema: db upgrade"),
     "requests": ("bot.requests.cli", "request store admin: requests export --format jsonl"),
-    "address": ("bot.address.__main__", "resolve an address: address \"text\""),
+    "address": ("bot.address.__main__", 'resolve an address: address "text"'),
+    "publish": ("bot.publish", "check, train, test the script and load it into the running bot"),
+    "rollback": ("bot.publish", "put the previously published model back in service"),
+    "campaign": ("bot.campaign.cli", "campaign outreach: import, export, funnel, check-templates"),
 }
 
 

@@ -65,7 +65,7 @@ def commands(
     python = sys.executable
     rasa = str(Path(python).with_name("rasa"))
     host = os.environ.get("BIND_HOST", "127.0.0.1")
-    table = {
+    table: dict[str, list[str]] = {
         "actions": [
             rasa,
             "run",
@@ -75,7 +75,11 @@ def commands(
             "--port",
             str(settings.action_port),
         ],
-        "rasa": [
+        "console": [python, "-m", "bot.console"],
+        "dispatch": [python, "-m", "bot.dispatch"],
+    }
+    if "rasa" in services:
+        table["rasa"] = [
             rasa,
             "run",
             "--model",
@@ -93,10 +97,7 @@ def commands(
             settings.rasa_auth_token,
             "--cors",
             f"http://{host}:{settings.rasa_port}",
-        ],
-        "console": [python, "-m", "bot.console"],
-        "dispatch": [python, "-m", "bot.dispatch"],
-    }
+        ]
     return {name: table[name] for name in services}
 
 

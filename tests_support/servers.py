@@ -85,10 +85,15 @@ def running_stack(
     redis_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     services: str = "actions,rasa",
+    model: Path | None = None,
 ) -> Iterator[Stack]:
-    """Start the servers; stop them (and everything they started) on exit."""
-    if not MODEL.exists():
-        raise RuntimeError(f"no trained model at {MODEL}: run `make train` first")
+    """Start the servers; stop them (and everything they started) on exit.
+
+    ``model`` serves another model than the repository's (the publish bench trains its own).
+    """
+    model = model or MODEL
+    if not model.exists():
+        raise RuntimeError(f"no trained model at {model}: run `make train` first")
     var_dir.mkdir(parents=True, exist_ok=True)
     rasa_port, action_port, console_port = free_port(), free_port(), free_port()
     token = "test-token-" + os.urandom(6).hex()
@@ -103,6 +108,7 @@ def running_stack(
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "DATABASE_URL": database_url or f"sqlite:///{var_dir / 'requests.db'}",
         "TRACKER_STORE_URL": database_url or f"sqlite:///{var_dir / 'tracker.db'}",
+        **({"RASA_MODEL": str(model)} if model != MODEL else {}),
         **(extra_env or {}),
     }
     if redis_url:

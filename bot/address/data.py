@@ -282,8 +282,14 @@ def load() -> Data:
                 _add(data, alias, level, code, False)
 
     data.max_key_tokens = 7
+    province_keys = {
+        key
+        for key, entries in data.index.items()
+        if any(level in (PROVINCE, OLD_PROVINCE) for level, _, _ in entries)
+    }
     for key in data.index:
-        if len(key) >= 6 and not key.isdigit():
+        # Provinces are few: their five-letter names ("hanoi") are worth a typo look-up too.
+        if (len(key) >= 6 or (len(key) == 5 and key in province_keys)) and not key.isdigit():
             for deleted in _deletes(key):
                 data.deletes.setdefault(deleted, []).append(key)
     return data

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from bot.address.data import (
@@ -93,8 +94,12 @@ _SHORT_ONE = 0.55  # one-syllable short name, no marker
 _PROVINCE_SHORT = 0.9  # a province's name without "tỉnh": provinces are named more than wards
 _ALIAS = 0.95  # a province's customary short form (HN, HCM, SG)
 _WRONG_MARKER = 0.3
+_NEAR_MARKER = 0.5  # a marker of the right tier but another type ("huyện" for a thị xã)
 _STREETISH = 0.35
+_STREET_TAIL = 0.7  # a name closing a "house number + street" part: street or ward
+_INSIDE = 0.3  # a name lying inside a longer, stronger reading of the same words
 _FUZZY = 0.85
+_FUZZY_SHORT = 0.7  # a typo in a key of fewer than eight letters
 
 
 class _Token(NamedTuple):
@@ -133,7 +138,7 @@ def _tokens(text: str) -> list[_Token]:
         if _SEPARATOR.search(text, last_end, found.start()):
             segment += 1
         last_end = found.end()
-        key = fold(found.group())
+        key = _fold_token(found.group())
         start = found.start()
         split = _PREFIXED_NUMBER.match(key) or _PREFIXED_NAME.match(key)
         if split and not (split.group(1) == "tp" and split.group(2) in ("hcm",)):
@@ -144,6 +149,12 @@ def _tokens(text: str) -> list[_Token]:
             key = key.lstrip("0") or "0"
         tokens.append(_Token(key, start, found.end(), segment))
     return tokens
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold_token(word: str) -> str:
+    """Folded form of one word; words repeat across addresses, so it is cached."""
+    return fold(word)
 
 
 def _marker_before(tokens: list[_Token], index: int) -> tuple[str, int] | None:
@@ -167,12 +178,22 @@ def _compatible(marker: str, unit: Unit) -> bool:
     return unit.level == OLD_DISTRICT and marker in _DISTRICT_KINDS and unit.kind == "thanhpho"
 
 
-def _streetish(tokens: list[_Token], index: int) -> bool:
-    """Whether the run starting at ``index`` reads as a street, alley or hamlet name.
+def _same_tier(marker: str, unit: Unit) -> bool:
+    """A marker of the unit's tier but not its type: "thị trấn" before a phường."""
+    if unit.level in (WARD, OLD_WARD):
+        return marker in _WARD_KINDS
+    return unit.level == OLD_DISTRICT and marker in _DISTRICT_KINDS
+
+
+def _streetish(tokens: list[_Token], index: int, end: int) -> float:
+    """How much the run tokens[index:end] reads as a street, alley or hamlet name: the
+    factor its score is multiplied by (1.0: not at all).
 
     It does when a street word or a house number (not a ward number) stands at most two
     tokens before it with no type marker in between, or when its comma-separated part opens
-    with a house number and more parts follow ("75 Đinh Tiên Hoàng, Tràng Tiền").
+    with a house number and more parts follow ("75 Đinh Tiên Hoàng, Tràng Tiền"). In that
+    last case a name that closes the part after a street name of two words or more ("107
+    Lê Sao Phú Thạnh, Tân Phú") may as well be the ward: it is only mildly discounted.
     """
     segment = tokens[index].segment
     for back in range(index - 1, max(-1, index - 3), -1):
@@ -182,9 +203,9 @@ def _streetish(tokens: list[_Token], index: int) -> bool:
         if token.key.isdigit() and _marker_before(tokens, back) is None:
             # "thôn Én 2 Khánh Yên Trung": a hamlet's number ends the hamlet, and what
             # follows is free to be the ward; "107 Lê Lợi": a house number starts a street.
-            return not _hamlet_number(tokens, back)
+            return 1.0 if _hamlet_number(tokens, back) else _STREETISH
         if token.key in _STREET_WORDS:
-            return True
+            return _STREETISH
     first = index
     while first > 0 and tokens[first - 1].segment == segment:
         first -= 1
@@ -194,8 +215,9 @@ def _streetish(tokens: list[_Token], index: int) -> bool:
         or _hamlet_number(tokens, first)
         or any(_MARKERS.get((t.key,)) for t in tokens[first:index])
     ):
-        return False
-    return True
+        return 1.0
+    closes_part = end == len(tokens) or tokens[end].segment != segment
+    return _STREET_TAIL if closes_part and index - first >= 3 else _STREETISH
 
 
 def _hamlet_number(tokens: list[_Token], index: int) -> bool:
@@ -216,14 +238,22 @@ def _score(
     code: str,
     full: bool,
     key: str,
+    marker: tuple[str, int] | None,
+    street_memo: dict[tuple[int, int], float],
 ) -> tuple[float, int] | None:
-    """Score one index hit on tokens[start:end]; returns (score, first token incl. marker)."""
+    """Score one index hit on tokens[start:end]; returns (score, first token incl. marker).
+
+    ``marker`` is the type marker right before ``start`` (computed once per token), and
+    ``street_memo`` caches the street discount of each run for the current text."""
     unit = data.units[(level, code)]
-    marker = _marker_before(tokens, start)
     if full:
         score, first = _FULL, start
     elif marker and _compatible(marker[0], unit):
         score, first = _FULL, marker[1]
+    elif marker and _same_tier(marker[0], unit):
+        # "Thị trấn Đồng Văn" for what the list now calls Phường Đồng Văn, "huyện" for a
+        # district that became a town: units are upgraded, customers keep the old word.
+        score, first = _NEAR_MARKER, marker[1]
     elif key.isdigit():
         return None  # "13" alone is a house number, not Phường 13
     elif marker and marker[0] in _WARD_KINDS | _DISTRICT_KINDS | {"tinh"}:
@@ -232,8 +262,11 @@ def _score(
         score, first = (_ALIAS if len(key) <= 5 else _PROVINCE_SHORT), start
     else:
         score, first = (_SHORT if end - start > 1 else _SHORT_ONE), start
-    if not full and _streetish(tokens, start) and not (marker and _compatible(marker[0], unit)):
-        score *= _STREETISH
+    if not full and not (marker and _compatible(marker[0], unit)):
+        factor = street_memo.get((start, end))
+        if factor is None:
+            factor = street_memo[(start, end)] = _streetish(tokens, start, end)
+        score *= factor
     return score, first
 
 
@@ -249,77 +282,131 @@ def _fuzzy_keys(data: Data, key: str) -> set[str]:
     return found
 
 
-def _matches(data: Data, tokens: list[_Token], fuzzy: bool) -> list[_Match]:
-    out: list[_Match] = []
+class _Exact(NamedTuple):
+    """The exact pass over one text, kept for the typo pass."""
+
+    matches: list[_Match]
+    covered: list[bool]  # tokens an exact reading explains well
+    spans: list[tuple[int, int]]  # the spans of those readings
+    markers: list[tuple[str, int] | None]  # the type marker before each token
+    street_memo: dict[tuple[int, int], float]
+
+
+def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
     count = len(tokens)
+    out: list[_Match] = []
     covered = [False] * count
+    spans: list[tuple[int, int]] = []
+    markers = [_marker_before(tokens, index) for index in range(count)]
+    memo: dict[tuple[int, int], float] = {}
+    index = data.index
     for start in range(count):
         key = ""
+        segment = tokens[start].segment
+        marker = markers[start]
         for end in range(start + 1, min(count, start + data.max_key_tokens) + 1):
-            if tokens[end - 1].segment != tokens[start].segment:
+            if tokens[end - 1].segment != segment:
                 break
             key += tokens[end - 1].key
-            hits = data.index.get(key)
+            hits = index.get(key)
             if hits:
                 for level, code, full in hits:
-                    scored = _score(data, tokens, start, end, level, code, full, key)
+                    scored = _score(data, tokens, start, end, level, code, full, key, marker, memo)
                     if scored:
                         out.append(_Match(level, code, scored[1], end, scored[0]))
                         if scored[0] >= _SHORT:
                             covered[start:end] = [True] * (end - start)
-    if not fuzzy:
-        return _prefer_longest(out)
+                            spans.append((start, end))
+    return _Exact(out, covered, spans, markers, memo)
+
+
+def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
+    """Names one edit away from runs the exact pass left unexplained (typos)."""
+    out: list[_Match] = []
+    count = len(tokens)
+    covered = exact.covered
     for start in range(count):
         key = ""
         for end in range(start + 1, min(count, start + 4) + 1):
             if tokens[end - 1].segment != tokens[start].segment:
                 break
             key += tokens[end - 1].key
-            if end - start < 2 and len(key) < 7:
+            # Words an exact reading already explains are not re-read with a typo, nor cut
+            # through ("Hòa Hòa Bình" is not "Hạ Hòa" + "Bình"); a run may contain one ("cồ
+            # Chí Minh").
+            if len(key) < 5 or all(covered[start:end]) or any(ch.isdigit() for ch in key):
                 continue
-            if len(key) < 6 or any(ch.isdigit() for ch in key) or all(covered[start:end]):
+            if any(a < start < b or a < end < b for a, b in exact.spans):
                 continue
             if key in data.index or (tokens[start].key,) in _MARKERS:
                 continue
+            # Short keys (one edit is a large change) may only be a province: "Hà Nộm".
+            provinces_only = len(key) < 6 or (end - start < 2 and len(key) < 7)
+            factor = _FUZZY if len(key) >= 8 else _FUZZY_SHORT
             for near in _fuzzy_keys(data, key):
                 for level, code, full in data.index[near]:
-                    scored = _score(data, tokens, start, end, level, code, full, near)
+                    if provinces_only and level not in (PROVINCE, OLD_PROVINCE):
+                        continue
+                    scored = _score(
+                        data,
+                        tokens,
+                        start,
+                        end,
+                        level,
+                        code,
+                        full,
+                        near,
+                        exact.markers[start],
+                        exact.street_memo,
+                    )
                     if scored:
-                        out.append(_Match(level, code, scored[1], end, scored[0] * _FUZZY))
-    return _prefer_longest(out)
+                        out.append(_Match(level, code, scored[1], end, scored[0] * factor))
+    return out
 
 
 def _prefer_longest(matches: list[_Match]) -> list[_Match]:
-    """Halve a match lying strictly inside a longer one at least as strong ("Trang" in
+    """Discount a match lying strictly inside a longer one at least as strong ("Trang" in
     "Tràng Tiền"): the longer reading explains more of the text. On the very same words, a
-    province's name outranks a ward's or a district's without a marker ("Bình Dương")."""
+    province's name outranks a ward's or a district's without a marker ("Bình Dương").
+
+    Works on the few distinct spans, not on pairs of matches: a text has hundreds of
+    matches but a few dozen spans."""
+    best: dict[tuple[int, int], float] = {}
+    province_best: dict[tuple[int, int], float] = {}
+    for match in matches:
+        span = (match.start, match.end)
+        if match.score > best.get(span, -1.0):
+            best[span] = match.score
+        if match.level in (PROVINCE, OLD_PROVINCE) and match.score > province_best.get(span, -1.0):
+            province_best[span] = match.score
+    # Strongest reading strictly containing each span.
+    container: dict[tuple[int, int], float] = {}
+    for span in best:
+        top = -1.0
+        for other, score in best.items():
+            if (
+                other[0] <= span[0]
+                and span[1] <= other[1]
+                and other[1] - other[0] > span[1] - span[0]
+                and score > top
+            ):
+                top = score
+        container[span] = top
+    named = [span for span, score in province_best.items() if score >= MIN_USABLE]
     out: list[_Match] = []
     for match in matches:
-        inside = any(
-            other.start <= match.start
-            and match.end <= other.end
-            and other.end - other.start > match.end - match.start
-            and other.score >= match.score
-            for other in matches
-        )
-        shadowed = (
+        span = (match.start, match.end)
+        if container[span] >= match.score:
+            match = match._replace(score=match.score * _INSIDE)
+        elif (
             match.level not in (PROVINCE, OLD_PROVINCE)
-            and any(
-                other.level in (PROVINCE, OLD_PROVINCE)
-                and (other.start, other.end) == (match.start, match.end)
-                and other.score >= match.score
-                for other in matches
-            )
+            and province_best.get(span, -1.0) >= match.score
             # ...unless a province is also named elsewhere: then these words are free to be
             # the ward or district ("Hòa Bình, Trà Ôn, Vĩnh Long", "TP. Vĩnh Long, Vĩnh Long").
-            and not any(
-                other.level in (PROVINCE, OLD_PROVINCE)
-                and (other.end <= match.start or match.end <= other.start)
-                and other.score >= _PROVINCE_SHORT
-                for other in matches
-            )
-        )
-        out.append(match._replace(score=match.score * 0.5) if inside or shadowed else match)
+            and not any(end <= span[0] or span[1] <= start for start, end in named)
+        ):
+            match = match._replace(score=match.score * 0.5)
+        out.append(match)
     return out
 
 
@@ -372,10 +459,13 @@ class _Evidence:
 def _hypotheses(data: Data, evidence: _Evidence) -> list[_Hypothesis]:
     hyps: list[_Hypothesis] = []
     by = evidence.by_level
+    # First the district each old-ward reading finds: its own, or a neighbour's.
+    readings: list[tuple[str, Unit, float, tuple[int, int], tuple[float, tuple[int, int]] | None]]
+    readings = []
+    consistent: set[tuple[int, int]] = set()
     for code, options in by[OLD_WARD].items():
         unit = data.units[(OLD_WARD, code)]
         new_wards = data.old_ward_to_new[code]
-        province = data.units[(WARD, new_wards[0])].province
         for score, start, end in options:
             used: tuple[tuple[int, int], ...] = ((start, end),)
             district = _best(by[OLD_DISTRICT].get(unit.district or ""), used)
@@ -390,19 +480,39 @@ def _hypotheses(data: Data, evidence: _Evidence) -> list[_Hypothesis]:
                     found = _best(district_options, used)
                     if found and (district is None or found[0] * 0.8 > district[0]):
                         district = (found[0] * 0.8, found[1])
-            if district:
-                score += district[0]
-                used += (district[1],)
-            mention = evidence.province_for(province, unit.province, used)
-            if mention:
-                score += mention[0]
-                used += (mention[1],)
-            identity = ("W", new_wards[0]) if len(new_wards) == 1 else ("w", code)
-            hyps.append(
-                _Hypothesis(
-                    score, province, identity, new_wards, code, unit.district, unit.province, used
-                )
+            if district is not None:
+                consistent.add((start, end))
+            readings.append((code, unit, score, (start, end), district))
+    for code, unit, score, span, district in readings:
+        new_wards = data.old_ward_to_new[code]
+        province = data.units[(WARD, new_wards[0])].province
+        used = (span,)
+        old_district = unit.district
+        if district is None and score >= _FULL and span not in consistent:
+            # Nor neighbours, and no other ward of these words agrees with the district: a
+            # district of the same old province still supports a ward written with its type
+            # word, weakly, rather than vetoing it ("xã Nghi Phong, Nghi Lộc" when the list
+            # has moved Nghi Phong under Thành phố Vinh). The district is reported as typed.
+            for district_code, district_options in by[OLD_DISTRICT].items():
+                if data.units[(OLD_DISTRICT, district_code)].province != unit.province:
+                    continue
+                found = _best(district_options, used)
+                if found and (district is None or found[0] * 0.5 > district[0]):
+                    district = (found[0] * 0.5, found[1])
+                    old_district = district_code
+        if district:
+            score += district[0]
+            used += (district[1],)
+        mention = evidence.province_for(province, unit.province, used)
+        if mention:
+            score += mention[0]
+            used += (mention[1],)
+        identity = ("W", new_wards[0]) if len(new_wards) == 1 else ("w", code)
+        hyps.append(
+            _Hypothesis(
+                score, province, identity, new_wards, code, old_district, unit.province, used
             )
+        )
     for code, options in by[WARD].items():
         unit = data.units[(WARD, code)]
         for score, start, end in options:
@@ -528,18 +638,23 @@ def _decide_ward(
     best_any = hyps[0]
     # An old ward split between new wards, read on the same words as one of those new wards
     # ("xã Bát Tràng"), means that new ward: both readings agree on it.
-    agreeing = {
-        (hyp.spans[0], hyp.new_wards[0])
-        for hyp in hyps
-        if hyp.identity and hyp.identity[0] == "W" and hyp.old_ward is None
-    }
+    # The new ward's reading must be as strong: "TT. Quốc Oai" names the old town, not the
+    # commune that now bears its name with another type word.
+    agreeing: dict[tuple[tuple[int, int], str], float] = {}
+    for hyp in hyps:
+        if hyp.identity and hyp.identity[0] == "W" and hyp.old_ward is None:
+            key = (hyp.spans[0], hyp.new_wards[0])
+            agreeing[key] = max(agreeing.get(key, 0.0), hyp.score)
     hyps = [
         hyp
         for hyp in hyps
         if not (
             hyp.identity
             and hyp.identity[0] == "w"
-            and any((hyp.spans[0], code) in agreeing for code in hyp.new_wards)
+            and any(
+                agreeing.get((hyp.spans[0], code), -1.0) >= hyp.score - 1e-6
+                for code in hyp.new_wards
+            )
         )
     ]
     wards: dict[tuple[str, str], _Hypothesis] = {}
@@ -587,8 +702,10 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     clean = unicodedata.normalize("NFC", text)
     tokens = _tokens(clean)
     result: Resolution | None = None
+    exact = _exact_matches(data, tokens)
     for fuzzy in (False, True):
-        evidence = _Evidence(data, _matches(data, tokens, fuzzy))
+        matches = exact.matches + _fuzzy_matches(data, tokens, exact) if fuzzy else exact.matches
+        evidence = _Evidence(data, _prefer_longest(matches))
         hyps = _hypotheses(data, evidence)
         if restrict is not None:
             hyps = [hyp for hyp in hyps if hyp.province == restrict]

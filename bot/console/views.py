@@ -34,6 +34,7 @@ from bot.console.app import (
 from bot.console.auth import User, new_session
 from bot.dispatch.render import labels, local_time, national, shown_phone
 from bot.dispatch.worker import enqueue_status_changed
+from bot.guides import Guide, guides_dir, load_cached
 from bot.phone import mask
 from bot.requests import (
     REQUEST_TYPES,
@@ -56,6 +57,25 @@ _MAX_FIELD = 1000
 
 def _is_intake(user: User) -> bool:
     return user.can_intake
+
+
+# CSKH's staff guides (guides/*.yml) beside each page, the most useful one first and open:
+# whoever calls the customer back needs the call script, a 9090 operator the hand-over guide.
+GUIDE_ORDER = {
+    "request": ("outbound_call", "operator_guide"),
+    "intake": ("operator_guide", "outbound_call"),
+}
+
+
+def page_guides(page: str) -> list[Guide]:
+    """The guides for ``page``, re-read when CSKH edits them (no restart)."""
+    folder = guides_dir()
+    order = GUIDE_ORDER.get(page, ())
+    paths = sorted(
+        folder.glob("*.yml"),
+        key=lambda p: (p.stem not in order, order.index(p.stem) if p.stem in order else 0, p.stem),
+    )
+    return [load_cached(path) for path in paths]
 
 
 # -- filters -------------------------------------------------------------------------
@@ -259,7 +279,7 @@ async def request_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template(
         "request.html",
         request,
-        {"r": row, "next_statuses": row["next_statuses"]},
+        {"r": row, "next_statuses": row["next_statuses"], "guides": page_guides("request")},
     )
 
 
@@ -483,7 +503,7 @@ def _submit(request: web.Request, user: User, entry: IntakeInput) -> Any:
 @require(_is_intake)
 @aiohttp_jinja2.template("intake.html")
 async def intake_page(request: web.Request) -> dict[str, Any]:
-    return {"form": {}}
+    return {"form": {}, "guides": page_guides("intake")}
 
 
 @require(_is_intake)
@@ -499,7 +519,12 @@ async def intake_form(request: web.Request) -> web.StreamResponse:
         response = aiohttp_jinja2.render_template(
             "intake.html",
             request,
-            {"form": data, "errors": exc.messages, "candidates": exc.candidates},
+            {
+                "form": data,
+                "errors": exc.messages,
+                "candidates": exc.candidates,
+                "guides": page_guides("intake"),
+            },
         )
         response.set_status(400)
         return response
@@ -511,7 +536,9 @@ async def intake_form(request: web.Request) -> web.StreamResponse:
         "new" if outcome.created else "existing",
     )
     response = aiohttp_jinja2.render_template(
-        "intake.html", request, {"form": {}, "outcome": outcome}
+        "intake.html",
+        request,
+        {"form": {}, "outcome": outcome, "guides": page_guides("intake")},
     )
     response.set_status(201 if outcome.created else 200)
     return response

@@ -237,6 +237,18 @@ async def _client(url: str, session_id: str | None):
     return client, await asyncio.wait_for(confirmed, 10), uttered
 
 
+async def _close(client: socketio.AsyncClient) -> None:
+    """Disconnect without waiting for the pending long-poll (python-engineio waits ~30 s)."""
+    eio = client.eio
+    await eio.disconnect(abort=True)
+    tasks = [t for t in (eio.read_loop_task, eio.write_loop_task) if t is not None]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if eio.http is not None and not eio.http.closed:
+        await eio.http.close()
+
+
 async def test_socketio_session_persists_and_replies_reach_the_page(site):
     url, agent = site
     client, session, uttered = await _client(url, None)
@@ -252,7 +264,7 @@ async def test_socketio_session_persists_and_replies_reach_the_page(site):
         assert (message.sender_id, message.input_channel) == (session, "socketio")
         assert message.text == "Tôi muốn đổi SIM 4G 📱"
     finally:
-        await client.disconnect()
+        await _close(client)
     # A reload: same session id from localStorage, same conversation, replies arrive.
     again, resumed, uttered_again = await _client(url, session)
     try:
@@ -261,7 +273,7 @@ async def test_socketio_session_persists_and_replies_reach_the_page(site):
         await asyncio.wait_for(uttered_again.get(), 10)
         assert agent.messages[-1].sender_id == session
     finally:
-        await again.disconnect()
+        await _close(again)
 
 
 async def test_socketio_refuses_foreign_sender_ids(site):
@@ -276,10 +288,10 @@ async def test_socketio_refuses_foreign_sender_ids(site):
         # socket.io delivers a client's events in order: the first was dropped.
         assert [(m.sender_id, m.text) for m in agent.messages] == [(session, "xin chào")]
     finally:
-        await client.disconnect()
+        await _close(client)
     liveinfo_id = outreach.sender_id_for(LINK_SECRET, "+84901234567")
     client, session, _ = await _client(url, liveinfo_id)
     try:
         assert session == liveinfo_id  # what the SMS link's exchange hands the page
     finally:
-        await client.disconnect()
+        await _close(client)

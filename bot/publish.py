@@ -1,0 +1,437 @@
+"""``python -m bot publish | rollback``: put CSKH's script live without a restart.
+
+publish: check (``rasa data validate --fail-on-warnings`` + :mod:`bot.scriptlint`) →
+train (Rasa's cache: a reply-text edit retrains nothing) → ``rasa test core`` on the
+conversation tests → only then the running server swaps models through its
+authenticated ``PUT /model``. Conversations continue: they live in the tracker store,
+not in the model. A failing gate leaves the old model live and says why.
+
+Every published model is kept under ``models/published/<timestamp>.tar.gz`` (the last
+:data:`KEEP`), ``models/published/LIVE`` names the one in service and
+``models/current.tar.gz`` is a copy of it, so ``make run`` starts on what was published.
+rollback puts the previous one back the same way.
+
+This module imports no Rasa: it runs the ``rasa`` command line and talks HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bot import scriptlint
+
+ROOT = Path(__file__).resolve().parent.parent
+KEEP = 5
+LOAD_TIMEOUT = 300.0
+_RESTORED = re.compile(r"Restored component '(\w+)' from cache")
+_TRAINED = re.compile(r"Starting to train component '(\w+)'")
+
+
+class GateFailed(Exception):
+    """A gate refused the new script; the message says which and why."""
+
+
+@dataclass
+class Project:
+    """Where the script, the models and the live server are; the bench points it at a copy."""
+
+    root: Path
+    domain: Path
+    data: Path
+    config: Path
+    tests: Path
+    models: Path
+    rasa: Path
+    rasa_url: str
+    token: str | None
+    env: dict[str, str] = field(default_factory=dict)
+    guides: Path | None = None
+    actions: Path = ROOT / "actions"
+
+    @classmethod
+    def from_env(cls, root: Path = ROOT) -> Project:
+        """This repository, and the server ``make run`` starts (same port and token)."""
+        var = Path(os.environ.get("VAR_DIR") or root / "var")
+        token = os.environ.get("RASA_AUTH_TOKEN", "").strip() or None
+        token_file = var / "rasa-auth-token"
+        if token is None and token_file.exists():
+            token = token_file.read_text().strip() or None
+        port = os.environ.get("RASA_PORT", "5005").strip() or "5005"
+        return cls(
+            root=root,
+            domain=root / "domain.yml",
+            data=root / "data",
+            config=root / "config.yml",
+            tests=root / "tests" / "test_stories.yml",
+            models=root / "models",
+            rasa=Path(sys.executable).with_name("rasa"),
+            rasa_url=f"http://127.0.0.1:{port}",
+            token=token,
+            guides=root / "guides",
+            actions=root / "actions",
+        )
+
+    @property
+    def published(self) -> Path:
+        return self.models / "published"
+
+    @property
+    def current(self) -> Path:
+        return self.models / "current.tar.gz"
+
+    @property
+    def live_marker(self) -> Path:
+        return self.published / "LIVE"
+
+
+@dataclass
+class Step:
+    """One gate's outcome, for the summary."""
+
+    name: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    steps: list[Step] = field(default_factory=list)
+    model: Path | None = None
+    live: bool = False
+
+    def add(self, name: str, started: float, detail: str = "") -> None:
+        step = Step(name, time.monotonic() - started, detail)
+        self.steps.append(step)
+        print(f"  ✓ {name}: {step.seconds:.1f} s{' — ' + detail if detail else ''}", flush=True)
+
+    @property
+    def total(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+
+# -- running rasa -----------------------------------------------------------------------------
+
+
+def _env(project: Project) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),  # nlu_components/ (the custom tokenizer) lives with the code
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        **project.env,
+    }
+
+
+class Rasa:
+    """One ``rasa`` command running in the background, its output in a file.
+
+    A file rather than a pipe: two commands run at once and neither may block on a
+    full pipe while the other is waited for.
+    """
+
+    def __init__(self, project: Project, *args: str) -> None:
+        self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603 - our own rasa, fixed arguments
+            [str(project.rasa), *args],
+            cwd=project.root,
+            env=_env(project),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self, timeout: float = 1800) -> tuple[int, str]:
+        """Exit code and everything it printed."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.close()
+        return code, text
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    kept = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def lint(project: Project) -> None:
+    """The project's own checks, in-process (a second): fail before starting Rasa."""
+    paths = scriptlint.ScriptPaths(
+        root=project.root,
+        domain=project.domain,
+        data=[project.data],
+        actions=project.actions,
+        guides=project.guides,
+    )
+    problems = scriptlint.lint(paths)
+    if problems:
+        raise GateFailed(
+            "kiểm tra kịch bản (script lint) có lỗi:\n" + "\n".join(str(p) for p in problems)
+        )
+
+
+def start_validate(project: Project) -> Rasa:
+    """``rasa data validate --fail-on-warnings``, started in the background."""
+    return Rasa(
+        project,
+        "data",
+        "validate",
+        "--fail-on-warnings",
+        "--domain",
+        str(project.domain),
+        "--data",
+        str(project.data),
+        "--config",
+        str(project.config),
+    )
+
+
+def finish_validate(running: Rasa) -> None:
+    code, text = running.wait()
+    if code != 0:
+        raise GateFailed("rasa data validate báo lỗi:\n" + _tail(text))
+
+
+def train(project: Project) -> tuple[Path, str]:
+    """Train a candidate into an empty folder, so Rasa never answers "nothing changed"."""
+    staging = project.models / "candidate"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    code, log = Rasa(
+        project,
+        "train",
+        "--domain",
+        str(project.domain),
+        "--data",
+        str(project.data),
+        "--config",
+        str(project.config),
+        "--out",
+        str(staging),
+        "--fixed-model-name",
+        "candidate",
+    ).wait()
+    model = staging / "candidate.tar.gz"
+    if code != 0 or not model.exists():
+        raise GateFailed("huấn luyện thất bại:\n" + _tail(log))
+    trained = sorted(set(_TRAINED.findall(log)))
+    restored = set(_RESTORED.findall(log))
+    detail = (
+        f"huấn luyện lại: {', '.join(trained)}" if trained else "không huấn luyện lại gì"
+    ) + f"; lấy từ cache: {len(restored)} thành phần"
+    return model, detail
+
+
+def test(project: Project, model: Path) -> str:
+    """The conversation tests; one wrong prediction refuses the model."""
+    if not project.tests.exists():
+        raise GateFailed(f"không có tệp kiểm thử hội thoại {project.tests}")
+    out = project.models / "candidate" / "results"
+    code, log = Rasa(
+        project,
+        "test",
+        "core",
+        "--model",
+        str(model),
+        "--stories",
+        str(project.tests),
+        "--fail-on-prediction-errors",
+        "--out",
+        str(out),
+        "--no-plot",
+    ).wait()
+    if code != 0:
+        failed = out / "failed_test_stories.yml"
+        where = f"\nCác hội thoại sai: {failed}" if failed.exists() else ""
+        raise GateFailed("kiểm thử hội thoại chưa đạt:\n" + _tail(log) + where)
+    return f"{project.tests.name} đạt"
+
+
+# -- the live server ---------------------------------------------------------------------------
+
+
+def server_model(project: Project) -> str | None:
+    """The model file the running server reports, or None when none answers."""
+    if not project.token:
+        return None
+    try:
+        response = httpx.get(
+            f"{project.rasa_url}/status", params={"token": project.token}, timeout=5
+        )
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    return str(response.json().get("model_file") or "")
+
+
+def load_on_server(project: Project, model: Path) -> None:
+    """``PUT /model``: the server swaps agents between two messages, no restart."""
+    try:
+        response = httpx.put(
+            f"{project.rasa_url}/model",
+            params={"token": project.token},
+            json={"model_file": str(model.resolve())},
+            timeout=LOAD_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        raise GateFailed(f"máy chủ Rasa không nạp được mô hình: {exc}") from exc
+    if response.status_code != 204:
+        raise GateFailed(
+            f"máy chủ Rasa từ chối mô hình ({response.status_code}): {response.text[:500]}"
+        )
+    reported = server_model(project) or ""
+    if model.name not in reported:
+        raise GateFailed(f"máy chủ vẫn báo mô hình cũ: {reported}")
+
+
+# -- the published models ---------------------------------------------------------------------
+
+
+def published(project: Project) -> list[Path]:
+    """Published models, oldest first."""
+    return sorted(project.published.glob("*.tar.gz"))
+
+
+def live(project: Project) -> Path | None:
+    marker = project.live_marker
+    if marker.exists():
+        path = project.published / marker.read_text().strip()
+        if path.exists():
+            return path
+    models = published(project)
+    return models[-1] if models else None
+
+
+def _mark_live(project: Project, model: Path) -> None:
+    """LIVE marker and ``current.tar.gz``, each replaced atomically."""
+    tmp = project.current.with_suffix(".tmp")
+    shutil.copyfile(model, tmp)
+    tmp.replace(project.current)
+    marker_tmp = project.live_marker.with_suffix(".tmp")
+    marker_tmp.write_text(model.name)
+    marker_tmp.replace(project.live_marker)
+
+
+def _prune(project: Project) -> None:
+    keep = live(project)
+    models = published(project)
+    for old in models[:-KEEP]:
+        if old != keep:
+            old.unlink()
+
+
+@contextlib.contextmanager
+def _locked(project: Project) -> Iterator[None]:
+    """One publish or rollback at a time on this machine."""
+    project.models.mkdir(parents=True, exist_ok=True)
+    with (project.models / ".publish.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise GateFailed("một lần publish/rollback khác đang chạy; chờ nó xong") from exc
+        yield
+
+
+def _go_live(project: Project, model: Path, report: Report) -> None:
+    started = time.monotonic()
+    if server_model(project) is None:
+        _mark_live(project, model)
+        report.add(
+            "đưa vào dùng",
+            started,
+            f"Rasa không chạy ở {project.rasa_url}: mô hình sẽ được dùng ở lần `make run` tới",
+        )
+        return
+    load_on_server(project, model)
+    _mark_live(project, model)
+    report.live = True
+    report.add("đưa vào dùng", started, f"máy chủ đã nạp {model.name}, không khởi động lại")
+
+
+def publish(project: Project) -> Report:
+    """Every gate, then the swap; raises :class:`GateFailed` with the reason."""
+    report = Report()
+    with _locked(project):
+        started = time.monotonic()
+        lint(project)
+        report.add("script lint", started, "OK")
+        # rasa data validate and training each spend most of their time starting up;
+        # run side by side, the gate still holds: nothing is tested or loaded until both pass.
+        started = time.monotonic()
+        validating = start_validate(project)
+        try:
+            candidate, detail = train(project)
+        finally:
+            finish_validate(validating)
+        report.add("rasa data validate + huấn luyện (song song)", started, detail)
+        started = time.monotonic()
+        report.add("kiểm thử hội thoại", started, test(project, candidate))
+        project.published.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        model = project.published / f"{stamp}.tar.gz"
+        shutil.move(str(candidate), model)
+        try:
+            _go_live(project, model, report)
+        except GateFailed:
+            model.unlink(missing_ok=True)
+            raise
+        report.model = model
+        _prune(project)
+    return report
+
+
+def rollback(project: Project) -> Report:
+    """Put the model published before the live one back in service."""
+    report = Report()
+    with _locked(project):
+        current = live(project)
+        models = published(project)
+        older = [m for m in models if current is None or m.name < current.name]
+        if not older:
+            raise GateFailed("không còn bản đã publish nào cũ hơn bản đang dùng")
+        _go_live(project, older[-1], report)
+        report.model = older[-1]
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bot publish`` or ``python -m bot rollback``."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("command", choices=["publish", "rollback"])
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    project = Project.from_env()
+    action = publish if args.command == "publish" else rollback
+    print(f"{args.command}: bắt đầu", flush=True)
+    try:
+        report = action(project)
+    except GateFailed as exc:
+        print(f"\n✗ DỪNG, mô hình cũ vẫn đang dùng. Lý do: {exc}", file=sys.stderr)
+        return 1
+    where = "đang phục vụ" if report.live else "sẽ dùng ở lần `make run` tới"
+    name = report.model.name if report.model else "?"
+    print(f"{args.command}: xong sau {report.total:.1f} s — {name} {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""publish/rollback bookkeeping: gates before Rasa, kept models, LIVE marker, rollback.
+
+The Rasa steps themselves (train, test, PUT /model against a running server) are
+exercised end to end by ``bench/publish.py``; here no server listens, which is also the
+"bot not running" case of ``make publish``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import publish as pub
+from bot.publish import GateFailed, Project
+from tests_support.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    script = tmp_path / "script"
+    script.mkdir()
+    for name in ("domain.yml", "config.yml"):
+        shutil.copy2(ROOT / name, script / name)
+    shutil.copytree(ROOT / "data", script / "data")
+    shutil.copytree(ROOT / "guides", script / "guides")
+    project = Project.from_env(script)
+    project.rasa_url = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    project.token = "t"
+    project.actions = ROOT / "actions"
+    return project
+
+
+def fake_models(project: Project, *stamps: str) -> list[Path]:
+    project.published.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stamp in stamps:
+        path = project.published / f"{stamp}.tar.gz"
+        path.write_bytes(stamp.encode())
+        paths.append(path)
+    return paths
+
+
+def test_a_lint_error_stops_publish_before_rasa_and_keeps_the_old_model(project):
+    (old,) = fake_models(project, "20250101-000000")
+    pub._mark_live(project, old)
+    domain = project.domain
+    domain.write_text(
+        domain.read_text(encoding="utf-8").replace(
+            "Dạ, chào Quý khách.", "Dạ, Quý khách gọi 0901234567 nhé."
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(GateFailed, match=r"domain\.yml:\d+: .*0901234567"):
+        pub.publish(project)
+    assert project.current.read_bytes() == b"20250101-000000"
+    assert pub.live(project) == old
+    assert not (project.models / "candidate").exists()  # training never started
+
+
+def test_rollback_without_a_server_moves_live_and_current_back(project, capsys):
+    first, second = fake_models(project, "20250101-000000", "20250102-000000")
+    pub._mark_live(project, second)
+    report = pub.rollback(project)
+    assert report.model == first and report.live is False
+    assert pub.live(project) == first
+    assert project.current.read_bytes() == first.read_bytes()
+    assert "make run" in capsys.readouterr().out
+    with pytest.raises(GateFailed, match="không còn bản"):
+        pub.rollback(project)
+
+
+def test_prune_keeps_the_last_five_and_the_live_one(project):
+    models = fake_models(project, *(f"2025010{i}-000000" for i in range(1, 9)))
+    pub._mark_live(project, models[0])  # rolled far back
+    pub._prune(project)
+    left = pub.published(project)
+    assert left[0] == models[0]
+    assert left[1:] == models[-pub.KEEP :]
+
+
+def test_one_publish_at_a_time(project):
+    with pub._locked(project), pytest.raises(GateFailed, match="đang chạy"):  # noqa: SIM117
+        with pub._locked(project):
+            pass
+
+
+def test_server_model_is_none_when_nothing_listens_or_no_token(project):
+    assert pub.server_model(project) is None
+    project.token = None
+    assert pub.server_model(project) is None
