@@ -52,6 +52,13 @@ export TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 services: ## start PostgreSQL and Redis on loopback if they are down (tests use them)
 	@scripts/services.sh
 
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+.PHONY: chromium
+chromium: ## install Debian's chromium for the browser tests if it is missing (needs root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package) for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -63,7 +70,7 @@ validate: $(STAMP) ## rasa data validate, warnings are errors
 	$(RASA) data validate --fail-on-warnings --quiet
 
 .PHONY: pytest
-pytest: $(STAMP) $(MODEL) services ## unit, connector and server tests (uses the trained model)
+pytest: $(STAMP) $(MODEL) services chromium ## unit, connector and server tests (uses the trained model)
 	$(PY) -m pytest
 
 .PHONY: test-stories

@@ -156,15 +156,15 @@ def make_config(base: dict[str, Any], fold: bool, epochs: int | None, seed: int)
     return config
 
 
-def make_domain(labels: list[str]) -> str:
-    """A minimal domain: the intents and one placeholder response per retrieval key."""
+def make_domain(labels: list[str], entities: list[str]) -> str:
+    """A minimal domain: intents, entities and a placeholder response per retrieval key."""
     import yaml
 
     intents = sorted({label.split("/", 1)[0] for label in labels})
     responses = {
         f"utter_{label}": [{"text": label}] for label in sorted(set(labels)) if "/" in label
     }
-    domain = {"version": "3.1", "intents": intents, "responses": responses}
+    domain = {"version": "3.1", "intents": intents, "entities": entities, "responses": responses}
     return yaml.safe_dump(domain, allow_unicode=True, sort_keys=False)
 
 
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base = yaml.safe_load(args.config.read_text(encoding="utf-8"))
     data, texts, labels = load_examples(args.data)
-    domain_yaml = make_domain(labels)
+    domain_yaml = make_domain(labels, sorted(data.entities))
     available = {"A": Pipeline("A fold=on", True), "B": Pipeline("B fold=off", False)}
     pipelines = [available[key.strip().upper()] for key in args.pipelines.split(",")]
     print(

@@ -20,11 +20,14 @@ import argparse
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
 from bot import scriptlint
 
@@ -241,8 +245,12 @@ def train(project: Project) -> tuple[Path, str]:
     return model, detail
 
 
-def test(project: Project, model: Path) -> str:
-    """The conversation tests; one wrong prediction refuses the model."""
+def test(project: Project, model: Path, *, fail_fast: bool = True) -> str:
+    """The conversation tests; one wrong prediction refuses the model.
+
+    ``fail_fast`` stops at the first wrong prediction (Rasa then writes no report);
+    without it every story runs and ``results/failed_test_stories.yml`` lists them all.
+    """
     if not project.tests.exists():
         raise GateFailed(f"không có tệp kiểm thử hội thoại {project.tests}")
     out = project.models / "candidate" / "results"
@@ -254,16 +262,79 @@ def test(project: Project, model: Path) -> str:
         str(model),
         "--stories",
         str(project.tests),
-        "--fail-on-prediction-errors",
+        *(["--fail-on-prediction-errors"] if fail_fast else []),
         "--out",
         str(out),
         "--no-plot",
     ).wait()
+    failed = out / "failed_test_stories.yml"
+    if code == 0 and not fail_fast and failed.exists():
+        code = int("- story:" in failed.read_text(encoding="utf-8"))
     if code != 0:
-        failed = out / "failed_test_stories.yml"
         where = f"\nCác hội thoại sai: {failed}" if failed.exists() else ""
         raise GateFailed("kiểm thử hội thoại chưa đạt:\n" + _tail(log) + where)
     return f"{project.tests.name} đạt"
+
+
+# -- reusing a test result ------------------------------------------------------------------
+#
+# ``rasa test core`` checks which ACTION the policies predict at each step; it never looks
+# at reply texts or at the NLU (the test stories give the intents). After a reply-text edit
+# the cache restores the very same policy files, so the test would repeat a result already
+# known. The key below covers everything the test depends on: the test stories, the policy
+# components' files and the domain with response texts removed (names kept). Equal key,
+# same result: the gate is still applied, by reusing the earlier pass.
+
+TESTED = "tested-keys.txt"
+
+
+def core_test_key(model: Path, tests: Path) -> str | None:
+    """Fingerprint of what ``rasa test core`` depends on; None when it cannot be reused."""
+    text = tests.read_text(encoding="utf-8")
+    if re.search(r"^\s*-\s*bot:", text, re.MULTILINE):  # texts are compared: always test
+        return None
+    digest = hashlib.sha256(text.encode())
+    with tarfile.open(model, "r:gz") as archive:
+        for member in sorted(archive.getmembers(), key=lambda m: m.name):
+            parts = member.name.lstrip("/").split("/")
+            if not member.isfile() or len(parts) < 3 or parts[0] != "components":
+                continue
+            handle = archive.extractfile(member)
+            if handle is None:
+                continue
+            if parts[1] == "domain_provider" and parts[-1] == "domain.yml":
+                domain = yaml.safe_load(handle.read()) or {}
+                domain["responses"] = sorted(domain.get("responses") or {})
+                data = json.dumps(domain, sort_keys=True, default=str).encode()
+            elif "Policy" in parts[1]:
+                data = handle.read()
+            else:
+                continue
+            digest.update("/".join(parts).encode() + b"\0" + data)
+    return digest.hexdigest()
+
+
+def _tested_keys(project: Project) -> list[str]:
+    path = project.models / TESTED
+    return path.read_text().split() if path.exists() else []
+
+
+def _remember_pass(project: Project, key: str | None) -> None:
+    if key is None:
+        return
+    keys = [*[k for k in _tested_keys(project) if k != key][-19:], key]
+    project.models.mkdir(parents=True, exist_ok=True)
+    (project.models / TESTED).write_text("\n".join(keys) + "\n")
+
+
+def gate_tests(project: Project, model: Path) -> str:
+    """The test gate: reuse an earlier pass when nothing it depends on changed."""
+    key = core_test_key(model, project.tests) if project.tests.exists() else None
+    if key is not None and key in _tested_keys(project):
+        return "như lần đạt trước (cùng chính sách hội thoại và bài kiểm thử, chỉ khác chữ)"
+    result = test(project, model)
+    _remember_pass(project, key)
+    return result
 
 
 # -- the live server ---------------------------------------------------------------------------
@@ -322,7 +393,7 @@ def live(project: Project) -> Path | None:
     return models[-1] if models else None
 
 
-def _mark_live(project: Project, model: Path) -> None:
+def mark_live(project: Project, model: Path) -> None:
     """LIVE marker and ``current.tar.gz``, each replaced atomically."""
     tmp = project.current.with_suffix(".tmp")
     shutil.copyfile(model, tmp)
@@ -355,7 +426,7 @@ def _locked(project: Project) -> Iterator[None]:
 def _go_live(project: Project, model: Path, report: Report) -> None:
     started = time.monotonic()
     if server_model(project) is None:
-        _mark_live(project, model)
+        mark_live(project, model)
         report.add(
             "đưa vào dùng",
             started,
@@ -363,7 +434,7 @@ def _go_live(project: Project, model: Path, report: Report) -> None:
         )
         return
     load_on_server(project, model)
-    _mark_live(project, model)
+    mark_live(project, model)
     report.live = True
     report.add("đưa vào dùng", started, f"máy chủ đã nạp {model.name}, không khởi động lại")
 
@@ -385,7 +456,7 @@ def publish(project: Project) -> Report:
             finish_validate(validating)
         report.add("rasa data validate + huấn luyện (song song)", started, detail)
         started = time.monotonic()
-        report.add("kiểm thử hội thoại", started, test(project, candidate))
+        report.add("kiểm thử hội thoại", started, gate_tests(project, candidate))
         project.published.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         model = project.published / f"{stamp}.tar.gz"

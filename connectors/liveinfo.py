@@ -374,7 +374,7 @@ class LiveinfoInput(InputChannel):
             {"phone_number": national, "campaign": answer.campaign}, ensure_ascii=False
         )
         return UserMessage(
-            f"/liveinfo_yes{entities}",
+            f"/request_sim_swap{entities}",
             SmsOutput(),
             outreach.sender_id_for(self.link_secret, answer.msisdn),
             input_channel=self.name(),

@@ -59,7 +59,7 @@ async def serve_page(agent: Any) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
+    if not shutil.which(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     from playwright.async_api import async_playwright
 

@@ -134,7 +134,7 @@ async def test_yes_opens_the_conversation_and_texts_a_link(
     message = agent.messages[0]
     assert message.input_channel == "liveinfo"
     intent, _, entities = message.text.partition("{")
-    assert intent == "/liveinfo_yes"
+    assert intent == "/request_sim_swap"
     assert json.loads("{" + entities) == {"phone_number": "0901234567", "campaign": "sim4g-2020-04"}
     # The sender id is stable per subscriber and carries no phone number.
     assert message.sender_id == outreach.sender_id_for(LINK_SECRET, "+84901234567")
@@ -341,3 +341,36 @@ async def test_redis_dedupe_across_replicas(http, serve, agent_factory, tmp_path
         await two.idle()
     assert first[1]["status"] == "accepted"
     assert second[1]["status"] == "duplicate"
+
+
+@pytest.mark.postgres
+async def test_answers_on_postgresql(http, serve, agent_factory, sms_gateway):
+    """The table comes with the store's migrations on PostgreSQL too; a No sticks."""
+    from tests_support.databases import temporary_postgres
+
+    with temporary_postgres("liveinfo") as url:
+        channel = LiveinfoInput(
+            SECRET,
+            f"{sms_gateway.url}/sms/send",
+            TOKEN,
+            page_url=PAGE,
+            link_secret=LINK_SECRET,
+            database_url=url,
+            deduplicator=MemoryDeduplicator(),
+        )
+        agent = agent_factory()
+        async with serve(channel, agent) as served:
+            refusal = answer("NO")
+            later = answer("YES", campaign="sim4g-2020-05")
+            for payload in (refusal, later, refusal):
+                assert (await post(http, served, payload))[0] == 202
+            await sms_gateway.wait_for("POST /sms/send", 1)
+            await channel.idle()
+            store = channel.store
+            assert store is not None
+            assert store.has_refused("+84901234567", "sim4g-2020-04")
+            assert not store.has_refused("+84901234567", "sim4g-2020-05")
+            assert store.count() == 2
+            assert store.count(processed=True) == 2
+            store.engine.dispose()
+        assert len(agent.messages) == 1

@@ -46,7 +46,7 @@ def fake_models(project: Project, *stamps: str) -> list[Path]:
 
 def test_a_lint_error_stops_publish_before_rasa_and_keeps_the_old_model(project):
     (old,) = fake_models(project, "20250101-000000")
-    pub._mark_live(project, old)
+    pub.mark_live(project, old)
     domain = project.domain
     domain.write_text(
         domain.read_text(encoding="utf-8").replace(
@@ -63,7 +63,7 @@ def test_a_lint_error_stops_publish_before_rasa_and_keeps_the_old_model(project)
 
 def test_rollback_without_a_server_moves_live_and_current_back(project, capsys):
     first, second = fake_models(project, "20250101-000000", "20250102-000000")
-    pub._mark_live(project, second)
+    pub.mark_live(project, second)
     report = pub.rollback(project)
     assert report.model == first and report.live is False
     assert pub.live(project) == first
@@ -75,7 +75,7 @@ def test_rollback_without_a_server_moves_live_and_current_back(project, capsys):
 
 def test_prune_keeps_the_last_five_and_the_live_one(project):
     models = fake_models(project, *(f"2025010{i}-000000" for i in range(1, 9)))
-    pub._mark_live(project, models[0])  # rolled far back
+    pub.mark_live(project, models[0])  # rolled far back
     pub._prune(project)
     left = pub.published(project)
     assert left[0] == models[0]
@@ -92,3 +92,44 @@ def test_server_model_is_none_when_nothing_listens_or_no_token(project):
     assert pub.server_model(project) is None
     project.token = None
     assert pub.server_model(project) is None
+
+
+def fake_archive(path: Path, domain: str, policy: bytes = b"ted", nlu: bytes = b"diet") -> Path:
+    """A model archive shaped like Rasa's (components/<node>/<files>)."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in (
+            ("components/domain_provider/domain.yml", domain.encode()),
+            ("components/train_TEDPolicy9/ted.data", policy),
+            ("components/train_DIETClassifier5/diet.data", nlu),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+DOMAIN = 'intents: [greet]\nresponses:\n  utter_greet:\n  - text: "Chào"\n'
+
+
+def test_test_key_ignores_reply_texts_and_nlu_but_not_policies_or_names(tmp_path):
+    tests = tmp_path / "test_stories.yml"
+    tests.write_text("stories:\n- story: a\n  steps:\n  - intent: greet\n  - action: utter_greet\n")
+    key = pub.core_test_key(fake_archive(tmp_path / "a.tar.gz", DOMAIN), tests)
+    texts = DOMAIN.replace("Chào", "Xin chào")
+    assert pub.core_test_key(fake_archive(tmp_path / "b.tar.gz", texts, nlu=b"x"), tests) == key
+    renamed = DOMAIN.replace("utter_greet", "utter_hello")
+    assert pub.core_test_key(fake_archive(tmp_path / "c.tar.gz", renamed), tests) != key
+    retrained = fake_archive(tmp_path / "d.tar.gz", DOMAIN, policy=b"other")
+    assert pub.core_test_key(retrained, tests) != key
+    tests.write_text(tests.read_text() + "  - bot: Chào\n")  # texts compared: never reused
+    assert pub.core_test_key(tmp_path / "a.tar.gz", tests) is None
+
+
+def test_a_pass_is_remembered_by_key(project):
+    pub._remember_pass(project, "k1")
+    pub._remember_pass(project, "k2")
+    pub._remember_pass(project, "k1")
+    assert pub._tested_keys(project) == ["k2", "k1"]

@@ -96,6 +96,8 @@
 
   function send(payload, shown) {
     if (!payload) return;
+    // Earlier choices are answered by whatever the customer sends now.
+    Array.prototype.forEach.call(messages.querySelectorAll(".buttons button"), function (x) { x.disabled = true; });
     bubble("user", shown || payload);
     if (socket && confirmed) {
       socket.emit("user_uttered", { message: payload, session_id: sessionId });

@@ -1,0 +1,116 @@
+"""My MobiFone app channel: bearer token, namespaced sender, input channel set here."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+
+import pytest
+from rasa.core.run import configure_app
+from sanic import Sanic
+
+from connectors.common import MemoryDeduplicator
+from connectors.mymobifone import MyMobiFoneInput
+
+Sanic.test_mode = True
+TOKEN = "app-backend-token-0123456789"
+
+
+@contextlib.asynccontextmanager
+async def _serve(channel, agent):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    app = configure_app([channel], enable_api=False, route="/webhooks/")
+    app.ctx.agent = agent
+    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/mymobifone/webhook"
+    finally:
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+
+
+@pytest.fixture
+async def served(agent_factory):
+    agent = agent_factory(
+        reply={"text": "Bạn cần đổi SIM 4G?", "buttons": [{"title": "Có", "payload": "/affirm"}]}
+    )
+    channel = MyMobiFoneInput(TOKEN, deduplicator=MemoryDeduplicator())
+    async with _serve(channel, agent) as url:
+        yield url, agent
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_the_app_gets_the_turns_replies(http, served):
+    url, agent = served
+    body = {"sender": "u-12345", "message": "Tôi muốn đổi SIM 4G 📱", "input_channel": "facebook"}
+    async with http.post(url, json=body, headers=auth()) as resp:
+        assert resp.status == 200
+        replies = await resp.json()
+    assert replies == [
+        {
+            "recipient_id": "mymobifone:u-12345",
+            "text": "Bạn cần đổi SIM 4G?",
+            "buttons": [{"title": "Có", "payload": "/affirm"}],
+        }
+    ]
+    message = agent.messages[0]
+    assert message.input_channel == "mymobifone"  # not the body's "facebook"
+    assert message.sender_id == "mymobifone:u-12345"
+    assert message.metadata == {}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, auth("wrong-token-0123456789"), {"Authorization": TOKEN}, {"Authorization": "Basic x"}],
+    ids=["none", "wrong", "no-scheme", "basic"],
+)
+async def test_without_the_token_it_is_403(http, served, headers):
+    url, agent = served
+    async with http.post(url, json={"sender": "u1", "message": "hi"}, headers=headers) as resp:
+        assert resp.status == 403
+    assert agent.messages == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{oops",
+        json.dumps({"sender": "telegram:42", "message": "hi"}).encode(),
+        json.dumps({"sender": "u1", "message": ""}).encode(),
+        json.dumps({"sender": "u1"}).encode(),
+        json.dumps(["u1", "hi"]).encode(),
+    ],
+    ids=["malformed", "foreign-sender", "empty", "no-message", "not-object"],
+)
+async def test_bad_bodies_are_400(http, served, body):
+    url, agent = served
+    headers = {**auth(), "Content-Type": "application/json"}
+    async with http.post(url, data=body, headers=headers) as resp:
+        assert resp.status == 400
+    assert agent.messages == []
+
+
+async def test_a_retried_message_id_runs_once(http, served):
+    url, agent = served
+    body = {"sender": "u1", "message": "xin chào", "message_id": "m-1"}
+    async with http.post(url, json=body, headers=auth()) as first:
+        assert len(await first.json()) == 1
+    async with http.post(url, json=body, headers=auth()) as second:
+        assert second.status == 200 and await second.json() == []
+    assert len(agent.messages) == 1
+
+
+def test_a_short_token_is_refused():
+    with pytest.raises(ValueError):
+        MyMobiFoneInput("short")
