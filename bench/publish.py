@@ -34,7 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 from ruamel.yaml import YAML  # noqa: E402
 
-from bot.publish import GateFailed, Project, mark_live, publish  # noqa: E402
+from bot.publish import (  # noqa: E402
+    GateFailed,
+    Project,
+    core_test_key,
+    gate_tests,
+    mark_live,
+    publish,
+    remember_pass,
+)
 from bot.publish import test as run_tests  # noqa: E402
 from bot.publish import train as train_candidate  # noqa: E402
 from tests_support.servers import running_stack  # noqa: E402
@@ -108,15 +116,18 @@ def keep_passing_tests(project: Project, model: Path) -> tuple[int, int]:
     total = len(tests.get("stories") or [])
     try:
         run_tests(project, model, fail_fast=False)
-        return total, 0
     except GateFailed:
         pass
+    else:  # as `make publish` would have remembered the pass of the live model
+        remember_pass(project, core_test_key(model, project.tests))
+        return total, 0
     failed_file = project.models / "candidate" / "results" / "failed_test_stories.yml"
     failed = yaml.load(failed_file.read_text(encoding="utf-8")) or {}
     names = {str(s.get("story", "")).rsplit(" (", 1)[0] for s in failed.get("stories") or []}
     tests["stories"] = [s for s in tests["stories"] if str(s.get("story")) not in names]
     with project.tests.open("w", encoding="utf-8") as out:
         yaml.dump(tests, out)
+    gate_tests(project, model)  # the kept stories pass, and the pass is remembered
     return len(tests["stories"]), total - len(tests["stories"])
 
 
@@ -168,7 +179,7 @@ def main() -> int:
         start_model = project.published / "00000000-000000.tar.gz"
         shutil.move(str(baseline), start_model)
         mark_live(project, start_model)
-        print(f"cold start (empty cache): {cold:.0f} s", flush=True)
+        print(f"first training (not measured): {cold:.0f} s", flush=True)
         print(f"test stories in the gate: {kept} (dropped {dropped} the unedited script fails)")
 
         with running_stack(work / "var", services="actions,rasa", model=project.current) as stack:
@@ -202,7 +213,7 @@ def main() -> int:
     continued = "địa chỉ" in after.lower()
     p95 = statistics.quantiles(load.latencies, n=20)[-1] if len(load.latencies) > 20 else 0.0
     print("\n== publish bench (copy of the script, server started by the bench) ==")
-    print(f"cold training (empty cache, not measured): {cold:.0f} s; gate runs {kept} test stories")
+    print(f"first training (not measured): {cold:.0f} s; the test gate runs {kept} stories")
     print(
         f"reply-text edit → live : {text_live:6.1f} s  (target ≤ 30 s)"
         f"  publish {text_publish:.1f} s"

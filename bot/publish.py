@@ -314,15 +314,15 @@ def core_test_key(model: Path, tests: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _tested_keys(project: Project) -> list[str]:
+def tested_keys(project: Project) -> list[str]:
     path = project.models / TESTED
     return path.read_text().split() if path.exists() else []
 
 
-def _remember_pass(project: Project, key: str | None) -> None:
+def remember_pass(project: Project, key: str | None) -> None:
     if key is None:
         return
-    keys = [*[k for k in _tested_keys(project) if k != key][-19:], key]
+    keys = [*[k for k in tested_keys(project) if k != key][-19:], key]
     project.models.mkdir(parents=True, exist_ok=True)
     (project.models / TESTED).write_text("\n".join(keys) + "\n")
 
@@ -330,10 +330,10 @@ def _remember_pass(project: Project, key: str | None) -> None:
 def gate_tests(project: Project, model: Path) -> str:
     """The test gate: reuse an earlier pass when nothing it depends on changed."""
     key = core_test_key(model, project.tests) if project.tests.exists() else None
-    if key is not None and key in _tested_keys(project):
+    if key is not None and key in tested_keys(project):
         return "như lần đạt trước (cùng chính sách hội thoại và bài kiểm thử, chỉ khác chữ)"
     result = test(project, model)
-    _remember_pass(project, key)
+    remember_pass(project, key)
     return result
 
 

@@ -679,13 +679,13 @@ def _decide_ward(
         ]
         return _build(data, text, tokens, best, "province_only", province_confidence, candidates)
     close = [hyp for hyp in ranked if best.score - hyp.score < MARGIN]
-    candidates: list[Candidate] = []
+    split: list[Candidate] = []
     seen: set[str] = set()
     for hyp in close:
         for code in hyp.new_wards:
             if code not in seen:
                 seen.add(code)
-                candidates.append(_candidate(data, hyp, code, best.score))
+                split.append(_candidate(data, hyp, code, best.score))
     return _build(
         data,
         text,
@@ -693,7 +693,7 @@ def _decide_ward(
         best,
         "province_only",
         province_confidence,
-        tuple(candidates[:MAX_CANDIDATES]),
+        tuple(split[:MAX_CANDIDATES]),
     )
 
 

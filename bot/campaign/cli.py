@@ -110,7 +110,7 @@ def _import(engine: object, args: argparse.Namespace, stream: TextIO) -> int:
     directory = load_directory(args.directory) if args.directory else None
     try:
         result = import_targets(
-            engine,  # type: ignore[arg-type]
+            engine,
             args.file,
             args.campaign,
             directory=directory,
@@ -156,6 +156,6 @@ def _opt_out(engine: object, numbers: list[str], source: str, stream: TextIO) ->
             print(f"{phones.mask(raw)}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        opt_out(engine, e164, source)  # type: ignore[arg-type]
+        opt_out(engine, e164, source)
         print(f"{phones.mask(e164)} opted out", file=stream)
     return 1 if failed else 0

@@ -217,20 +217,21 @@ class Placer:
 
     def place(self, units: tuple[str, str, str], address: str) -> Place | str:
         """:meth:`decide`, remembered by the raw cells (lists repeat them a lot)."""
-        found = self._by_units.get(units)  # the columns alone named the ward last time
-        if found is not None:
+        by_units = self._by_units.get(units)  # the columns alone named the ward last time
+        if by_units is not None:
+            return by_units
+        cached = self._raw.get((units, address))
+        if cached is not None:
+            return cached
+        found = self.decide(units, address)
+        if len(self._raw) >= _CACHE_MAX:
+            self._raw.clear()
+        if self._units_decided and not isinstance(found, str):  # whatever the address says
+            if len(self._by_units) >= _CACHE_MAX:
+                self._by_units.clear()
+            self._by_units[units] = found
             return found
-        found = self._raw.get((units, address))
-        if found is None:
-            found = self.decide(units, address)
-            if len(self._raw) >= _CACHE_MAX:
-                self._raw.clear()
-            if self._units_decided:  # true whatever the address says
-                if len(self._by_units) >= _CACHE_MAX:
-                    self._by_units.clear()
-                self._by_units[units] = found  # type: ignore[assignment]
-                return found
-            self._raw[(units, address)] = found
+        self._raw[(units, address)] = found
         return found
 
     def decide(self, units: tuple[str, str, str], address: str) -> Place | str:

@@ -72,8 +72,8 @@ def lookup(ward: str, district: str, province: str) -> Resolution | None:
             return None
         (dcode,) = districts
         if not ward:
-            wards = data.old_district_to_new.get(dcode, frozenset())
-            new_provinces = {data.units[(WARD, w)].province for w in wards}
+            district_wards = data.old_district_to_new.get(dcode, frozenset())
+            new_provinces = {data.units[(WARD, w)].province for w in district_wards}
             if len(new_provinces) != 1:
                 return None
             return _province_only(data, text, next(iter(new_provinces)), dcode)

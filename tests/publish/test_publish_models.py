@@ -129,7 +129,7 @@ def test_test_key_ignores_reply_texts_and_nlu_but_not_policies_or_names(tmp_path
 
 
 def test_a_pass_is_remembered_by_key(project):
-    pub._remember_pass(project, "k1")
-    pub._remember_pass(project, "k2")
-    pub._remember_pass(project, "k1")
-    assert pub._tested_keys(project) == ["k2", "k1"]
+    pub.remember_pass(project, "k1")
+    pub.remember_pass(project, "k2")
+    pub.remember_pass(project, "k1")
+    assert pub.tested_keys(project) == ["k2", "k1"]
