@@ -23,7 +23,7 @@ help: ## list the targets
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || "$$(scripts/find-python310.sh)" -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade 'pip>=24' wheel 'setuptools<71'
+	$(PY) -m pip install --quiet --upgrade 'pip>=24' 'wheel==0.45.1' 'setuptools<71'
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $@
 

@@ -12,7 +12,7 @@ cache via ``RASA_CACHE_DIRECTORY``), so it never touches the repository's files:
 5. checks the conversation started in 2 continues, and counts failed requests.
 
 Targets: text edit ≤ 30 s, NLU edit ≤ 3 min, 0 failed requests.
-Run: ``make bench-publish`` (needs nothing but the venv; about 10 minutes on 2 cores).
+Run: ``make bench-publish`` (needs nothing but the venv; 10–15 minutes on 2 shared cores).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ from tests_support.servers import running_stack  # noqa: E402
 TEXT_OLD = "Dạ, MobiFone cảm ơn Quý khách!"
 TEXT_NEW = "Dạ, MobiFone xin chân thành cảm ơn Quý khách!"
 NLU_ANCHOR = "- intent: request_sim_swap\n  examples: |\n"
-NLU_EXAMPLE = "    - nhờ em đổi giúp sim 4g cho số của bố chị với\n"
+# A new example every run: a repeated one would be restored from a kept --cache.
+NLU_EXAMPLE = "    - nhờ em đổi giúp sim 4g cho số của bố chị lúc {time} với\n"
 LOAD_MESSAGES = ["chào em", "đổi sim có mất phí không", "doi sim co mat phi ko", "cảm ơn"]
 
 
@@ -200,7 +201,8 @@ def main() -> int:
             nlu_file = next(
                 p for p in (script / "data").rglob("*.yml") if NLU_ANCHOR in p.read_text()
             )
-            edit(nlu_file, NLU_ANCHOR, NLU_ANCHOR + NLU_EXAMPLE)
+            example = NLU_EXAMPLE.format(time=time.strftime("%Hh%M%S"))
+            edit(nlu_file, NLU_ANCHOR, NLU_ANCHOR + example)
             edited = time.monotonic()
             nlu_publish, nlu_trained = timed_publish(project, "2. one NLU example added")
             nlu_live = time.monotonic() - edited

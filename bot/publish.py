@@ -331,7 +331,7 @@ def gate_tests(project: Project, model: Path) -> str:
     """The test gate: reuse an earlier pass when nothing it depends on changed."""
     key = core_test_key(model, project.tests) if project.tests.exists() else None
     if key is not None and key in tested_keys(project):
-        return "như lần đạt trước (cùng chính sách hội thoại và bài kiểm thử, chỉ khác chữ)"
+        return "như lần đạt trước (chính sách hội thoại, tên câu trả lời và bài kiểm thử không đổi)"
     result = test(project, model)
     remember_pass(project, key)
     return result
@@ -439,6 +439,15 @@ def _go_live(project: Project, model: Path, report: Report) -> None:
     report.add("đưa vào dùng", started, f"máy chủ đã nạp {model.name}, không khởi động lại")
 
 
+def _keep_first(project: Project) -> None:
+    """Before the first publish, keep the model ``make train`` made, so rollback can return."""
+    project.published.mkdir(parents=True, exist_ok=True)
+    if published(project) or not project.current.exists():
+        return
+    made = dt.datetime.fromtimestamp(project.current.stat().st_mtime)
+    shutil.copyfile(project.current, project.published / f"{made:%Y%m%d-%H%M%S}.tar.gz")
+
+
 def publish(project: Project) -> Report:
     """Every gate, then the swap; raises :class:`GateFailed` with the reason."""
     report = Report()
@@ -457,7 +466,7 @@ def publish(project: Project) -> Report:
         report.add("rasa data validate + huấn luyện (song song)", started, detail)
         started = time.monotonic()
         report.add("kiểm thử hội thoại", started, gate_tests(project, candidate))
-        project.published.mkdir(parents=True, exist_ok=True)
+        _keep_first(project)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         model = project.published / f"{stamp}.tar.gz"
         shutil.move(str(candidate), model)

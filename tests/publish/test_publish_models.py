@@ -133,3 +133,13 @@ def test_a_pass_is_remembered_by_key(project):
     pub.remember_pass(project, "k2")
     pub.remember_pass(project, "k1")
     assert pub.tested_keys(project) == ["k2", "k1"]
+
+
+def test_the_model_make_train_made_is_kept_for_a_rollback(project):
+    project.models.mkdir(parents=True)
+    project.current.write_bytes(b"made by make train")
+    pub._keep_first(project)
+    (kept,) = pub.published(project)
+    assert kept.read_bytes() == b"made by make train"
+    pub._keep_first(project)  # only before the first publish
+    assert len(pub.published(project)) == 1
