@@ -108,6 +108,10 @@ rollback: $(STAMP) ## CSKH: put the previously published model back in service
 bench-publish: $(STAMP) ## time from a script edit to live under load (works on a copy)
 	$(PY) bench/publish.py
 
+.PHONY: bench-train
+bench-train: $(STAMP) ## wall time and peak memory of `rasa train`, cold and warm cache
+	$(PY) bench/train.py
+
 .PHONY: clean
 clean: ## remove models, results and local databases (keeps .venv and the training cache)
 	rm -rf models results var/*.db

@@ -15,6 +15,7 @@ province team.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -334,7 +335,12 @@ def default_directory() -> Directory:
 
 def load_directory(path: str | Path | None = None) -> Directory:
     """Load and validate a directory file; raise DirectoryError naming file and line."""
-    file = Path(path) if path is not None else DEFAULT_DIRECTORY
+    # DIRECTORY_PATH lets every process (actions, console, dispatcher) share one edited copy.
+    file = (
+        Path(path)
+        if path is not None
+        else Path(os.environ.get("DIRECTORY_PATH") or DEFAULT_DIRECTORY)
+    )
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
