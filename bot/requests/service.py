@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -262,6 +263,20 @@ def _json_safe(value: object) -> Any:
     return str(value)
 
 
+_EVENT_INSERT = insert(request_events)
+_OUTBOX_INSERT = insert(outbox)
+
+
+@lru_cache(maxsize=4)
+def _request_insert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on the open-request index, for one dialect."""
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    return maker(sim_requests).on_conflict_do_nothing(
+        index_elements=[sim_requests.c.phone_e164, sim_requests.c.request_type],
+        index_where=text(OPEN_PREDICATE),
+    )
+
+
 class RequestService:
     """Validate, dedupe, route, store and enqueue notifications for requests."""
 
@@ -417,38 +432,38 @@ class RequestService:
         one round trip, so racing replicas cannot both insert."""
         now = utcnow()
         with self._sessions.begin() as session:
-            maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            dialect = session.get_bind().dialect.name
+            # Statements without values compile once and are cached by SQLAlchemy; the
+            # row travels as execute parameters (building .values() each time recompiled).
             result = session.execute(
-                maker(sim_requests)
-                .values(reference=reference, created_at=now, updated_at=now, **values)
-                .on_conflict_do_nothing(
-                    index_elements=[sim_requests.c.phone_e164, sim_requests.c.request_type],
-                    index_where=text(OPEN_PREDICATE),
-                )
+                _request_insert(dialect),
+                {"reference": reference, "created_at": now, "updated_at": now, **values},
             )
             if result.rowcount != 1:
                 return False
             request_id = result.inserted_primary_key[0]
             session.execute(
-                insert(request_events).values(
-                    request_id=request_id,
-                    from_status=None,
-                    to_status=lifecycle.NEW,
-                    actor=values["created_by"],
-                    reason=f"submitted via {values['channel']}",
-                    created_at=now,
-                )
+                _EVENT_INSERT,
+                {
+                    "request_id": request_id,
+                    "from_status": None,
+                    "to_status": lifecycle.NEW,
+                    "actor": values["created_by"],
+                    "reason": f"submitted via {values['channel']}",
+                    "created_at": now,
+                },
             )
             session.execute(
-                insert(outbox).values(
-                    request_id=request_id,
-                    team_id=decision.team.id,
-                    kind=KIND_NEW_REQUEST,
-                    payload=self._payload(reference, values, decision),
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+                _OUTBOX_INSERT,
+                {
+                    "request_id": request_id,
+                    "team_id": decision.team.id,
+                    "kind": KIND_NEW_REQUEST,
+                    "payload": self._payload(reference, values, decision),
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                },
             )
         return True
 

@@ -97,9 +97,9 @@ def test_conversation_is_kept_in_the_configured_tracker_store(stack: Stack) -> N
     assert count > 0
 
 
+@pytest.mark.parametrize("stack", ["postgres"], indirect=True)
 def test_locks_go_through_redis_when_configured(stack: Stack) -> None:
-    if "REDIS_URL" not in stack.env:
-        pytest.skip("embedded configuration uses in-memory locks")
+    assert stack.env["REDIS_URL"] == REDIS_URL
     client = redis.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + "/1")
     seen: list[str] = []
     monitor = client.monitor()
