@@ -79,7 +79,7 @@ test-stories: $(MODEL) ## conversation tests in tests/test_stories.yml
 	  --fail-on-prediction-errors --out results --no-plot
 
 .PHONY: test
-test: lint validate train pytest test-stories ## everything CI runs
+test: lint check-script train pytest test-stories ## everything CI runs
 
 .PHONY: run
 run: $(STAMP) $(MODEL) ## start the bot, action server and team console on embedded defaults
@@ -90,9 +90,10 @@ bench-nlu: $(STAMP) ## 5-fold intent accuracy with and without diacritics
 	$(PY) bench/nlu.py
 
 .PHONY: check-script
-check-script: $(STAMP) ## CSKH: check the chat script and staff guides (script lint + rasa data validate)
+check-script: $(STAMP) ## CSKH: check the chat script, invitation templates and staff guides, and rasa data validate
 	@status=0; \
 	$(PY) -m bot.scriptlint || status=1; \
+	$(PY) -m bot campaign check-templates || status=1; \
 	$(RASA) data validate --fail-on-warnings --quiet || status=1; \
 	exit $$status
 
