@@ -34,16 +34,28 @@ def _refs(value: object) -> set[str]:
     return set(_VAR_REF.findall(value)) if isinstance(value, str) else set()
 
 
+# Keys a channel works without: the platform's API address, which only a test or a
+# proxy overrides. Unset, the key is dropped and the connector uses the real platform.
+OPTIONAL_KEYS = frozenset({"graph-url", "api-url", "oauth-url", "base_url"})
+
+
 def enabled_credentials(source: Path, env: dict[str, str]) -> tuple[dict[str, object], list[str]]:
     """The channels of ``credentials.yml`` whose secrets are all set, and those skipped.
 
     A channel without its secrets cannot verify its webhooks, so it is left out rather
-    than started open; the built-in REST and socket.io channels need none.
+    than started open; the built-in REST and socket.io channels need none. An optional
+    key (``OPTIONAL_KEYS``) whose variable is unset is removed instead.
     """
     blocks = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     kept: dict[str, object] = {}
     skipped: list[str] = []
     for name, block in blocks.items():
+        if isinstance(block, dict):
+            block = {
+                key: value
+                for key, value in block.items()
+                if key not in OPTIONAL_KEYS or all(env.get(ref) for ref in _refs(value))
+            }
         if all(env.get(ref) for ref in _refs(block)):
             kept[name] = block
         else:

@@ -1,0 +1,501 @@
+"""One whole customer conversation per customer channel, through the real servers.
+
+Each test starts ``python -m bot run`` (Rasa + action server, as ``make run`` does) with
+that channel's secrets, posts correctly signed, platform-shaped webhooks, waits for the
+bot's replies at a local fake of the platform API (replies leave asynchronously, after
+the webhook's 200/202), and checks that the conversation ends with exactly one stored
+request for the phone, with the channel's name and namespaced sender id.
+
+Facebook, Zalo and Telegram are pointed at their fake through the connector's base-URL
+key (``graph-url``, ``api-url``/``oauth-url``, ``base_url``). ``credentials.yml`` must
+expand that key from the environment for the launcher to pass it on; while it does not,
+the test fails rather than let the connector call the real platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+import yaml
+from aiohttp import web
+
+from bot.requests import RequestService
+from bot.requests.db import create_store_engine, session_factory
+from bot.routing import load_directory
+from tests_support.fake_telegram import FakeTelegram
+from tests_support.servers import ROOT, Stack, running_stack
+
+pytestmark = pytest.mark.servers
+
+PHONE = "0901234567"
+ADDRESS = "12/3 Le Van Sy P13 Q3 tphcm"
+REPLY_TIMEOUT = 90.0
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _url_variable(block: str, key: str) -> str | None:
+    """The env variable ``credentials.yml`` expands into ``block.key``, if it has one."""
+    blocks = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8")) or {}
+    value = (blocks.get(block) or {}).get(key)
+    match = re.fullmatch(r"\$\{([^}]+)\}", str(value or "").strip())
+    return match.group(1) if match else None
+
+
+def _need_url_key(block: str, key: str) -> str:
+    """The variable that points the connector at the fake (never the real platform)."""
+    variable = _url_variable(block, key)
+    assert variable, f"credentials.yml must expand `{key}` of `{block}` from a variable"
+    return variable
+
+
+class LoopThread:
+    """An asyncio loop on its own thread, so the synchronous test can block meanwhile."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    runner = LoopThread()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeApi:
+    """Any platform HTTP API: records every request, answers ``answer(path)`` as JSON."""
+
+    answer: Callable[[str], dict[str, Any]]
+    calls: list[Recorded] = field(default_factory=list)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> FakeApi:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = dict(await request.post())
+        self.calls.append(Recorded(request.path, dict(request.headers), body))
+        return web.json_response(self.answer(request.path))
+
+    def to(self, path_end: str) -> list[Recorded]:
+        return [c for c in list(self.calls) if c.path.endswith(path_end)]
+
+
+@pytest.fixture
+def fake_api(loop_thread: LoopThread) -> Iterator[Callable[[Callable[[str], dict]], FakeApi]]:
+    started: list[FakeApi] = []
+
+    def start(answer: Callable[[str], dict[str, Any]]) -> FakeApi:
+        fake = loop_thread.run(FakeApi(answer).start())
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        loop_thread.run(fake.close())
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = REPLY_TIMEOUT) -> Any:
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _containing(texts: list[str], needle: str) -> str | None:
+    """The texts joined, if they contain ``needle``."""
+    joined = "\n".join(texts)
+    return joined if needle in joined else None
+
+
+def _service(stack: Stack) -> RequestService:
+    return RequestService(
+        session_factory(create_store_engine(stack.env["DATABASE_URL"])), load_directory()
+    )
+
+
+# Each turn: the customer's text and what the bot's replies to it must contain.
+TURNS = [
+    ("mình muốn đổi sim 4g", "số điện thoại"),
+    (PHONE, "địa chỉ"),
+    (ADDRESS, "tên"),
+    ("bo qua", PHONE),
+]
+
+
+def converse(
+    send: Callable[[str], None], replies: Callable[[], list[str]], stack: Stack
+) -> tuple[str, Any]:
+    """The whole conversation; returns the final replies and the one stored request."""
+    for text, expected in TURNS:
+        seen = len(replies())
+        send(text)
+        wait_for(
+            f"a reply containing {expected!r} to {text!r}",
+            lambda s=seen, e=expected: e.lower() in "\n".join(replies()[s:]).lower(),
+        )
+    seen = len(replies())
+    send("dung roi")
+    service = _service(stack)
+    [stored] = wait_for("the stored request", lambda: service.find_open(PHONE, "sim_swap"))
+    final = wait_for(
+        "the reference in the final reply",
+        lambda: _containing(replies()[seen:], stored.reference),
+    )
+    time.sleep(1)
+    assert len(service.find_open(PHONE, "sim_swap")) == 1
+    return final, stored
+
+
+# ----------------------------------------------------------------------------- Facebook
+
+
+def test_facebook_messenger_conversation(tmp_path: Path, fake_api: Any) -> None:
+    url_var = _need_url_key("connectors.facebook.FacebookInput", "graph-url")
+    graph = fake_api(lambda path: {"recipient_id": "psid", "message_id": f"m_{uuid.uuid4().hex}"})
+    secret, page, psid = "fb-app-secret", "1122334455", "2468013579"
+    env = {
+        "FACEBOOK_VERIFY_TOKEN": "fb-verify",
+        "FACEBOOK_APP_SECRET": secret,
+        "FACEBOOK_PAGE_ACCESS_TOKEN": "fb-page-token",
+        url_var: graph.url,
+    }
+    with running_stack(tmp_path / "stack", extra_env=env) as stack:
+        hook = f"{stack.rasa_url}/webhooks/facebook/webhook"
+        challenge = httpx.get(
+            hook,
+            params={
+                "hub.mode": "subscribe",
+                "hub.verify_token": "fb-verify",
+                "hub.challenge": "42",
+            },
+            timeout=10,
+        )
+        assert challenge.status_code == 200
+        assert challenge.text == "42"
+
+        def send(text: str) -> None:
+            now = int(time.time() * 1000)
+            event = {
+                "sender": {"id": psid},
+                "recipient": {"id": page},
+                "timestamp": now,
+                "message": {"mid": f"m_{uuid.uuid4().hex}", "text": text},
+            }
+            body = json.dumps(
+                {"object": "page", "entry": [{"id": page, "time": now, "messaging": [event]}]},
+                ensure_ascii=False,
+            ).encode()
+            signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            answer = httpx.post(
+                hook,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": f"sha256={signature}",
+                },
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+
+        def replies() -> list[str]:
+            return [
+                str((c.body["message"] or {}).get("text", "")) for c in graph.to("/me/messages")
+            ]
+
+        final, stored = converse(send, replies, stack)
+
+    sends = graph.to("/v21.0/me/messages")
+    assert sends
+    for call in sends:
+        assert call.body["recipient"] == {"id": psid}
+        assert call.body["messaging_type"] == "RESPONSE"
+        assert call.headers["Authorization"] == "Bearer fb-page-token"
+    assert stored.reference in final
+    assert stored.channel == "facebook"
+    assert stored.sender_id == f"facebook:{psid}"
+
+
+# ---------------------------------------------------------------------------------- Zalo
+
+
+def test_zalo_oa_conversation(tmp_path: Path, fake_api: Any) -> None:
+    url_var = _need_url_key("connectors.zalo.ZaloInput", "api-url")
+    oauth_var = _url_variable("connectors.zalo.ZaloInput", "oauth-url")
+    api = fake_api(
+        lambda path: {"error": 0, "message": "Success", "data": {"message_id": uuid.uuid4().hex}}
+    )
+    app_id, oa_key, oa_id, user = "1234567890123", "zalo-oa-secret", "998877", "5566778899"
+    env = {
+        "ZALO_APP_ID": app_id,
+        "ZALO_OA_SECRET_KEY": oa_key,
+        "ZALO_APP_SECRET_KEY": "zalo-app-secret",
+        "ZALO_ACCESS_TOKEN": "zalo-access",
+        "ZALO_REFRESH_TOKEN": "zalo-refresh",
+        url_var: api.url,
+        **({oauth_var: api.url} if oauth_var else {}),
+    }
+    with running_stack(tmp_path / "stack", extra_env=env) as stack:
+        hook = f"{stack.rasa_url}/webhooks/zalo/webhook"
+
+        def send(text: str) -> None:
+            timestamp = str(int(time.time() * 1000))
+            body = json.dumps(
+                {
+                    "app_id": app_id,
+                    "user_id_by_app": "u" + user,
+                    "event_name": "user_send_text",
+                    "timestamp": timestamp,
+                    "sender": {"id": user},
+                    "recipient": {"id": oa_id},
+                    "message": {"msg_id": uuid.uuid4().hex, "text": text},
+                },
+                ensure_ascii=False,
+            ).encode()
+            mac = hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_key.encode())
+            answer = httpx.post(
+                hook,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-ZEvent-Signature": f"mac={mac.hexdigest()}",
+                },
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["error"] == 0
+
+        def replies() -> list[str]:
+            return [str(c.body["message"].get("text", "")) for c in api.to("/v3.0/oa/message/cs")]
+
+        final, stored = converse(send, replies, stack)
+
+    sends = api.to("/v3.0/oa/message/cs")
+    assert sends
+    for call in sends:
+        assert call.body["recipient"] == {"user_id": user}
+        assert call.headers["access_token"] == "zalo-access"
+    assert stored.reference in final
+    assert stored.channel == "zalo"
+    assert stored.sender_id == f"zalo:{user}"
+
+
+# ------------------------------------------------------------------------------ Telegram
+
+
+@pytest.fixture
+def telegram(loop_thread: LoopThread) -> Iterator[FakeTelegram]:
+    fake = loop_thread.run(FakeTelegram(token="765432:CUSTOMER-bot").start())
+    try:
+        yield fake
+    finally:
+        loop_thread.run(fake.close())
+
+
+def test_telegram_customer_bot_conversation(tmp_path: Path, telegram: FakeTelegram) -> None:
+    url_var = _need_url_key("connectors.telegram.TelegramInput", "base_url")
+    chat_id, secret = 31337001, "tg-webhook-secret"
+    env = {
+        "TELEGRAM_CUSTOMER_BOT_TOKEN": telegram.token,
+        "TELEGRAM_WEBHOOK_SECRET": secret,
+        url_var: telegram.base_url,
+    }
+    updates = iter(range(500_000, 600_000))
+    with running_stack(tmp_path / "stack", extra_env=env) as stack:
+        hook = f"{stack.rasa_url}/webhooks/telegram/webhook"
+
+        def send(text: str) -> None:
+            update_id = next(updates)
+            user = {"id": chat_id, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
+            update = {
+                "update_id": update_id,
+                "message": {
+                    "message_id": update_id - 499_000,
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private", "first_name": "Lan"},
+                    "from": user,
+                    "text": text,
+                },
+            }
+            answer = httpx.post(
+                hook,
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+
+        def replies() -> list[str]:
+            return [str(p.get("text", "")) for p in telegram.calls_of("sendMessage")]
+
+        final, stored = converse(send, replies, stack)
+
+    sends = telegram.calls_of("sendMessage")
+    assert sends
+    assert {p["chat_id"] for p in sends} == {chat_id}
+    assert stored.reference in final
+    assert stored.channel == "telegram"
+    assert stored.sender_id == f"telegram:{chat_id}"
+
+
+# ------------------------------------------------------------------------------ Liveinfo
+
+
+def _liveinfo_signature(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def test_liveinfo_yes_conversation(tmp_path: Path, fake_api: Any) -> None:
+    """A YES opens the conversation by SMS; its link continues it on the web page."""
+    gateway = fake_api(lambda path: {"status": "queued"})
+    secret = "liveinfo-secret"
+    env = {
+        "LIVEINFO_SECRET": secret,
+        "SMS_GATEWAY_URL": f"{gateway.url}/sms/send",
+        "SMS_GATEWAY_TOKEN": "sms-token",
+        "WEBCHAT_LINK_SECRET": "link-secret-" + uuid.uuid4().hex,
+    }
+    request_id = f"li-e2e-{uuid.uuid4().hex[:12]}"
+    with running_stack(tmp_path / "stack", extra_env=env) as stack:
+        body = json.dumps(
+            {
+                "request_id": request_id,
+                "msisdn": "84" + PHONE[1:],
+                "campaign": "sim4g-e2e",
+                "answer": "YES",
+                "answered_at": "2026-04-20T09:15:00+07:00",
+            }
+        ).encode()
+        timestamp = str(int(time.time()))
+        answer = httpx.post(
+            f"{stack.rasa_url}/webhooks/liveinfo/webhook",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Liveinfo-Timestamp": timestamp,
+                "X-Liveinfo-Signature": _liveinfo_signature(secret, timestamp, body),
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["status"] == "accepted"
+
+        [sms] = wait_for("the SMS at the gateway", lambda: gateway.to("/sms/send"))
+        assert sms.headers["Authorization"] == "Bearer sms-token"
+        assert sms.body["to"] == "+84" + PHONE[1:]
+        assert sms.body["reference"] == request_id
+        assert "dia chi" in sms.body["text"].lower()  # SMS text is without diacritics
+        token = re.search(r"#t=([A-Za-z0-9._\-]+)", sms.body["text"])
+        assert token, sms.body["text"]
+
+        # The customer opens the link: the page exchanges its token for the conversation.
+        page = httpx.get(f"{stack.rasa_url}/webhooks/webchat/", timeout=10)
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+        assert csrf
+        link = httpx.post(
+            f"{stack.rasa_url}/webhooks/webchat/link",
+            json={"token": token.group(1)},
+            headers={"Origin": stack.rasa_url, "X-CSRF-Token": csrf.group(1)},
+            timeout=10,
+        )
+        assert link.status_code == 200, link.text
+        sender = link.json()["session_id"]
+        assert sender.startswith("liveinfo-")
+        assert "0901234567" not in sender and "901234567" not in sender
+
+        bot_said: list[str] = []
+        client = socketio.Client(reconnection=False)
+        client.on("bot_uttered", lambda data: bot_said.append(str(data.get("text", ""))))
+        confirmed = threading.Event()
+        client.on("session_confirm", lambda data: confirmed.set())
+        client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
+        try:
+            client.emit("session_request", {"session_id": sender})
+            assert confirmed.wait(20)
+            service = _service(stack)
+            for text, expected in [(ADDRESS, "tên"), ("bo qua", PHONE)]:
+                seen = len(bot_said)
+                client.emit("user_uttered", {"message": text, "session_id": sender})
+                wait_for(
+                    f"a reply containing {expected!r}",
+                    lambda s=seen, e=expected: e.lower() in "\n".join(bot_said[s:]).lower(),
+                )
+            seen = len(bot_said)
+            client.emit("user_uttered", {"message": "dung roi", "session_id": sender})
+            [stored] = wait_for("the stored request", lambda: service.find_open(PHONE, "sim_swap"))
+            final = wait_for(
+                "the reference in the final reply",
+                lambda: _containing(bot_said[seen:], stored.reference),
+            )
+            time.sleep(1)
+            assert len(service.find_open(PHONE, "sim_swap")) == 1
+        finally:
+            client.disconnect()
+
+    assert len(gateway.to("/sms/send")) == 1
+    assert stored.reference in final
+    assert stored.sender_id == sender
+    # The last turn came over the page's socket.io: that is the channel recorded.
+    assert stored.channel == "socketio"
