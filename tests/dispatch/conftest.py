@@ -10,12 +10,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot.dispatch.store import Store, open_store
 from bot.dispatch.telegram import TelegramClient
@@ -23,6 +21,7 @@ from bot.dispatch.worker import DispatchConfig, Dispatcher
 from bot.requests import RequestDraft
 from bot.requests.db import migrate
 from bot.routing import Directory, load_directory
+from tests_support.databases import temporary_postgres
 from tests_support.fake_telegram import FakeTelegram
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -35,22 +34,10 @@ HCM_CHAT = -1001000000079
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    name = f"dispatch_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", future=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the server is down: skip, do not error
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {PG_URL} unavailable: {exc}")
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    migrate(url)
-    try:
+    """A fresh, migrated PostgreSQL database for this test session (dropped after)."""
+    with temporary_postgres("dispatch_test") as url:
+        migrate(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

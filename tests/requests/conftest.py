@@ -8,16 +8,15 @@ between tests.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot.requests import RequestService
 from bot.requests.db import create_store_engine, migrate, session_factory
 from bot.routing import Directory, load_directory
+from tests_support.databases import temporary_postgres
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES = ("team_messages", "outbox", "request_events", "sim_requests", "teams")
@@ -29,23 +28,10 @@ def _render(url) -> str:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session."""
-    name = f"requests_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", future=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {PG_URL} unavailable: {exc}")
-    url = _render(make_url(PG_URL).set(database=name))
-    migrate(url)
-    try:
+    """A fresh, migrated PostgreSQL database for this test session (dropped after)."""
+    with temporary_postgres("requests_test") as url:
+        migrate(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
