@@ -59,8 +59,8 @@ async def serve_page(agent: Any) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    # `make test` installs Debian's chromium (target `chromium`): missing is a failure.
+    assert shutil.which(CHROMIUM), "Debian's chromium is not installed: run `make chromium`"
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
