@@ -31,3 +31,14 @@ def temporary_postgres(prefix: str = "t") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+STORE_TABLES = ("team_messages", "outbox", "request_events", "sim_requests", "teams")
+
+
+def empty_store(url: str, tables: tuple[str, ...] = STORE_TABLES) -> None:
+    """Empty the request store's tables of a session-wide PostgreSQL database."""
+    engine = create_engine(url, future=True)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import create_engine, text
 
 from bot.console.app import create_app
 from bot.console.auth import User, UserStore, hash_password
@@ -19,11 +18,10 @@ from bot.dispatch.telegram import TelegramClient
 from bot.requests import RequestDraft
 from bot.requests.db import migrate
 from bot.routing import Directory, load_directory
-from tests_support.databases import temporary_postgres
+from tests_support.databases import empty_store, temporary_postgres
 from tests_support.fake_telegram import FakeTelegram
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES = ("team_messages", "outbox", "request_events", "sim_requests", "teams")
 PASSWORD = "correct horse battery"
 WEBHOOK_SECRET = "webhook-secret-for-tests"
 HANOI_CHAT = -1001000000001
@@ -52,10 +50,7 @@ def store(request, tmp_path, directory) -> Iterator[Store]:
         migrate(url)
     else:
         url = request.getfixturevalue("pg_url")
-        engine = create_engine(url, future=True)
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_store(url)
     opened = open_store(url, directory=directory, migrate_first=False)
     yield opened
     opened.close()

@@ -13,7 +13,6 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.dispatch.store import Store, open_store
 from bot.dispatch.telegram import TelegramClient
@@ -21,11 +20,10 @@ from bot.dispatch.worker import DispatchConfig, Dispatcher
 from bot.requests import RequestDraft
 from bot.requests.db import migrate
 from bot.routing import Directory, load_directory
-from tests_support.databases import temporary_postgres
+from tests_support.databases import empty_store, temporary_postgres
 from tests_support.fake_telegram import FakeTelegram
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES = ("team_messages", "outbox", "request_events", "sim_requests", "teams")
 
 HANOI_CHAT = -1001000000001
 HANOI_ESCALATION = -1001000000999
@@ -59,10 +57,7 @@ def store(request, tmp_path, directory) -> Iterator[Store]:
         migrate(url)
     else:
         url = request.getfixturevalue("pg_url")
-        engine = create_engine(url, future=True)
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_store(url)
     opened = open_store(url, directory=directory, migrate_first=False)
     yield opened
     opened.close()

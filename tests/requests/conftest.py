@@ -11,15 +11,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.requests import RequestService
 from bot.requests.db import create_store_engine, migrate, session_factory
 from bot.routing import Directory, load_directory
-from tests_support.databases import temporary_postgres
+from tests_support.databases import empty_store, temporary_postgres
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES = ("team_messages", "outbox", "request_events", "sim_requests", "teams")
 
 
 def _render(url) -> str:
@@ -48,15 +46,8 @@ def store_url(request, tmp_path) -> Iterator[str]:
         yield url
         return
     url = request.getfixturevalue("pg_url")
-    _truncate(url)
+    empty_store(url)
     yield url
-
-
-def _truncate(url: str) -> None:
-    engine = create_engine(url, future=True)
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture
@@ -79,7 +70,7 @@ def service(sessions, directory) -> RequestService:
 @pytest.fixture
 def pg_service(pg_url, directory) -> Iterator[RequestService]:
     """PostgreSQL only (races between sessions)."""
-    _truncate(pg_url)
+    empty_store(pg_url)
     engine = create_store_engine(pg_url, pool_size=20)
     yield RequestService(session_factory(engine), directory)
     engine.dispose()
