@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -49,7 +49,6 @@ class Settings:
     console_port: int
     hotline: str = "9090"
     request_page_url: str = "http://yeucauthaysim4G.mobifone.vn"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
