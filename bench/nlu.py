@@ -16,9 +16,9 @@ customers type. Two pipelines are compared in the same run, trained on the same 
 
 Labels are the FULL intent: retrieval examples count as ``faq/<key>``, and a message
 predicted as ``faq`` is labelled with the key the ResponseSelector picked. A top-level
-accuracy (``faq`` collapsed) is printed as well. The predicted intent is DIET's best
-intent; how often the FallbackClassifier would have replaced it by ``nlu_fallback`` is
-reported separately (``fallback`` column) instead of being counted as an error.
+accuracy (``faq`` collapsed) is printed as well. The predicted intent is the intent
+classifier's best intent; how often the FallbackClassifier would have replaced it by
+``nlu_fallback`` is reported separately (``fallback`` column), not counted as an error.
 
 Every (pipeline, fold) trains and evaluates in a fresh spawned process, one at a time, so
 TensorFlow's memory is returned between folds and each process's peak RSS is its own.

@@ -1,0 +1,97 @@
+"""Reply texts that go live without a model swap: Rasa's response NLG, reloaded from a file.
+
+A reply-text edit by CSKH changes no prediction: the model, its actions and its response
+NAMES stay the same, only the words change. Swapping the whole model for that costs the
+model load (seconds during which messages wait). So ``make publish`` writes the
+published responses to ``$VAR_DIR/live-responses.yml`` (atomically), and this generator,
+configured in ``endpoints.yml`` (``nlg: type: nlg.live_responses.LiveResponsesNLG``),
+serves each reply from that file, picking up a new version on the next message.
+
+Safety rules: only names the loaded model knows are taken from the file (a reply for an
+action the model lacks is never produced); a missing, unreadable or malformed file leaves
+the model's own texts in service and is logged, never raised into a conversation.
+Everything else (channel variants, slot conditions, ``{slot}`` filling) is Rasa's
+``TemplatedNaturalLanguageGenerator``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+logger = logging.getLogger(__name__)
+
+FILE_NAME = "live-responses.yml"
+
+
+def live_responses_path() -> Path:
+    """Where ``make publish`` writes the texts: the same ``VAR_DIR`` as every other service."""
+    root = Path(__file__).resolve().parent.parent
+    return Path(os.environ.get("VAR_DIR") or root / "var") / FILE_NAME
+
+
+class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
+    """The model's responses, overridden by the published file whenever it changes."""
+
+    def __init__(
+        self, endpoint_config: EndpointConfig | None = None, domain: Domain | None = None
+    ) -> None:
+        """The model's own texts first; ``responses:`` in the endpoint config moves the file."""
+        self._model_responses: dict[str, list[dict[str, Any]]] = dict(
+            (domain or Domain.empty()).responses
+        )
+        super().__init__(dict(self._model_responses))
+        configured = (endpoint_config.kwargs.get("responses") if endpoint_config else None) or ""
+        self.path = Path(configured) if configured else live_responses_path()
+        self._seen: tuple[int, int] | None = None
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Reload when the file changed (size or mtime); True when new texts were taken."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            if self._seen is not None:
+                logger.warning("%s disappeared: serving the model's own texts", self.path)
+                self.responses = dict(self._model_responses)
+                self._seen = None
+            return False
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if seen == self._seen:
+            return False
+        self._seen = seen
+        try:
+            loaded = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+            published = loaded.get("responses") or {}
+            if not isinstance(published, dict):
+                raise ValueError("'responses' is not a mapping")
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            logger.error("%s not used, keeping the current texts: %s", self.path, error)
+            return False
+        known = {
+            name: variants
+            for name, variants in published.items()
+            if name in self._model_responses and isinstance(variants, list) and variants
+        }
+        self.responses = {**self._model_responses, **known}
+        logger.info("reply texts reloaded from %s (%d responses)", self.path, len(known))
+        return True
+
+    async def generate(
+        self,
+        utter_action: str,
+        tracker: DialogueStateTracker,
+        output_channel: str,
+        **kwargs: Any,
+    ) -> dict[str, Any] | None:
+        """Check the file (one ``stat``), then let Rasa pick and fill the variation."""
+        self.refresh()
+        return await super().generate(utter_action, tracker, output_channel, **kwargs)

@@ -1,0 +1,113 @@
+"""The reply-text NLG: Rasa's own response generation, fed by the file `make publish` writes.
+
+Runs Rasa's real ``Domain``, tracker and NLG factory (the one ``endpoints.yml`` drives).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.core.nlg.generator import NaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
+
+from nlg.live_responses import LiveResponsesNLG
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def texts(tmp_path: Path) -> Path:
+    return tmp_path / "live-responses.yml"
+
+
+def make(domain: Domain, texts: Path) -> LiveResponsesNLG:
+    config = EndpointConfig(type="nlg.live_responses.LiveResponsesNLG", responses=str(texts))
+    nlg = NaturalLanguageGenerator.create(config, domain)
+    assert isinstance(nlg, LiveResponsesNLG)
+    return nlg
+
+
+def publish(path: Path, responses: dict) -> None:
+    """Write like bot.publish does (a new file each time, so mtime/size change)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump({"responses": responses}, allow_unicode=True), encoding="utf-8")
+    tmp.replace(path)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+
+def tracker(domain: Domain, **slots: str) -> DialogueStateTracker:
+    events = [SlotSet(name, value) for name, value in slots.items()]
+    return DialogueStateTracker.from_events("s", events, slots=domain.slots)
+
+
+async def test_without_a_published_file_the_model_texts_are_served(domain, texts):
+    nlg = make(domain, texts)
+    reply = await nlg.generate("utter_greet", tracker(domain), "rest")
+    assert reply is not None and reply["text"].startswith("Xin chào Quý khách")
+    assert reply["buttons"][0]["payload"] == "/request_sim_swap"
+
+
+async def test_a_published_text_is_served_on_the_next_message(domain, texts):
+    nlg = make(domain, texts)
+    await nlg.generate("utter_greet", tracker(domain), "rest")
+    publish(texts, {"utter_greet": [{"text": "Chào anh/chị, MobiFone đổi SIM 4G miễn phí."}]})
+    reply = await nlg.generate("utter_greet", tracker(domain), "rest")
+    assert reply is not None and reply["text"] == "Chào anh/chị, MobiFone đổi SIM 4G miễn phí."
+    other = await nlg.generate("utter_goodbye", tracker(domain), "rest")
+    assert other is not None and other["text"]  # untouched names keep the model's text
+
+
+async def test_slots_are_filled_in_published_texts(domain, texts):
+    nlg = make(domain, texts)
+    publish(texts, {"utter_greet": [{"text": "Số của Quý khách: {phone_number}"}]})
+    reply = await nlg.generate("utter_greet", tracker(domain, phone_number="0901234567"), "rest")
+    assert reply is not None and reply["text"] == "Số của Quý khách: 0901234567"
+
+
+async def test_names_the_model_does_not_know_are_ignored(domain, texts):
+    publish(texts, {"utter_not_in_the_model": [{"text": "x"}]})
+    nlg = make(domain, texts)
+    assert await nlg.generate("utter_not_in_the_model", tracker(domain), "rest") is None
+
+
+async def test_a_broken_file_keeps_the_texts_in_service(domain, texts, caplog):
+    nlg = make(domain, texts)
+    publish(texts, {"utter_greet": [{"text": "Bản đang dùng"}]})
+    assert (await nlg.generate("utter_greet", tracker(domain), "rest"))["text"] == "Bản đang dùng"
+    texts.write_text("responses: [unclosed", encoding="utf-8")
+    reply = await nlg.generate("utter_greet", tracker(domain), "rest")
+    assert reply is not None and reply["text"] == "Bản đang dùng"
+    assert "not used" in caplog.text
+
+
+async def test_a_removed_file_falls_back_to_the_model_texts(domain, texts):
+    nlg = make(domain, texts)
+    publish(texts, {"utter_greet": [{"text": "Tạm thời"}]})
+    assert (await nlg.generate("utter_greet", tracker(domain), "rest"))["text"] == "Tạm thời"
+    texts.unlink()
+    reply = await nlg.generate("utter_greet", tracker(domain), "rest")
+    assert reply is not None and reply["text"].startswith("Xin chào Quý khách")
+
+
+def test_endpoints_yml_selects_this_generator(domain, monkeypatch, tmp_path):
+    import re
+
+    for name in re.findall(r"\$\{(\w+)\}", (ROOT / "endpoints.yml").read_text()):
+        monkeypatch.setenv(name, "x")  # the launcher fills these in; only nlg is read here
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "nlg")
+    nlg = NaturalLanguageGenerator.create(config, domain)
+    assert isinstance(nlg, LiveResponsesNLG)
+    assert nlg.path == tmp_path / "live-responses.yml"

@@ -1,0 +1,156 @@
+"""The custom NLU components, run through Rasa's real graph components and model storage.
+
+The tokenizer must give every spelling of a word the same features; the intent classifier
+must learn from the featurizers' output, survive a persist/load round trip (that is how
+``make publish`` hands it to the running server), and refuse a tampered model file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+    CountVectorsFeaturizer,
+)
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu_components.linear_intent import LinearIntentClassifier
+from nlu_components.vi_tokenizer import VietnameseTokenizer
+
+EXAMPLES = {
+    "request_sim_swap": [
+        "đổi sim 4G",
+        "doi sim 4g",
+        "tôi muốn đổi sim",
+        "muốn lên 4G",
+        "nâng cấp sim",
+        "thay sim mới cho tôi",
+    ],
+    "goodbye": ["tạm biệt", "bye bye", "hẹn gặp lại", "thôi chào nhé", "bai nha", "pp"],
+    "thank": ["cảm ơn", "cam on em", "thanks", "cám ơn nhiều", "tks ad", "cảm ơn shop"],
+}
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalModelStorage:
+    (tmp_path / "storage").mkdir()
+    return LocalModelStorage(tmp_path / "storage")
+
+
+def _context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test")
+
+
+def _featurize(storage: LocalModelStorage, messages: list[Message], train: bool) -> None:
+    """Tokenizer + word and char n-gram counts, as config.yml chains them."""
+    tokenizer = VietnameseTokenizer.create(
+        {**VietnameseTokenizer.get_default_config(), "fold": True},
+        storage,
+        Resource("tok"),
+        _context(),
+    )
+    tokenizer.process_training_data(TrainingData(messages)) if train else tokenizer.process(
+        messages
+    )
+    for name, config in (("words", {}), ("chars", {"analyzer": "char_wb", "max_ngram": 4})):
+        resource = Resource(name)
+        if train:
+            featurizer = CountVectorsFeaturizer.create(
+                {**CountVectorsFeaturizer.get_default_config(), **config},
+                storage,
+                resource,
+                _context(),
+            )
+            featurizer.train(TrainingData(messages))
+            featurizer.process_training_data(TrainingData(messages))
+        else:
+            featurizer = CountVectorsFeaturizer.load(
+                {**CountVectorsFeaturizer.get_default_config(), **config},
+                storage,
+                resource,
+                _context(),
+            )
+            featurizer.process(messages)
+
+
+def _training_data() -> TrainingData:
+    return TrainingData(
+        [
+            Message(data={TEXT: text, "intent": intent})
+            for intent, texts in EXAMPLES.items()
+            for text in texts
+        ]
+    )
+
+
+def test_tokenizer_folds_every_spelling_to_the_same_tokens(storage: LocalModelStorage) -> None:
+    tokenizer = VietnameseTokenizer.create(
+        VietnameseTokenizer.get_default_config(), storage, Resource("tok"), _context()
+    )
+    spellings = ["Đổi SIM được không", "doi sim dc ko", "đổi sim đc k"]
+    tokens = [
+        [t.text for t in tokenizer.tokenize(Message(data={TEXT: s}), TEXT)] for s in spellings
+    ]
+    assert tokens[0] == tokens[1] == tokens[2]
+
+
+def test_classifier_learns_persists_and_loads(storage: LocalModelStorage) -> None:
+    data = _training_data()
+    _featurize(storage, data.training_examples, train=True)
+    resource = Resource("linear")
+    config = LinearIntentClassifier.get_default_config()
+    classifier = LinearIntentClassifier.create(config, storage, resource, _context())
+    classifier.train(data)
+
+    loaded = LinearIntentClassifier.load(config, storage, resource, _context())
+    messages = [Message(data={TEXT: t}) for t in ("DOI SIM 4G CHO TOI", "cam on nhieu nha")]
+    _featurize(storage, messages, train=False)
+    loaded.process(messages)
+
+    assert [m.get("intent")["name"] for m in messages] == ["request_sim_swap", "thank"]
+    ranking = messages[0].get("intent_ranking")
+    assert ranking[0]["name"] == "request_sim_swap"
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6  # probabilities
+    assert all(isinstance(r["confidence"], float) for r in ranking)  # JSON-serialisable
+
+
+def test_unseen_text_gets_a_low_confidence(storage: LocalModelStorage) -> None:
+    """Nonsense must not be classified with near certainty (the fallback depends on it)."""
+    data = _training_data()
+    _featurize(storage, data.training_examples, train=True)
+    classifier = LinearIntentClassifier.create(
+        LinearIntentClassifier.get_default_config(), storage, Resource("linear"), _context()
+    )
+    classifier.train(data)
+    messages = [Message(data={TEXT: "qwxz jjjj"})]
+    _featurize(storage, messages, train=False)
+    classifier.process(messages)
+    assert messages[0].get("intent")["confidence"] < 0.6
+
+
+def test_a_model_file_with_foreign_types_is_not_loaded(storage: LocalModelStorage) -> None:
+    import skops.io as sio
+
+    resource = Resource("linear")
+    with storage.write_to(resource) as directory:
+        sio.dump({"payload": Path("/etc/passwd")}, directory / "linear_intent.skops")
+    classifier = LinearIntentClassifier.load(
+        LinearIntentClassifier.get_default_config(), storage, resource, _context()
+    )
+    messages = [Message(data={TEXT: "đổi sim"})]
+    classifier.process(messages)
+    assert messages[0].get("intent") is None
+
+
+def test_a_missing_model_leaves_messages_unclassified(storage: LocalModelStorage) -> None:
+    classifier = LinearIntentClassifier.load(
+        LinearIntentClassifier.get_default_config(), storage, Resource("absent"), _context()
+    )
+    messages = [Message(data={TEXT: "đổi sim"})]
+    assert classifier.process(messages)[0].get("intent") is None
