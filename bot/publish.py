@@ -403,6 +403,71 @@ def mark_live(project: Project, model: Path) -> None:
     marker_tmp.replace(project.live_marker)
 
 
+# -- reply texts without a model swap -----------------------------------------------------------
+#
+# The running server's NLG (``nlg/live_responses.py``) serves the texts of
+# ``$VAR_DIR/live-responses.yml`` and re-reads it when it changes. When a candidate differs
+# from the live model ONLY in reply texts (every component file byte-identical, the domain
+# identical once texts are removed), writing that file is the whole hand-over: no ``PUT
+# /model``, no model load, no message waiting for it.
+
+
+def _model_parts(model: Path) -> tuple[dict[str, bytes], dict[str, object]]:
+    """Component files (domain excluded) and the domain of a model archive."""
+    files: dict[str, bytes] = {}
+    domain: dict[str, object] = {}
+    with tarfile.open(model, "r:gz") as archive:
+        for member in archive.getmembers():
+            parts = member.name.lstrip("/").split("/")
+            if not member.isfile() or len(parts) < 3 or parts[0] != "components":
+                continue
+            handle = archive.extractfile(member)
+            if handle is None:
+                continue
+            data = handle.read()
+            if parts[1] == "domain_provider" and parts[-1] == "domain.yml":
+                domain = yaml.safe_load(data) or {}
+            else:
+                files["/".join(parts)] = data
+    return files, domain
+
+
+def texts_only_change(live_model: Path, candidate: Path) -> bool:
+    """True when the two models predict the same and differ at most in reply texts."""
+    live_files, live_domain = _model_parts(live_model)
+    new_files, new_domain = _model_parts(candidate)
+    if live_files != new_files:
+        return False
+    for domain in (live_domain, new_domain):
+        domain["responses"] = sorted(domain.get("responses") or {})  # type: ignore[call-overload]
+    return json.dumps(live_domain, sort_keys=True, default=str) == json.dumps(
+        new_domain, sort_keys=True, default=str
+    )
+
+
+def live_responses_file(project: Project) -> Path:
+    var = Path(project.env.get("VAR_DIR") or os.environ.get("VAR_DIR") or project.root / "var")
+    return var / "live-responses.yml"
+
+
+def write_live_responses(project: Project, model: Path) -> Path:
+    """The model's reply texts, written where the server's NLG reads them (atomic replace)."""
+    _, domain = _model_parts(model)
+    target = live_responses_file(project)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(
+        "# Written by `make publish` / `make rollback` from "
+        f"{model.name}; edit domain.yml, not this file.\n"
+        + yaml.safe_dump(
+            {"responses": domain.get("responses") or {}}, allow_unicode=True, sort_keys=True
+        ),
+        encoding="utf-8",
+    )
+    tmp.replace(target)
+    return target
+
+
 def _prune(project: Project) -> None:
     keep = live(project)
     models = published(project)
@@ -423,18 +488,31 @@ def _locked(project: Project) -> Iterator[None]:
         yield
 
 
-def _go_live(project: Project, model: Path, report: Report) -> None:
+def _go_live(project: Project, model: Path, report: Report, in_service: Path | None) -> None:
+    """Hand ``model`` to the server; ``in_service`` is the model it runs now (None: unknown)."""
     started = time.monotonic()
     if server_model(project) is None:
         mark_live(project, model)
+        write_live_responses(project, model)
         report.add(
             "đưa vào dùng",
             started,
             f"Rasa không chạy ở {project.rasa_url}: mô hình sẽ được dùng ở lần `make run` tới",
         )
         return
+    if in_service is not None and in_service != model and texts_only_change(in_service, model):
+        mark_live(project, model)
+        write_live_responses(project, model)
+        report.live = True
+        report.add(
+            "đưa vào dùng",
+            started,
+            "chỉ đổi câu trả lời: máy chủ dùng ngay câu mới, không cần nạp lại mô hình",
+        )
+        return
     load_on_server(project, model)
     mark_live(project, model)
+    write_live_responses(project, model)
     report.live = True
     report.add("đưa vào dùng", started, f"máy chủ đã nạp {model.name}, không khởi động lại")
 
@@ -467,11 +545,12 @@ def publish(project: Project) -> Report:
         started = time.monotonic()
         report.add("kiểm thử hội thoại", started, gate_tests(project, candidate))
         _keep_first(project)
+        in_service = live(project)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         model = project.published / f"{stamp}.tar.gz"
         shutil.move(str(candidate), model)
         try:
-            _go_live(project, model, report)
+            _go_live(project, model, report, in_service)
         except GateFailed:
             model.unlink(missing_ok=True)
             raise
@@ -489,7 +568,7 @@ def rollback(project: Project) -> Report:
         older = [m for m in models if current is None or m.name < current.name]
         if not older:
             raise GateFailed("không còn bản đã publish nào cũ hơn bản đang dùng")
-        _go_live(project, older[-1], report)
+        _go_live(project, older[-1], report, current)
         report.model = older[-1]
     return report
 

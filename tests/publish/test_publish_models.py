@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import publish as pub
 from bot.publish import GateFailed, Project
@@ -61,14 +62,21 @@ def test_a_lint_error_stops_publish_before_rasa_and_keeps_the_old_model(project)
     assert not (project.models / "candidate").exists()  # training never started
 
 
-def test_rollback_without_a_server_moves_live_and_current_back(project, capsys):
-    first, second = fake_models(project, "20250101-000000", "20250102-000000")
+def test_rollback_without_a_server_moves_live_and_current_back(project, tmp_path, capsys):
+    project.env["VAR_DIR"] = str(tmp_path / "var")
+    project.published.mkdir(parents=True)
+    first = fake_archive(project.published / "20250101-000000.tar.gz", DOMAIN)
+    second = fake_archive(
+        project.published / "20250102-000000.tar.gz", DOMAIN.replace("Chào", "Xin chào")
+    )
     pub.mark_live(project, second)
     report = pub.rollback(project)
     assert report.model == first and report.live is False
     assert pub.live(project) == first
     assert project.current.read_bytes() == first.read_bytes()
     assert "make run" in capsys.readouterr().out
+    texts = yaml.safe_load(pub.live_responses_file(project).read_text(encoding="utf-8"))
+    assert texts["responses"]["utter_greet"] == [{"text": "Chào"}]
     with pytest.raises(GateFailed, match="không còn bản"):
         pub.rollback(project)
 
@@ -143,3 +151,26 @@ def test_the_model_make_train_made_is_kept_for_a_rollback(project):
     assert kept.read_bytes() == b"made by make train"
     pub._keep_first(project)  # only before the first publish
     assert len(pub.published(project)) == 1
+
+
+def test_texts_only_change_is_recognised_and_nothing_else_is(tmp_path):
+    live = fake_archive(tmp_path / "live.tar.gz", DOMAIN)
+    texts = fake_archive(tmp_path / "t.tar.gz", DOMAIN.replace("Chào", "Xin chào Quý khách"))
+    assert pub.texts_only_change(live, texts)
+    renamed = fake_archive(tmp_path / "r.tar.gz", DOMAIN.replace("utter_greet", "utter_hello"))
+    assert not pub.texts_only_change(live, renamed)
+    new_nlu = fake_archive(tmp_path / "n.tar.gz", DOMAIN, nlu=b"retrained")
+    assert not pub.texts_only_change(live, new_nlu)
+    new_intent = fake_archive(tmp_path / "i.tar.gz", DOMAIN.replace("[greet]", "[greet, thank]"))
+    assert not pub.texts_only_change(live, new_intent)
+
+
+def test_live_responses_are_written_atomically_from_the_model(project, tmp_path):
+    project.env["VAR_DIR"] = str(tmp_path / "var")
+    model = fake_archive(tmp_path / "m.tar.gz", DOMAIN.replace("Chào", "Chào Quý khách 👋"))
+    path = pub.write_live_responses(project, model)
+    assert path == tmp_path / "var" / "live-responses.yml"
+    assert yaml.safe_load(path.read_text(encoding="utf-8")) == {
+        "responses": {"utter_greet": [{"text": "Chào Quý khách 👋"}]}
+    }
+    assert [p.name for p in path.parent.iterdir()] == ["live-responses.yml"]  # no temp left
