@@ -168,7 +168,10 @@ def main() -> int:
         script.mkdir()
         copy_script(script)
         project = Project.from_env(script)
-        project.env = {"RASA_CACHE_DIRECTORY": str(args.cache or work / "rasa-cache")}
+        project.env = {
+            "RASA_CACHE_DIRECTORY": str(args.cache or work / "rasa-cache"),
+            "VAR_DIR": str(work / "var"),  # where the server's NLG reads the live texts
+        }
         project.actions = ROOT / "actions"
         project.token = None  # no server yet: the first publish only trains and tests
 

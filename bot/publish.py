@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -445,6 +446,73 @@ def texts_only_change(live_model: Path, candidate: Path) -> bool:
     )
 
 
+# A texts-only edit does not even need `rasa train`: the model in service plus the new
+# texts IS the model Rasa would build from its cache. Each published model records the
+# key of the script it was built from (``<model>.script``); when the edited script has the
+# same key, the new model is the live archive with its responses replaced.
+
+SCRIPT_KEY_SUFFIX = ".script"
+
+
+def script_key(project: Project) -> str:
+    """What a model's predictions depend on: config, NLU components, data, domain sans texts.
+
+    Retrieval answers (``utter_faq/…``) stay in: Rasa trains the ResponseSelector on them.
+    """
+    digest = hashlib.sha256(project.config.read_bytes())
+    for path in sorted((ROOT / "nlu_components").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(project.data.rglob("*.yml")):
+        digest.update(str(path.relative_to(project.data)).encode() + b"\0" + path.read_bytes())
+    domain = yaml.safe_load(project.domain.read_text(encoding="utf-8")) or {}
+    responses = domain.get("responses") or {}
+    domain["responses"] = {name: (v if "/" in name else None) for name, v in responses.items()}
+    digest.update(json.dumps(domain, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def recorded_key(model: Path) -> str | None:
+    path = model.with_name(model.name + SCRIPT_KEY_SUFFIX)
+    return path.read_text().strip() or None if path.exists() else None
+
+
+def record_key(model: Path, key: str) -> None:
+    model.with_name(model.name + SCRIPT_KEY_SUFFIX).write_text(key + "\n")
+
+
+def with_new_texts(project: Project, base: Path, target: Path) -> Path:
+    """``base`` with the responses of the project's domain.yml (metadata and domain provider).
+
+    Every other file is copied byte for byte; the model gets a new id and training time.
+    """
+    responses = (yaml.safe_load(project.domain.read_text(encoding="utf-8")) or {}).get(
+        "responses"
+    ) or {}
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tarfile.open(base, "r:gz") as source, tarfile.open(tmp, "w:gz") as out:
+        for member in source.getmembers():
+            handle = source.extractfile(member) if member.isfile() else None
+            data = handle.read() if handle else None
+            name = member.name.lstrip("/")
+            if name == "metadata.json" and data is not None:
+                metadata = json.loads(data)
+                metadata["domain"]["responses"] = responses
+                metadata["model_id"] = os.urandom(16).hex()
+                metadata["trained_at"] = dt.datetime.now().isoformat()
+                data = json.dumps(metadata, ensure_ascii=False, indent=2).encode()
+            elif name == "components/domain_provider/domain.yml" and data is not None:
+                domain = yaml.safe_load(data) or {}
+                domain["responses"] = responses
+                data = yaml.safe_dump(domain, allow_unicode=True, sort_keys=False).encode()
+            if data is None:
+                out.addfile(member)
+                continue
+            member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
+    tmp.replace(target)
+    return target
+
+
 def live_responses_file(project: Project) -> Path:
     var = Path(project.env.get("VAR_DIR") or os.environ.get("VAR_DIR") or project.root / "var")
     return var / "live-responses.yml"
@@ -474,6 +542,7 @@ def _prune(project: Project) -> None:
     for old in models[:-KEEP]:
         if old != keep:
             old.unlink()
+            old.with_name(old.name + SCRIPT_KEY_SUFFIX).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -533,6 +602,11 @@ def publish(project: Project) -> Report:
         started = time.monotonic()
         lint(project)
         report.add("script lint", started, "OK")
+        key = script_key(project)
+        _keep_first(project)
+        in_service = live(project)
+        if in_service is not None and recorded_key(in_service) == key:
+            return _publish_texts(project, report, in_service, key)
         # rasa data validate and training each spend most of their time starting up;
         # run side by side, the gate still holds: nothing is tested or loaded until both pass.
         started = time.monotonic()
@@ -544,18 +618,49 @@ def publish(project: Project) -> Report:
         report.add("rasa data validate + huấn luyện (song song)", started, detail)
         started = time.monotonic()
         report.add("kiểm thử hội thoại", started, gate_tests(project, candidate))
-        _keep_first(project)
-        in_service = live(project)
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        model = project.published / f"{stamp}.tar.gz"
+        model = _new_published(project)
         shutil.move(str(candidate), model)
-        try:
-            _go_live(project, model, report, in_service)
-        except GateFailed:
-            model.unlink(missing_ok=True)
-            raise
-        report.model = model
-        _prune(project)
+        _finish(project, report, model, in_service, key)
+    return report
+
+
+def _new_published(project: Project) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return project.published / f"{stamp}.tar.gz"
+
+
+def _finish(
+    project: Project, report: Report, model: Path, in_service: Path | None, key: str
+) -> None:
+    try:
+        _go_live(project, model, report, in_service)
+    except GateFailed:
+        model.unlink(missing_ok=True)
+        raise
+    record_key(model, key)
+    report.model = model
+    _prune(project)
+
+
+def _publish_texts(project: Project, report: Report, in_service: Path, key: str) -> Report:
+    """Only reply texts changed since the live model: validate, no training, same gates."""
+    started = time.monotonic()
+    finish_validate(start_validate(project))
+    report.add("rasa data validate", started, "OK")
+    started = time.monotonic()
+    model = with_new_texts(project, in_service, _new_published(project))
+    report.add(
+        "huấn luyện",
+        started,
+        "không cần: chỉ đổi chữ câu trả lời (mô hình đang dùng + câu trả lời mới)",
+    )
+    started = time.monotonic()
+    try:
+        report.add("kiểm thử hội thoại", started, gate_tests(project, model))
+    except GateFailed:
+        model.unlink(missing_ok=True)
+        raise
+    _finish(project, report, model, in_service, key)
     return report
 
 

@@ -39,20 +39,44 @@ def live_responses_path() -> Path:
 
 
 class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
-    """The model's responses, overridden by the published file whenever it changes."""
+    """The model's responses, overridden by the published file whenever it changes.
+
+    Rasa creates the generator before it loads a model and then assigns
+    ``nlg.responses = domain.responses`` (``Agent.load_model``), again on every model
+    swap: ``responses`` is therefore a property whose setter takes the model's texts and
+    whose getter returns them with the published overrides applied.
+    """
 
     def __init__(
         self, endpoint_config: EndpointConfig | None = None, domain: Domain | None = None
     ) -> None:
         """The model's own texts first; ``responses:`` in the endpoint config moves the file."""
-        self._model_responses: dict[str, list[dict[str, Any]]] = dict(
-            (domain or Domain.empty()).responses
-        )
-        super().__init__(dict(self._model_responses))
+        self._model_responses: dict[str, list[dict[str, Any]]] = {}
+        self._published: dict[str, Any] = {}
+        self._merged: dict[str, list[dict[str, Any]]] = {}
         configured = (endpoint_config.kwargs.get("responses") if endpoint_config else None) or ""
         self.path = Path(configured) if configured else live_responses_path()
         self._seen: tuple[int, int] | None = None
+        super().__init__(dict((domain or Domain.empty()).responses))
         self.refresh()
+
+    @property  # type: ignore[override]
+    def responses(self) -> dict[str, list[dict[str, Any]]]:
+        """What Rasa picks variations from: the model's texts with the published ones on top."""
+        return self._merged
+
+    @responses.setter
+    def responses(self, value: dict[str, list[dict[str, Any]]]) -> None:
+        self._model_responses = dict(value or {})
+        self._merge()
+
+    def _merge(self) -> None:
+        known = {
+            name: variants
+            for name, variants in self._published.items()
+            if name in self._model_responses and isinstance(variants, list) and variants
+        }
+        self._merged = {**self._model_responses, **known}
 
     def refresh(self) -> bool:
         """Reload when the file changed (size or mtime); True when new texts were taken."""
@@ -61,7 +85,8 @@ class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
         except FileNotFoundError:
             if self._seen is not None:
                 logger.warning("%s disappeared: serving the model's own texts", self.path)
-                self.responses = dict(self._model_responses)
+                self._published = {}
+                self._merge()
                 self._seen = None
             return False
         seen = (stat.st_mtime_ns, stat.st_size)
@@ -73,16 +98,12 @@ class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
             published = loaded.get("responses") or {}
             if not isinstance(published, dict):
                 raise ValueError("'responses' is not a mapping")
-        except (OSError, ValueError, yaml.YAMLError) as error:
+        except (OSError, ValueError, AttributeError, yaml.YAMLError) as error:
             logger.error("%s not used, keeping the current texts: %s", self.path, error)
             return False
-        known = {
-            name: variants
-            for name, variants in published.items()
-            if name in self._model_responses and isinstance(variants, list) and variants
-        }
-        self.responses = {**self._model_responses, **known}
-        logger.info("reply texts reloaded from %s (%d responses)", self.path, len(known))
+        self._published = published
+        self._merge()
+        logger.info("reply texts reloaded from %s (%d responses)", self.path, len(published))
         return True
 
     async def generate(

@@ -111,3 +111,29 @@ def test_endpoints_yml_selects_this_generator(domain, monkeypatch, tmp_path):
     nlg = NaturalLanguageGenerator.create(config, domain)
     assert isinstance(nlg, LiveResponsesNLG)
     assert nlg.path == tmp_path / "live-responses.yml"
+
+
+MODEL = ROOT / "models" / "current.tar.gz"
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="needs the trained model (make train)")
+async def test_the_agent_rasa_loads_serves_published_texts_after_each_model_load(
+    texts, monkeypatch
+):
+    """Rasa builds the NLG before the model, then assigns the model's responses to it."""
+    from rasa.core.agent import Agent
+
+    monkeypatch.setenv("VAR_DIR", str(texts.parent))
+    agent = Agent(generator=EndpointConfig(type="nlg.live_responses.LiveResponsesNLG"))
+    agent.load_model(MODEL)
+    assert isinstance(agent.nlg, LiveResponsesNLG)
+    model_text = (await agent.nlg.generate("utter_thanks", tracker(agent.domain), "rest"))["text"]
+    publish(texts, {"utter_thanks": [{"text": "Cảm ơn anh chị nhiều ạ."}]})
+    reply = await agent.nlg.generate("utter_thanks", tracker(agent.domain), "rest")
+    assert reply["text"] == "Cảm ơn anh chị nhiều ạ."
+    agent.load_model(MODEL)  # a model swap keeps the published texts
+    reply = await agent.nlg.generate("utter_thanks", tracker(agent.domain), "rest")
+    assert reply["text"] == "Cảm ơn anh chị nhiều ạ."
+    texts.unlink()
+    reply = await agent.nlg.generate("utter_thanks", tracker(agent.domain), "rest")
+    assert reply["text"] == model_text

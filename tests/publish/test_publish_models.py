@@ -174,3 +174,50 @@ def test_live_responses_are_written_atomically_from_the_model(project, tmp_path)
         "responses": {"utter_greet": [{"text": "Chào Quý khách 👋"}]}
     }
     assert [p.name for p in path.parent.iterdir()] == ["live-responses.yml"]  # no temp left
+
+
+def test_script_key_ignores_reply_texts_but_not_data_config_or_faq_answers(project):
+    key = pub.script_key(project)
+    edit = project.domain.read_text(encoding="utf-8")
+    project.domain.write_text(edit.replace("Dạ, chào Quý khách.", "Chào anh/chị."), "utf-8")
+    assert pub.script_key(project) == key
+    faq = project.domain.read_text(encoding="utf-8")
+    assert "utter_faq/is_free:" in faq
+    project.domain.write_text(faq.replace("hoàn toàn MIỄN PHÍ ạ", "MIỄN PHÍ ạ"), "utf-8")
+    assert pub.script_key(project) != key  # the ResponseSelector trains on FAQ answers
+    project.domain.write_text(edit, "utf-8")
+    nlu = project.data / "nlu" / "chitchat.yml"
+    nlu.write_text(nlu.read_text(encoding="utf-8") + "\n", "utf-8")
+    assert pub.script_key(project) != key
+
+
+@pytest.mark.skipif(not pub.ROOT.joinpath("models/current.tar.gz").exists(), reason="make train")
+def test_a_texts_only_publish_reuses_the_live_model_without_training(project, tmp_path):
+    """The whole fast path with the real model and `rasa data validate` (no server)."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    project.env["VAR_DIR"] = str(tmp_path / "var")
+    project.published.mkdir(parents=True)
+    live_model = project.published / "20250101-000000.tar.gz"
+    shutil.copyfile(pub.ROOT / "models/current.tar.gz", live_model)
+    pub.mark_live(project, live_model)
+    pub.record_key(live_model, pub.script_key(project))
+    project.tests.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "tests/test_stories.yml", project.tests)
+    pub.remember_pass(project, pub.core_test_key(live_model, project.tests))
+
+    domain = project.domain.read_text(encoding="utf-8")
+    assert "Dạ, chào Quý khách." in domain
+    project.domain.write_text(domain.replace("Dạ, chào Quý khách.", "Chào anh chị ạ."), "utf-8")
+    report = pub.publish(project)
+
+    assert not (project.models / "candidate").exists()  # nothing was trained
+    assert report.model is not None and report.model != live_model
+    assert pub.live(project) == report.model
+    assert pub.recorded_key(report.model) == pub.recorded_key(live_model)
+    metadata = LocalModelStorage.metadata_from_archive(report.model)
+    texts = yaml.safe_dump(metadata.domain.responses, allow_unicode=True)
+    assert "Chào anh chị ạ." in texts and "Dạ, chào Quý khách." not in texts
+    assert pub.texts_only_change(live_model, report.model)
+    served = pub.live_responses_file(project).read_text(encoding="utf-8")
+    assert "Chào anh chị ạ." in served
