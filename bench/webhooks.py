@@ -1,28 +1,40 @@
-"""Webhook benchmark: acknowledgement latency and end-to-end throughput per connector.
+"""Webhook benchmark: acknowledgement latency, shedding and end-to-end throughput per channel.
 
-Runs everything on loopback: a Rasa app (``configure_app`` with the Facebook, Zalo and
-Telegram connectors and Rasa's own REST channel) in a child process, and in this process
-the load generator plus one fake platform API (Graph Send API, Zalo OA API, Telegram Bot
-API) that counts the replies.
+Everything runs on loopback. This process plays the platforms: it posts signed webhooks
+open-loop at ``--rate`` per second (``--count`` customers, one message each) and serves
+one fake of each platform API (Graph Send API, Zalo OA API, Telegram Bot API) that
+records which customers got a reply. A 503 is redelivered after its ``Retry-After``, as
+Meta and Telegram redeliver a failed webhook, until it is accepted or ``--timeout``.
 
-Figures printed, per channel:
-- ack p50/p99: latency of the webhook's answer with requests sent open-loop at
-  ``--rate`` per second (default 200) for ``--count`` requests;
-- e2e msg/s: ``--e2e`` messages from distinct customers sent with 32 in flight, counted
-  until the platform fake has received every reply. For REST the reply *is* the HTTP
-  answer, so its ack latency is a whole turn: that is the point of the comparison.
+The server side:
+- with a trained model (``--model``, by default ``models/current.tar.gz`` when present):
+  the product as ``make run`` starts it — ``python -m bot run --services actions,rasa``
+  (launcher, endpoints.yml with the SQL tracker store on SQLite, the action server,
+  credentials.yml with the Facebook, Zalo and Telegram channels pointed at the fakes);
+- with ``--stand-in``: a Rasa app with the same connectors and a replying stand-in agent,
+  which measures the connectors' own cost.
 
-The dialogue is a trained model when ``--model`` points at one (``models/current.tar.gz``
-by default, if present), else a replying stand-in agent, which measures the connectors'
-own cost. Bounded: each phase stops after ``--timeout`` seconds.
+Printed per channel, beside bare Rasa's REST channel in the same run (whose answer *is*
+the whole turn, all turns on the serving loop, nothing queued):
+- ack p50/p99: time to answer a webhook (200 or 503) under the open-loop burst;
+- shed: 503 answers; ``retried ok``: messages accepted after at least one 503; ``lost``:
+  messages never accepted (must be 0);
+- e2e msg/s: customers answered at the fake ÷ time from the first post to the last
+  reply (the sustained rate Rasa reaches); ``replied``: customers answered.
 
-    .venv/bin/python bench/webhooks.py [--rate 200] [--count 1000] [--e2e 500]
+    .venv/bin/python bench/webhooks.py [--rate 200] [--count 300] [--queue N] [--workers N]
+                                       [--turn-thread 0|1] [--stand-in]
+
+``--queue``/``--workers``/``--turn-thread`` set ``CHANNEL_TURN_QUEUE``,
+``CHANNEL_TURN_WORKERS`` and ``CHANNEL_TURN_THREAD`` for the server (product defaults
+otherwise; see docs/channels.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -30,7 +42,10 @@ import multiprocessing
 import os
 import socket
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +60,21 @@ sys.path.insert(0, str(ROOT))
 FB_SECRET, FB_TOKEN, FB_VERIFY = "bench-fb-secret", "bench-page-token", "bench-verify"
 ZALO_APP, ZALO_OA_SECRET, ZALO_APP_SECRET = "424242", "bench-oa-secret", "bench-app-secret"
 TG_TOKEN, TG_SECRET = "123456:BENCH-token", "bench-secret-token"
+TEXT = "Tôi muốn đổi SIM 4G"
+CHANNELS = ("rest", "facebook", "zalo", "telegram")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
-# ------------------------------------------------------------------ server process
+# --------------------------------------------------------------- stand-in server
 
 
-def run_server(app_port: int, fake_url: str, model: str | None, token_dir: str) -> None:
-    """Child process: the Rasa app with the connectors, served on ``app_port``."""
+def run_stand_in(app_port: int, fake_url: str, token_dir: str) -> None:
+    """Child process: the connectors and Rasa's REST channel with a replying stand-in agent."""
     import logging
 
     logging.basicConfig(level=logging.WARNING)
@@ -86,39 +103,78 @@ def run_server(app_port: int, fake_url: str, model: str | None, token_dir: str) 
     ]
     app = configure_app(channels, enable_api=False, route="/webhooks/")
 
-    if model:
-        from rasa.core.agent import load_agent
+    class ReplyingAgent:
+        async def handle_message(self, message: Any) -> Any:
+            await message.output_channel.send_response(
+                message.sender_id, {"text": f"Đã nhận: {message.text}"}
+            )
 
-        @app.listener("before_server_start")
-        async def _load(app: Any, _loop: Any) -> None:
-            app.ctx.agent = await load_agent(model_path=model)
-
-    else:
-
-        class ReplyingAgent:
-            async def handle_message(self, message: Any) -> Any:
-                await message.output_channel.send_response(
-                    message.sender_id, {"text": f"Đã nhận: {message.text}"}
-                )
-
-        app.ctx.agent = ReplyingAgent()
+    app.ctx.agent = ReplyingAgent()
     app.run(host="127.0.0.1", port=app_port, access_log=False, debug=False)
+
+
+@contextlib.contextmanager
+def stand_in_server(fake_url: str, env: dict[str, str]) -> Iterator[str]:
+    """The stand-in app in a spawned child; yields its base URL."""
+    os.environ.update(env)  # the spawned child inherits the turn settings
+    port = free_port()
+    with tempfile.TemporaryDirectory() as token_dir:
+        server = multiprocessing.get_context("spawn").Process(
+            target=run_stand_in, args=(port, fake_url, token_dir), daemon=True
+        )
+        server.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.join(10)
+
+
+@contextlib.contextmanager
+def product_stack(model: Path, fake_url: str, env: dict[str, str]) -> Iterator[str]:
+    """``python -m bot run --services actions,rasa`` with the channels aimed at the fakes."""
+    from tests_support.servers import running_stack
+
+    channel_env = {
+        "FACEBOOK_VERIFY_TOKEN": FB_VERIFY,
+        "FACEBOOK_APP_SECRET": FB_SECRET,
+        "FACEBOOK_PAGE_ACCESS_TOKEN": FB_TOKEN,
+        "FACEBOOK_GRAPH_URL": fake_url,
+        "ZALO_APP_ID": ZALO_APP,
+        "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET,
+        "ZALO_APP_SECRET_KEY": ZALO_APP_SECRET,
+        "ZALO_ACCESS_TOKEN": "bench-access",
+        "ZALO_REFRESH_TOKEN": "bench-refresh",
+        "ZALO_API_URL": fake_url,
+        "ZALO_OAUTH_URL": fake_url,
+        "TELEGRAM_CUSTOMER_BOT_TOKEN": TG_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
+        "TELEGRAM_CUSTOMER_API_BASE_URL": f"{fake_url}/bot",
+        **env,
+    }
+    with (
+        tempfile.TemporaryDirectory() as work,
+        running_stack(Path(work) / "var", extra_env=channel_env, model=model) as stack,
+    ):
+        yield stack.rasa_url
 
 
 # ---------------------------------------------------------------------- fake APIs
 
 
 class FakeApis:
-    """Counts replies per platform; answers like the real APIs' success cases."""
+    """The platforms' send APIs: success answers, and who got a reply when."""
 
     def __init__(self) -> None:
-        self.replies: dict[str, int] = {"facebook": 0, "zalo": 0, "telegram": 0}
+        self.replied: dict[str, dict[str, float]] = {c: {} for c in CHANNELS}
+        self.calls: dict[str, int] = dict.fromkeys(CHANNELS, 0)
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.changed = asyncio.Event()
 
-    def _count(self, channel: str) -> None:
-        self.replies[channel] += 1
+    def _reply(self, channel: str, recipient: str) -> None:
+        self.calls[channel] += 1
+        self.replied[channel].setdefault(recipient, time.perf_counter())
         self.changed.set()
 
     async def start(self) -> None:
@@ -131,36 +187,45 @@ class FakeApis:
         self.port = free_port()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     async def _facebook(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self._count("facebook")
+        self._reply("facebook", str(body["recipient"]["id"]))
         return web.json_response({"recipient_id": body["recipient"]["id"], "message_id": "m"})
 
     async def _zalo(self, request: web.Request) -> web.Response:
-        await request.read()
-        self._count("zalo")
+        body = await request.json()
+        self._reply("zalo", str(body["recipient"]["user_id"]))
         return web.json_response({"error": 0, "message": "Success", "data": {"message_id": "z"}})
 
     async def _telegram(self, request: web.Request) -> web.Response:
-        await request.read()
-        self._count("telegram")
+        method = request.match_info["method"]
+        form = await request.post()
+        if method == "sendMessage":
+            self._reply("telegram", str(form.get("chat_id")))
         return web.json_response(
             {
                 "ok": True,
                 "result": {
                     "message_id": 1,
                     "date": int(time.time()),
-                    "chat": {"id": 1, "type": "private"},
+                    "chat": {"id": int(str(form.get("chat_id") or 1)), "type": "private"},
                     "text": "ok",
-                },
+                }
+                if method == "sendMessage"
+                else True,
             }
         )
 
 
-# ------------------------------------------------------------------- requests
+# ----------------------------------------------------------------------- requests
 
 
-def facebook_request(n: int, run: str) -> tuple[str, bytes, dict[str, str]]:
+def facebook_request(n: int, run: str) -> tuple[str, bytes, dict[str, str], str]:
+    psid = f"{run}{n}"
     body = json.dumps(
         {
             "object": "page",
@@ -170,10 +235,10 @@ def facebook_request(n: int, run: str) -> tuple[str, bytes, dict[str, str]]:
                     "time": 1,
                     "messaging": [
                         {
-                            "sender": {"id": f"{run}{n}"},
+                            "sender": {"id": psid},
                             "recipient": {"id": "1"},
                             "timestamp": 1712345678000 + n,
-                            "message": {"mid": f"m_{run}_{n}", "text": "Tôi muốn đổi SIM 4G"},
+                            "message": {"mid": f"m_{run}_{n}", "text": TEXT},
                         }
                     ],
                 }
@@ -181,45 +246,48 @@ def facebook_request(n: int, run: str) -> tuple[str, bytes, dict[str, str]]:
         }
     ).encode()
     sig = "sha256=" + hmac.new(FB_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return "/webhooks/facebook/webhook", body, {"X-Hub-Signature-256": sig}
+    return "/webhooks/facebook/webhook", body, {"X-Hub-Signature-256": sig}, psid
 
 
-def zalo_request(n: int, run: str) -> tuple[str, bytes, dict[str, str]]:
+def zalo_request(n: int, run: str) -> tuple[str, bytes, dict[str, str], str]:
     ts = str(1712345678000 + n)
+    user = f"{run}{n}"
     body = json.dumps(
         {
             "app_id": ZALO_APP,
             "event_name": "user_send_text",
             "timestamp": ts,
-            "sender": {"id": f"{run}{n}"},
+            "sender": {"id": user},
             "recipient": {"id": "9"},
-            "message": {"msg_id": f"z_{run}_{n}", "text": "Tôi muốn đổi SIM 4G"},
+            "message": {"msg_id": f"z_{run}_{n}", "text": TEXT},
         }
     ).encode()
     mac = hashlib.sha256(ZALO_APP.encode() + body + ts.encode() + ZALO_OA_SECRET.encode())
-    return "/webhooks/zalo/webhook", body, {"X-ZEvent-Signature": "mac=" + mac.hexdigest()}
+    return "/webhooks/zalo/webhook", body, {"X-ZEvent-Signature": "mac=" + mac.hexdigest()}, user
 
 
-def telegram_request(n: int, run: str) -> tuple[str, bytes, dict[str, str]]:
-    chat = int(f"{abs(hash(run)) % 1000}{n:07d}")
+def telegram_request(n: int, run: str) -> tuple[str, bytes, dict[str, str], str]:
+    chat = int(f"{run}{n:06d}")
     body = json.dumps(
         {
-            "update_id": int(f"{abs(hash(run)) % 1000}{n:07d}"),
+            "update_id": chat,
             "message": {
                 "message_id": n,
                 "from": {"id": chat, "is_bot": False, "first_name": "Lan"},
                 "chat": {"id": chat, "type": "private", "first_name": "Lan"},
                 "date": 1712345678,
-                "text": "Tôi muốn đổi SIM 4G",
+                "text": TEXT,
             },
         }
     ).encode()
-    return "/webhooks/telegram/webhook", body, {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    return "/webhooks/telegram/webhook", body, headers, str(chat)
 
 
-def rest_request(n: int, run: str) -> tuple[str, bytes, dict[str, str]]:
-    body = json.dumps({"sender": f"rest-{run}-{n}", "message": "Tôi muốn đổi SIM 4G"}).encode()
-    return "/webhooks/rest/webhook", body, {}
+def rest_request(n: int, run: str) -> tuple[str, bytes, dict[str, str], str]:
+    sender = f"rest-{run}-{n}"
+    body = json.dumps({"sender": sender, "message": TEXT}).encode()
+    return "/webhooks/rest/webhook", body, {}, sender
 
 
 BUILDERS = {
@@ -230,89 +298,25 @@ BUILDERS = {
 }
 
 
-# --------------------------------------------------------------------- phases
+# ------------------------------------------------------------------------- phase
 
 
-async def ack_latency(
-    http: aiohttp.ClientSession, base: str, channel: str, rate: float, count: int, timeout: float
-) -> tuple[list[float], int]:
-    """Open-loop at ``rate``/s: latency of each answer (seconds) and the error count."""
-    latencies: list[float] = []
-    errors = 0
-    run = f"a{os.getpid() % 1000}{int(time.time()) % 100000}"
+@dataclass
+class Result:
+    """One channel's burst."""
 
-    async def one(n: int) -> None:
-        nonlocal errors
-        path, body, headers = BUILDERS[channel](n, run)
-        headers = {**headers, "Content-Type": "application/json"}
-        start = time.perf_counter()
-        try:
-            async with http.post(base + path, data=body, headers=headers) as resp:
-                await resp.read()
-                if resp.status >= 300:
-                    errors += 1
-                    return
-        except aiohttp.ClientError:
-            errors += 1
-            return
-        latencies.append(time.perf_counter() - start)
+    sent: int
+    latencies: list[float] = field(default_factory=list)  # every answer, 200 or 503
+    accepted: int = 0  # messages answered 2xx in the end
+    shed: int = 0  # 503 answers
+    retried_ok: int = 0  # messages accepted after at least one 503
+    errors: int = 0  # other statuses, connection errors
+    replied: int = 0
+    seconds: float = float("nan")  # first post → last reply
 
-    tasks = []
-    start = time.perf_counter()
-    for n in range(count):
-        delay = start + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n)))
-        if time.perf_counter() - start > timeout:
-            break
-    await asyncio.wait(tasks, timeout=timeout)
-    return latencies, errors
-
-
-async def end_to_end(
-    http: aiohttp.ClientSession,
-    base: str,
-    channel: str,
-    fakes: FakeApis,
-    count: int,
-    timeout: float,
-) -> tuple[float, int]:
-    """Messages/s until every reply was observed (``count`` sent, 32 in flight)."""
-    run = f"e{os.getpid() % 1000}{int(time.time()) % 100000}"
-    before = fakes.replies.get(channel, 0)
-    done_rest = 0
-    semaphore = asyncio.Semaphore(32)
-
-    async def one(n: int) -> None:
-        nonlocal done_rest
-        path, body, headers = BUILDERS[channel](n, run)
-        async with (
-            semaphore,
-            http.post(
-                base + path, data=body, headers={**headers, "Content-Type": "application/json"}
-            ) as resp,
-        ):
-            payload = await resp.read()
-            if channel == "rest" and resp.status == 200 and json.loads(payload):
-                done_rest += 1
-
-    start = time.perf_counter()
-    sending = asyncio.gather(*(one(n) for n in range(count)), return_exceptions=True)
-    deadline = start + timeout
-    await asyncio.wait_for(sending, timeout)
-
-    def received() -> int:
-        return done_rest if channel == "rest" else fakes.replies[channel] - before
-
-    while received() < count and time.perf_counter() < deadline:
-        fakes.changed.clear()
-        try:
-            await asyncio.wait_for(fakes.changed.wait(), max(0.0, deadline - time.perf_counter()))
-        except asyncio.TimeoutError:
-            break
-    elapsed = time.perf_counter() - start
-    return received() / elapsed, received()
+    @property
+    def lost(self) -> int:
+        return self.sent - self.accepted - self.errors
 
 
 def pct(values: list[float], q: float) -> float:
@@ -322,69 +326,158 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+async def burst(
+    http: aiohttp.ClientSession,
+    base: str,
+    channel: str,
+    fakes: FakeApis,
+    rate: float,
+    count: int,
+    timeout: float,
+) -> Result:
+    """``count`` customers at ``rate``/s, 503s redelivered; then wait for every reply."""
+    result = Result(sent=count)
+    run = f"{os.getpid() % 100}{int(time.time()) % 1000:03d}"
+    customers: set[str] = set()
+    rest_done: dict[str, float] = {}
+    start = time.perf_counter()
+    deadline = start + timeout
+
+    async def deliver(n: int) -> None:
+        path, body, headers, customer = BUILDERS[channel](n, run)
+        customers.add(customer)
+        headers = {**headers, "Content-Type": "application/json"}
+        refused = False
+        while time.perf_counter() < deadline:
+            sent_at = time.perf_counter()
+            try:
+                async with http.post(base + path, data=body, headers=headers) as resp:
+                    payload = await resp.read()
+                    result.latencies.append(time.perf_counter() - sent_at)
+                    if resp.status == 503:
+                        result.shed += 1
+                        refused = True
+                        wait = float(resp.headers.get("Retry-After") or 1)
+                        await asyncio.sleep(min(wait, max(0.0, deadline - time.perf_counter())))
+                        continue
+                    if 200 <= resp.status < 300:
+                        result.accepted += 1
+                        result.retried_ok += refused
+                        if channel == "rest" and json.loads(payload):
+                            rest_done[customer] = time.perf_counter()
+                    else:
+                        result.errors += 1
+                    return
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                result.errors += 1
+                return
+
+    tasks = []
+    for n in range(count):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(deliver(n)))
+    await asyncio.wait(tasks, timeout=max(0.1, deadline - time.perf_counter()))
+
+    def answered() -> dict[str, float]:
+        if channel == "rest":
+            return rest_done
+        return {c: t for c, t in fakes.replied[channel].items() if c in customers}
+
+    while len(answered()) < result.accepted and time.perf_counter() < deadline:
+        fakes.changed.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(fakes.changed.wait(), 1.0)
+    done = answered()
+    result.replied = len(done)
+    if done:
+        result.seconds = max(done.values()) - start
+    return result
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--e2e", type=int, default=500)
-    parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument("--channels", default="rest,facebook,zalo,telegram")
+    parser.add_argument("--count", type=int, default=None, help="300 with a model, else 1000")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per channel")
+    parser.add_argument("--channels", default=",".join(CHANNELS))
     default_model = ROOT / "models" / "current.tar.gz"
-    parser.add_argument("--model", default=str(default_model) if default_model.exists() else None)
+    parser.add_argument("--model", type=Path, default=default_model)
+    parser.add_argument("--stand-in", action="store_true", help="a replying agent, no model")
+    parser.add_argument("--queue", type=int, help="CHANNEL_TURN_QUEUE for the server")
+    parser.add_argument("--workers", type=int, help="CHANNEL_TURN_WORKERS for the server")
+    parser.add_argument("--turn-thread", choices=("0", "1"), help="CHANNEL_TURN_THREAD")
     args = parser.parse_args()
-
-    import tempfile
+    if not args.stand_in and not args.model.exists():
+        raise SystemExit(f"no model at {args.model}: run `make train` or pass --stand-in")
+    count = args.count or (1000 if args.stand_in else 300)
+    env = {
+        name: str(value)
+        for name, value in (
+            ("CHANNEL_TURN_QUEUE", args.queue),
+            ("CHANNEL_TURN_WORKERS", args.workers),
+            ("CHANNEL_TURN_THREAD", args.turn_thread),
+        )
+        if value is not None
+    }
 
     fakes = FakeApis()
     await fakes.start()
-    app_port = free_port()
-    with tempfile.TemporaryDirectory() as token_dir:
-        ctx = multiprocessing.get_context("spawn")
-        server = ctx.Process(
-            target=run_server,
-            args=(app_port, f"http://127.0.0.1:{fakes.port}", args.model, token_dir),
-            daemon=True,
-        )
-        server.start()
-        base = f"http://127.0.0.1:{app_port}"
-        try:
-            async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0),
-                timeout=aiohttp.ClientTimeout(total=args.timeout),
-            ) as http:
-                for _ in range(1200):  # rasa imports take a while
-                    try:
-                        async with http.get(base + "/webhooks/rest/") as resp:
-                            if resp.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
-                else:
-                    raise SystemExit("server did not start")
+    server = (
+        stand_in_server(fakes.url, env)
+        if args.stand_in
+        else product_stack(args.model, fakes.url, env)
+    )
+    # Starting the stack blocks (it waits for the servers); the fakes keep serving.
+    base = await asyncio.to_thread(server.__enter__)
+    try:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            timeout=aiohttp.ClientTimeout(total=args.timeout),
+        ) as http:
+            for _ in range(1200):  # the stand-in's Rasa imports take a while
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(base + "/webhooks/rest/") as resp:
+                        if resp.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            else:
+                raise SystemExit("server did not start")
+            settings = ", ".join(f"{k}={v}" for k, v in env.items()) or "product defaults"
+            dialogue = (
+                "replying stand-in"
+                if args.stand_in
+                else f"model {args.model} + action server, SQLite tracker store"
+            )
+            print(f"dialogue: {dialogue}; turn settings: {settings}")
+            print(
+                f"burst: {count} customers x 1 message at {args.rate:.0f} req/s per channel, "
+                f"503s redelivered after Retry-After; {os.cpu_count()} CPUs, load {load()}"
+            )
+            print(
+                f"{'channel':<10} {'ack p50 ms':>10} {'ack p99 ms':>10} {'shed':>6} "
+                f"{'retried ok':>10} {'lost':>5} {'errors':>6} {'e2e msg/s':>9} "
+                f"{'replied':>8} {'load':>16}"
+            )
+            for channel in args.channels.split(","):
+                r = await burst(http, base, channel, fakes, args.rate, count, args.timeout)
+                rate = r.replied / r.seconds if r.seconds == r.seconds and r.seconds else 0.0
                 print(
-                    f"dialogue: {'model ' + args.model if args.model else 'replying stand-in'}; "
-                    f"ack at {args.rate:.0f} req/s x {args.count}; e2e {args.e2e} messages"
+                    f"{channel:<10} {pct(r.latencies, 0.5):>10.1f} {pct(r.latencies, 0.99):>10.1f}"
+                    f" {r.shed:>6} {r.retried_ok:>10} {r.lost:>5} {r.errors:>6} {rate:>9.1f}"
+                    f" {r.replied:>8} {load():>16}",
+                    flush=True,
                 )
-                print(
-                    f"{'channel':<10} {'ack p50 ms':>10} {'ack p99 ms':>10} {'errors':>7} "
-                    f"{'e2e msg/s':>10} {'replies':>8}"
-                )
-                for channel in args.channels.split(","):
-                    latencies, errors = await ack_latency(
-                        http, base, channel, args.rate, args.count, args.timeout
-                    )
-                    await asyncio.sleep(1.0)  # let the background turns finish
-                    rate, got = await end_to_end(http, base, channel, fakes, args.e2e, args.timeout)
-                    print(
-                        f"{channel:<10} {pct(latencies, 0.5):>10.2f} {pct(latencies, 0.99):>10.2f} "
-                        f"{errors:>7} {rate:>10.0f} {got:>8}"
-                    )
-        finally:
-            server.terminate()
-            server.join(10)
-            if fakes.runner is not None:
-                await fakes.runner.cleanup()
+    finally:
+        await asyncio.to_thread(server.__exit__, None, None, None)
+        if fakes.runner is not None:
+            await fakes.runner.cleanup()
 
 
 if __name__ == "__main__":

@@ -1,21 +1,31 @@
 """The pipeline every channel connector shares.
 
-verify on the raw body → parse → drop duplicates → acknowledge at once → hand Rasa a
-``UserMessage`` in the background → send replies through the platform's HTTP API.
+verify on the raw body → parse → reserve room in the turn queue → drop duplicates →
+acknowledge at once → run the dialogue turn in the background, Rasa's part of it on the
+dialogue thread → send replies through the platform's API from the serving loop.
 
 Platforms retry a webhook they think failed (Facebook, Zalo and Telegram all do after a
 few seconds), so a connector must answer before the dialogue turn runs and must recognise
-the retry by the platform's own message id. Nothing here keeps state another replica
-needs: with ``REDIS_URL`` set the duplicate keys live in Redis.
+the retry by the platform's own message id. Rasa 3.6 runs NLU and policy inference
+synchronously in ``MessageProcessor``; on the serving loop every turn would stall every
+webhook, so turns are bounded (:class:`TurnQueue`) and run off the loop
+(:func:`offload_dialogue`). When the queue is full a webhook answers 503 + ``Retry-After``
+*before* taking the dedupe key, and the platform's redelivery is processed. Nothing here
+keeps state another replica needs: with ``REDIS_URL`` set the duplicate keys live in Redis.
 
-Public API (stable; ``connectors/liveinfo.py`` and ``connectors/webchat.py`` use it too):
+Public API (stable; ``connectors/liveinfo.py``, ``mymobifone.py`` and ``webchat.py`` use it too):
 
 - :class:`Rejected`, :func:`parse_json`, :func:`hmac_sha256_hex`, :func:`sha256_hex`,
   :func:`signatures_match` — request checks.
 - :class:`Deduplicator`, :class:`MemoryDeduplicator`, :class:`RedisDeduplicator`,
   :func:`make_deduplicator` — "have I seen this platform message id?".
-- :class:`MessageDispatcher` — background hand-off to Rasa, in order per sender.
-- :class:`Pipeline` — dedupe + dispatch in one call, ``await pipeline.accept(id, msg)``.
+- :class:`TurnQueue`, :func:`turn_queue`, :class:`Reservation`, :class:`Busy` — the
+  process's bounded queue of dialogue turns (``CHANNEL_TURN_QUEUE``,
+  ``CHANNEL_TURN_WORKERS``), in order per sender.
+- :func:`offload_dialogue`, :class:`DialogueThread`, :class:`HomeLoopOutput` — Rasa's part
+  of a turn on the dialogue thread (``CHANNEL_TURN_THREAD``), replies on the serving loop.
+- :class:`MessageDispatcher` — one channel's hand-off to the turn queue, with its counts.
+- :class:`Pipeline` — reserve + dedupe + queue in one call, ``await pipeline.accept(id, msg)``.
 - :class:`PlatformClient`, :class:`PlatformError` — one aiohttp session per channel with
   timeouts and retries.
 - :func:`split_text`, :func:`truncate` — fit text to platform limits.
@@ -27,22 +37,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import email.utils
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import os
 import random
 import re
+import threading
 import time
-from collections import OrderedDict
+import weakref
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.response import HTTPResponse
 
@@ -174,8 +188,8 @@ class MemoryDeduplicator:
             if expires > now and len(self._seen) < self.max_size:
                 break
             del self._seen[oldest_key]
-        expires = self._seen.get(key)
-        if expires is not None and expires > now:
+        seen_until = self._seen.get(key)
+        if seen_until is not None and seen_until > now:
             return False
         self._seen[key] = now + self.ttl
         self._seen.move_to_end(key)
@@ -255,123 +269,461 @@ def make_deduplicator(
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
+DEFAULT_TURN_QUEUE = 200
+"""Turns a process accepts and has not finished (``CHANNEL_TURN_QUEUE``): about what it
+finishes within the 30 s a graceful stop waits, so a stop loses none (docs/channels.md)."""
 
-class MessageDispatcher:
-    """Hands ``UserMessage`` objects to Rasa after the webhook has been answered.
+DEFAULT_TURN_WORKERS = 4
+"""Turns that run at once (``CHANNEL_TURN_WORKERS``)."""
 
-    - Tasks are referenced until done (asyncio keeps only weak references).
-    - Messages of one sender run one after the other, in arrival order, so a
-      batch "xin chào" + "0901234567" reaches the dialogue in that order.
-    - At most ``max_concurrency`` turns run at once; a burst queues instead of
-      starving the event loop.
-    - A failed turn is logged at ERROR with the channel, sender and message id;
-      nothing is dropped silently.
+RETRY_AFTER_SECONDS = 1
+"""``Retry-After`` of a 503 when the turn queue is full."""
+
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1/true or 0/false, not {raw!r}")
+
+
+class Busy(Exception):
+    """The turn queue is full: the webhook answers 503 + ``Retry-After`` and keeps nothing.
+
+    Raised before the dedupe key is taken, so the platform's retry is processed.
+    """
+
+    def __init__(self, channel: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(f"{channel}: turn queue full")
+        self.retry_after = retry_after
+
+    def response(self) -> HTTPResponse:
+        """503 with ``Retry-After``: Meta, Telegram (and Zalo) redeliver a non-2xx webhook."""
+        return response.json(
+            {"error": "busy, retry later"},
+            status=503,
+            headers={"Retry-After": str(self.retry_after)},
+        )
+
+
+class HomeLoopOutput:
+    """An output channel whose sends run on the serving loop, where its clients live.
+
+    A turn on the dialogue thread replies through this wrapper: the platform's HTTP
+    session, Redis client, token lock or socket.io server of the real channel stay on
+    the loop that created them. Rasa calls only ``name()`` and ``send_response``; any
+    other coroutine method is forwarded the same way.
+    """
+
+    def __init__(self, inner: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.inner = inner
+        self.loop = loop
+
+    def name(self) -> str:
+        """The real channel's name (``channel:`` response variants)."""
+        return str(self.inner.name())
+
+    async def _on_home_loop(self, awaitable: Awaitable[Any]) -> Any:
+        async def call() -> Any:
+            return await awaitable
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), self.loop))
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Rasa's one entry point for replies."""
+        await self._on_home_loop(self.inner.send_response(recipient_id, message))
+
+    def __getattr__(self, attribute: str) -> Any:
+        value = getattr(self.inner, attribute)
+        if not inspect.iscoroutinefunction(value):
+            return value
+
+        async def forwarded(*args: Any, **kwargs: Any) -> Any:
+            return await self._on_home_loop(value(*args, **kwargs))
+
+        return forwarded
+
+
+class DialogueThread:
+    """One thread with its own event loop, where Rasa's part of every turn runs.
+
+    Rasa 3.6 runs NLU and policy inference synchronously inside ``MessageProcessor``
+    (and the SQL tracker store blocks too): on the serving loop each of those steps
+    stalls every webhook for tens of milliseconds. On this thread the interpreter
+    hands the GIL back to the serving thread every few milliseconds (and TensorFlow
+    releases it), so acknowledgements stay fast while turns compute. Measured in
+    docs/channels.md.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The dialogue loop, started on first use."""
+        with self._guard:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="dialogue", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    async def run(self, on_new_message: OnNewMessage, message: UserMessage) -> Any:
+        """``on_new_message(message)`` on the dialogue loop; replies go out on this loop.
+
+        A ``CollectingOutputChannel`` (My MobiFone) is kept as it is: it only appends
+        to a list that the caller reads once the turn is over.
+        """
+        shadow = copy.copy(message)
+        if not isinstance(message.output_channel, CollectingOutputChannel):
+            shadow.output_channel = HomeLoopOutput(
+                message.output_channel, asyncio.get_running_loop()
+            )
+
+        async def turn() -> Any:
+            return await on_new_message(shadow)
+
+        # Cancelling the wrapper (a timeout, shutdown) cancels the turn on its loop.
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(turn(), self.loop()))
+
+
+_DIALOGUE = DialogueThread()
+
+
+def offload_dialogue(on_new_message: OnNewMessage, enabled: bool | None = None) -> OnNewMessage:
+    """Rasa's ``on_new_message`` on the dialogue thread (``CHANNEL_TURN_THREAD``, default on).
+
+    Off (``CHANNEL_TURN_THREAD=0``), turns run on the serving loop as Rasa does, for an
+    event broker or tracker store that must stay on one loop.
+    """
+    if not (_env_flag("CHANNEL_TURN_THREAD", True) if enabled is None else enabled):
+        return on_new_message
+
+    async def on_dialogue_thread(message: UserMessage) -> Any:
+        return await _DIALOGUE.run(on_new_message, message)
+
+    return on_dialogue_thread
+
+
+@dataclass
+class _Turn:
+    message: UserMessage
+    handler: OnNewMessage
+    future: asyncio.Future[None]
+
+
+class Reservation:
+    """Room held in the turn queue while a webhook deduplicates its events.
+
+    Taken *before* the dedupe keys, so that a full queue refuses a request without
+    touching them; unused room is given back on ``release`` (or leaving ``with``).
+    """
+
+    def __init__(self, queue: TurnQueue, count: int) -> None:
+        self._queue = queue
+        self.remaining = count
+
+    def take(self) -> None:
+        """Use one slot for a turn being queued."""
+        if self.remaining <= 0:
+            raise RuntimeError("reservation used up")
+        self.remaining -= 1
+        self._queue._reserved -= 1
+
+    def release(self) -> None:
+        """Give back what was not used."""
+        self._queue._reserved -= self.remaining
+        self.remaining = 0
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+class TurnQueue:
+    """Every channel's dialogue turns in one process: bounded, few at once, in order per sender.
+
+    - At most ``capacity`` turns accepted and not finished; webhooks reserve room first
+      and get :class:`Busy` when there is none (503 + ``Retry-After``, nothing kept).
+    - At most ``workers`` turns run at once; the rest wait their turn, so a burst
+      costs memory, not event-loop time.
+    - A sender's turns run one after the other in arrival order, never two at once;
+      senders take turns round-robin, so one chatty customer cannot hold the queue.
+    - Consumers are started on demand and end when nothing is left: an idle process
+      has no task to cancel at shutdown.
     """
 
     def __init__(
-        self, channel: str, on_new_message: OnNewMessage, max_concurrency: int = 32
+        self, capacity: int = DEFAULT_TURN_QUEUE, workers: int = DEFAULT_TURN_WORKERS
+    ) -> None:
+        if capacity < 1 or workers < 1:
+            raise ValueError("the turn queue needs a capacity and workers of at least 1")
+        self.capacity = capacity
+        self.workers = workers
+        self._senders: dict[str, deque[_Turn]] = {}
+        self._ready: deque[str] = deque()
+        self._consumers: set[asyncio.Task[None]] = set()
+        self._reserved = 0
+        self._size = 0
+        self.running = 0
+        self.done = 0
+
+    @classmethod
+    def from_env(cls) -> TurnQueue:
+        """``CHANNEL_TURN_QUEUE`` and ``CHANNEL_TURN_WORKERS``, else the defaults."""
+        return cls(
+            _env_int("CHANNEL_TURN_QUEUE", DEFAULT_TURN_QUEUE),
+            _env_int("CHANNEL_TURN_WORKERS", DEFAULT_TURN_WORKERS),
+        )
+
+    @property
+    def size(self) -> int:
+        """Turns queued or running."""
+        return self._size
+
+    @property
+    def free(self) -> int:
+        """Room left for webhooks."""
+        return self.capacity - self._size - self._reserved
+
+    def reserve(self, count: int, channel: str = "") -> Reservation:
+        """Hold room for ``count`` turns, or raise :class:`Busy`.
+
+        A batch larger than the whole queue is taken when the queue is empty, or it
+        could never be accepted.
+        """
+        if min(count, self.capacity) > self.free:
+            raise Busy(channel)
+        self._reserved += count
+        return Reservation(self, count)
+
+    def put(
+        self, message: UserMessage, handler: OnNewMessage, reservation: Reservation | None = None
+    ) -> asyncio.Future[None]:
+        """Queue one turn; its future completes when ``handler(message)`` has run.
+
+        Without a reservation the turn is queued even beyond ``capacity``: for what
+        is already acknowledged and bounded by its own producer (Liveinfo's follow-ups).
+        """
+        if reservation is not None:
+            reservation.take()
+        loop = asyncio.get_running_loop()
+        turn = _Turn(message, handler, loop.create_future())
+        self._size += 1
+        waiting = self._senders.get(message.sender_id)
+        if waiting is None:
+            self._senders[message.sender_id] = deque([turn])
+            self._ready.append(message.sender_id)
+        else:
+            waiting.append(turn)  # runs when the sender's current turns are done
+        while self._ready and len(self._consumers) < self.workers:
+            task = loop.create_task(self._consume(), name="turn-consumer")
+            self._consumers.add(task)
+            task.add_done_callback(self._consumers.discard)
+        return turn.future
+
+    async def _consume(self) -> None:
+        while self._ready:
+            sender = self._ready.popleft()
+            waiting = self._senders[sender]
+            self.running += 1
+            try:
+                await self._run(waiting[0])
+            finally:
+                self.running -= 1
+                self._size -= 1
+                self.done += 1
+                waiting.popleft()
+                if waiting:
+                    self._ready.append(sender)  # its next message, behind the others
+                else:
+                    del self._senders[sender]
+
+    @staticmethod
+    async def _run(turn: _Turn) -> None:
+        """Run one turn; cancelling its future (a caller's timeout) cancels the turn."""
+        if turn.future.done():  # cancelled while it waited
+            return
+        task = asyncio.ensure_future(turn.handler(turn.message))
+        turn.future.add_done_callback(lambda future: task.cancel() if future.cancelled() else None)
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:  # the consumer itself: the turn goes with it
+            task.cancel()
+            turn.future.cancel()
+            raise
+        if turn.future.done():
+            return
+        if task.cancelled():
+            turn.future.cancel()
+        elif task.exception() is not None:
+            turn.future.set_exception(task.exception())  # type: ignore[arg-type]
+        else:
+            turn.future.set_result(None)
+
+
+_QUEUES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TurnQueue] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def turn_queue() -> TurnQueue:
+    """The running loop's shared turn queue (settings from the environment)."""
+    loop = asyncio.get_running_loop()
+    queue = _QUEUES.get(loop)
+    if queue is None:
+        queue = _QUEUES[loop] = TurnQueue.from_env()
+    return queue
+
+
+class MessageDispatcher:
+    """One channel's hand-off of ``UserMessage`` objects to the shared :class:`TurnQueue`.
+
+    It keeps the channel's own accounting: a failed turn is logged at ERROR with the
+    channel, sender and message id (nothing is dropped silently), and ``drain`` waits
+    for this channel's turns at shutdown.
+    """
+
+    def __init__(
+        self, channel: str, on_new_message: OnNewMessage, *, turns: TurnQueue | None = None
     ) -> None:
         self.channel = channel
         self.on_new_message = on_new_message
-        self.max_concurrency = max_concurrency
-        self._semaphore: asyncio.Semaphore | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._turns = turns
+        self._futures: set[asyncio.Future[None]] = set()
         self.handled = 0
         self.failed = 0
 
     @property
+    def turns(self) -> TurnQueue:
+        """The queue given, else the running loop's shared one."""
+        if self._turns is None:
+            self._turns = turn_queue()
+        return self._turns
+
+    @property
     def pending(self) -> int:
         """Turns submitted and not finished."""
-        return len(self._tasks)
+        return len(self._futures)
 
-    def submit(self, message: UserMessage) -> asyncio.Task[None]:
-        """Schedule ``message``; returns at once."""
-        previous = self._tails.get(message.sender_id)
-        task = asyncio.get_running_loop().create_task(
-            self._run(message, previous), name=f"{self.channel}:{message.message_id}"
-        )
-        self._tasks.add(task)
-        self._tails[message.sender_id] = task
-        task.add_done_callback(lambda done: self._finished(message.sender_id, done))
-        return task
+    def submit(
+        self, message: UserMessage, reservation: Reservation | None = None
+    ) -> asyncio.Future[None]:
+        """Queue ``message``; returns at once (see :meth:`TurnQueue.put`)."""
+        future = self.turns.put(message, self.on_new_message, reservation)
+        self._futures.add(future)
+        future.add_done_callback(lambda done: self._finished(message, done))
+        return future
 
-    def _finished(self, sender_id: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._tails.get(sender_id) is task:
-            del self._tails[sender_id]
-
-    async def _run(self, message: UserMessage, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            # Its failure is already logged; wait for it only to keep the order
-            # (asyncio.wait neither raises the task's error nor cancels it).
-            await asyncio.wait({previous})
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.max_concurrency)
-        async with self._semaphore:
-            try:
-                await self.on_new_message(message)
-            except asyncio.CancelledError:
-                logger.error(
-                    "%s: turn cancelled sender=%s message_id=%s",
-                    self.channel,
-                    redact(message.sender_id),
-                    message.message_id,
-                )
-                self.failed += 1
-                raise
-            except Exception:
-                self.failed += 1
-                logger.exception(
-                    "%s: turn failed sender=%s message_id=%s",
-                    self.channel,
-                    redact(message.sender_id),
-                    message.message_id,
-                )
-            else:
-                self.handled += 1
+    def _finished(self, message: UserMessage, future: asyncio.Future[None]) -> None:
+        self._futures.discard(future)
+        if future.cancelled():
+            self.failed += 1
+            logger.error(
+                "%s: turn cancelled sender=%s message_id=%s",
+                self.channel,
+                redact(message.sender_id),
+                message.message_id,
+            )
+        elif future.exception() is not None:
+            self.failed += 1
+            logger.error(
+                "%s: turn failed sender=%s message_id=%s",
+                self.channel,
+                redact(message.sender_id),
+                message.message_id,
+                exc_info=future.exception(),
+            )
+        else:
+            self.handled += 1
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait for every submitted turn; True if all finished within ``timeout``."""
+        """Wait for this channel's turns; True if all finished within ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self._tasks:
+        while self._futures:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             if remaining == 0.0:
                 break
-            await asyncio.wait(set(self._tasks), timeout=remaining)
-        if self._tasks:
-            logger.error("%s: %d turns still running at shutdown", self.channel, len(self._tasks))
+            await asyncio.wait(set(self._futures), timeout=remaining)
+        if self._futures:
+            logger.error("%s: %d turns still running at shutdown", self.channel, len(self._futures))
             return False
         return True
 
 
 class Pipeline:
-    """Dedupe + dispatch for one channel: what a webhook does after verifying and parsing."""
+    """Reserve room → dedupe → queue, for one channel: what a webhook does after verifying.
+
+    Rasa's part of each turn runs on the dialogue thread (:func:`offload_dialogue`).
+    When the turn queue is full, :class:`Busy` is raised *before* any dedupe key is
+    taken, so the platform's redelivery is processed: a message is either queued
+    (and acknowledged) or refused with 503, never acknowledged and dropped.
+    """
 
     def __init__(
         self,
         channel: str,
         on_new_message: OnNewMessage,
         deduplicator: Deduplicator | None = None,
-        max_concurrency: int = 32,
+        *,
+        turns: TurnQueue | None = None,
+        offload: bool | None = None,
     ) -> None:
         self.channel = channel
         self.deduplicator = deduplicator if deduplicator is not None else make_deduplicator()
-        self.dispatcher = MessageDispatcher(channel, on_new_message, max_concurrency)
+        self.dispatcher = MessageDispatcher(
+            channel, offload_dialogue(on_new_message, offload), turns=turns
+        )
         self.duplicates = 0
+        self.busy = 0
+        self._busy_logged = 0.0
 
-    async def accept(self, dedupe_key: str | None, message: UserMessage) -> bool:
-        """Submit ``message`` unless ``dedupe_key`` was seen; True if submitted.
+    def reserve(self, count: int) -> Reservation:
+        """Room for ``count`` turns, or :class:`Busy` (logged at most every 10 s)."""
+        try:
+            return self.dispatcher.turns.reserve(count, self.channel)
+        except Busy:
+            self.busy += 1
+            now = time.monotonic()
+            if now - self._busy_logged >= 10:
+                self._busy_logged = now
+                logger.warning(
+                    "%s: turn queue full (%d turns), answering 503 (%d so far)",
+                    self.channel,
+                    self.dispatcher.turns.size,
+                    self.busy,
+                )
+            raise
 
-        ``dedupe_key`` is the platform's message id (namespaced here by channel);
-        ``None`` skips the check for events that carry no id.
-        """
-        if dedupe_key is not None and not await self.deduplicator.first_seen(
-            f"{self.channel}:{dedupe_key}"
-        ):
-            self.duplicates += 1
-            logger.info("%s: duplicate %s dropped", self.channel, redact(dedupe_key))
-            return False
+    async def first_seen(self, dedupe_key: str) -> bool:
+        """Record the platform's message id (namespaced by channel); False for a duplicate."""
+        if await self.deduplicator.first_seen(f"{self.channel}:{dedupe_key}"):
+            return True
+        self.duplicates += 1
+        logger.info("%s: duplicate %s dropped", self.channel, redact(dedupe_key))
+        return False
+
+    def submit(self, message: UserMessage, reservation: Reservation) -> asyncio.Future[None]:
+        """Queue ``message`` in room reserved by :meth:`reserve`."""
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s: accepted %s from %s: %s",
@@ -380,8 +732,27 @@ class Pipeline:
                 redact(message.sender_id),
                 redact(message.text),
             )
-        self.dispatcher.submit(message)
-        return True
+        return self.dispatcher.submit(message, reservation)
+
+    async def accept_all(self, items: list[tuple[str | None, UserMessage]]) -> int:
+        """Queue every message not seen before; all or none (:class:`Busy`).
+
+        ``items`` are (dedupe key, message) in the platform's order; a ``None`` key
+        skips the check for events that carry no id. Returns how many were queued.
+        """
+        if not items:
+            return 0
+        accepted = 0
+        with self.reserve(len(items)) as reservation:
+            for key, message in items:
+                if key is None or await self.first_seen(key):
+                    self.submit(message, reservation)
+                    accepted += 1
+        return accepted
+
+    async def accept(self, dedupe_key: str | None, message: UserMessage) -> bool:
+        """One message: True if queued, False if a duplicate; :class:`Busy` if full."""
+        return await self.accept_all([(dedupe_key, message)]) == 1
 
     def install(self, blueprint: Blueprint, *clients: Closable, drain: float = 30.0) -> None:
         """Drain turns and close the deduplicator and ``clients`` when the server stops."""

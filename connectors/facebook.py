@@ -29,12 +29,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common import (
+    Busy,
     Deduplicator,
     OnNewMessage,
     Pipeline,
     PlatformClient,
     PlatformError,
     Rejected,
+    TurnQueue,
     health,
     hmac_sha256_hex,
     parse_json,
@@ -326,6 +328,7 @@ class FacebookInput(InputChannel):
         graph_version: str = GRAPH_VERSION,
         deduplicator: Deduplicator | None = None,
         client: PlatformClient | None = None,
+        turns: TurnQueue | None = None,
     ) -> None:
         if not (verify_token and app_secret and page_access_token):
             raise ValueError("facebook: verify, secret and page-access-token are required")
@@ -335,6 +338,7 @@ class FacebookInput(InputChannel):
         self.messages_url = f"{graph_url.rstrip('/')}/{graph_version}/me/messages"
         self.deduplicator = deduplicator
         self.client = client or PlatformClient(CHANNEL)
+        self.turns = turns
         self.pipeline: Pipeline | None = None
 
     def get_output_channel(self) -> OutputChannel:
@@ -344,7 +348,7 @@ class FacebookInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """GET ``/`` health, GET ``/webhook`` verification, POST ``/webhook`` events."""
         bp = Blueprint("facebook_webhook", __name__)
-        pipeline = Pipeline(CHANNEL, on_new_message, self.deduplicator)
+        pipeline = Pipeline(CHANNEL, on_new_message, self.deduplicator, turns=self.turns)
         self.pipeline = pipeline
         pipeline.install(bp, self.client)
 
@@ -377,13 +381,18 @@ class FacebookInput(InputChannel):
                     logger.warning("facebook: request with a bad signature refused")
                 return exc.response()
             if data.get("object") == "page":
-                await self._handle_entries(data["entry"], pipeline)
+                try:
+                    await pipeline.accept_all(self._messages(data["entry"]))
+                except Busy as busy:  # nothing kept: Meta redelivers the whole batch
+                    return busy.response()
             return response.text("EVENT_RECEIVED")
 
         return bp
 
-    async def _handle_entries(self, entries: list[Any], pipeline: Pipeline) -> None:
+    def _messages(self, entries: list[Any]) -> list[tuple[str | None, UserMessage]]:
+        """Every usable event of a batch, in order, as (dedupe key, message)."""
         output = self.get_output_channel()
+        messages: list[tuple[str | None, UserMessage]] = []
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
@@ -403,4 +412,5 @@ class FacebookInput(InputChannel):
                     message_id=key,
                     metadata=metadata,
                 )
-                await pipeline.accept(key, message)
+                messages.append((key, message))
+        return messages

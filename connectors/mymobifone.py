@@ -23,7 +23,18 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common import Deduplicator, Rejected, make_deduplicator, parse_json, redact
+from connectors.common import (
+    Busy,
+    Deduplicator,
+    MessageDispatcher,
+    Rejected,
+    TurnQueue,
+    install_lifecycle,
+    make_deduplicator,
+    offload_dialogue,
+    parse_json,
+    redact,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +76,15 @@ class MyMobiFoneInput(InputChannel):
         *,
         deduplicator: Deduplicator | None = None,
         turn_timeout: float = 30.0,
+        turns: TurnQueue | None = None,
     ) -> None:
         if len(token) < 16:
             raise ValueError("the My MobiFone token must be at least 16 characters")
         self.token = token
         self.deduplicator = deduplicator or make_deduplicator(prefix="sim4g:dedupe:")
         self.turn_timeout = turn_timeout
+        self.turns = turns
+        self.dispatcher: MessageDispatcher | None = None
 
     def authorized(self, header: str | None) -> bool:
         """``Bearer <token>``, compared in constant time."""
@@ -81,6 +95,13 @@ class MyMobiFoneInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("mymobifone_webhook", __name__)
+        # The app waits for the answer, but the turn still takes its place in the
+        # shared queue (in order per user, bounded) and runs on the dialogue thread.
+        dispatcher = MessageDispatcher(
+            self.name(), offload_dialogue(on_new_message), turns=self.turns
+        )
+        self.dispatcher = dispatcher
+        install_lifecycle(bp, dispatcher, self.deduplicator)
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -89,19 +110,15 @@ class MyMobiFoneInput(InputChannel):
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                return await self._receive(request, on_new_message)
+                return await self._receive(request, dispatcher)
             except Rejected as rejected:
                 return rejected.response()
-
-        @bp.listener("before_server_stop")
-        async def _stop(*_: Any) -> None:
-            await self.deduplicator.close()
+            except Busy as busy:
+                return busy.response()
 
         return bp
 
-    async def _receive(
-        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> HTTPResponse:
+    async def _receive(self, request: Request, dispatcher: MessageDispatcher) -> HTTPResponse:
         if not self.authorized(request.headers.get("authorization")):
             raise Rejected(403, "forbidden")
         raw = request.body or b""
@@ -116,11 +133,10 @@ class MyMobiFoneInput(InputChannel):
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
             raise Rejected(400, "message must be non-empty text")
         message_id = body.get("message_id")
-        if message_id is not None:
-            if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
-                raise Rejected(400, "malformed message_id")
-            if not await self.deduplicator.first_seen(f"mymobifone:{message_id}"):
-                return response.json([], headers={"X-Duplicate": "1"})
+        if message_id is not None and (
+            not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id)
+        ):
+            raise Rejected(400, "malformed message_id")
         output = MyMobiFoneOutput()
         message = UserMessage(
             text,
@@ -130,9 +146,18 @@ class MyMobiFoneInput(InputChannel):
             message_id=message_id,
             metadata={},
         )
+        # Room before the message id is taken: a 503 leaves the id free for the retry.
+        with dispatcher.turns.reserve(1, self.name()) as reservation:
+            if message_id is not None and not await self.deduplicator.first_seen(
+                f"mymobifone:{message_id}"
+            ):
+                return response.json([], headers={"X-Duplicate": "1"})
+            turn = dispatcher.submit(message, reservation)
         try:
-            await asyncio.wait_for(on_new_message(message), self.turn_timeout)
+            await asyncio.wait_for(turn, self.turn_timeout)  # a timeout cancels the turn
         except asyncio.TimeoutError:
             logger.error("mymobifone: turn timed out for %s", redact(sender))
             return response.json({"error": "timeout"}, status=504)
+        except Exception:  # logged by the dispatcher with the sender and message id
+            return response.json({"error": "the turn failed"}, status=500)
         return response.json(output.messages)

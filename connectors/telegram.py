@@ -51,11 +51,13 @@ from telegram.error import (
 from telegram.request import BaseRequest, RequestData
 
 from connectors.common import (
+    Busy,
     Deduplicator,
     OnNewMessage,
     Pipeline,
     PlatformClient,
     Rejected,
+    TurnQueue,
     health,
     parse_json,
     redact,
@@ -324,6 +326,7 @@ class TelegramInput(InputChannel):
         redis_url: str | None = None,
         deduplicator: Deduplicator | None = None,
         retry_base_delay: float = 0.5,
+        turns: TurnQueue | None = None,
     ) -> None:
         if not (access_token and secret_token):
             raise ValueError("telegram: access_token and secret_token are required")
@@ -335,6 +338,7 @@ class TelegramInput(InputChannel):
         self.payloads = PayloadStore(url)
         self.deduplicator = deduplicator
         self.retry_base_delay = retry_base_delay
+        self.turns = turns
         self.pipeline: Pipeline | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -407,7 +411,7 @@ class TelegramInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """GET ``/`` health, POST ``/webhook`` updates."""
         bp = Blueprint("telegram_webhook", __name__)
-        pipeline = Pipeline(CHANNEL, on_new_message, self.deduplicator)
+        pipeline = Pipeline(CHANNEL, on_new_message, self.deduplicator, turns=self.turns)
         self.pipeline = pipeline
         pipeline.install(bp, self)
 
@@ -431,23 +435,29 @@ class TelegramInput(InputChannel):
             except (TelegramError, KeyError, TypeError, ValueError):
                 return Rejected(400, "not a Telegram update").response()
             key = f"{_bot_id(self.access_token)}:{update.update_id}"
-            if not await pipeline.deduplicator.first_seen(f"{CHANNEL}:{key}"):
-                pipeline.duplicates += 1
-                return response.json({"ok": True})
-            converted = await self._to_message(update)
-            if converted is not None:
-                chat_id, text, meta = converted
-                meta["update_id"] = update.update_id
-                meta["chat_id"] = chat_id
-                message = UserMessage(
-                    text=text,
-                    output_channel=self.get_output_channel(),
-                    sender_id=sender_id_for(chat_id),
-                    input_channel=CHANNEL,
-                    message_id=key,
-                    metadata={"telegram": meta, **_location_of(meta)},
-                )
-                await pipeline.accept(None, message)  # already deduplicated above
+            try:
+                # Room first: a full queue refuses the update before its id is taken
+                # or its callback query answered, and Telegram delivers it again.
+                reservation = pipeline.reserve(1)
+            except Busy as busy:
+                return busy.response()
+            with reservation:
+                if not await pipeline.first_seen(key):
+                    return response.json({"ok": True})
+                converted = await self._to_message(update)
+                if converted is not None:
+                    chat_id, text, meta = converted
+                    meta["update_id"] = update.update_id
+                    meta["chat_id"] = chat_id
+                    message = UserMessage(
+                        text=text,
+                        output_channel=self.get_output_channel(),
+                        sender_id=sender_id_for(chat_id),
+                        input_channel=CHANNEL,
+                        message_id=key,
+                        metadata={"telegram": meta, **_location_of(meta)},
+                    )
+                    pipeline.submit(message, reservation)
             return response.json({"ok": True})
 
         return bp

@@ -42,12 +42,14 @@ from sanic.response import HTTPResponse
 
 from bot.settings import VAR
 from connectors.common import (
+    Busy,
     Deduplicator,
     OnNewMessage,
     Pipeline,
     PlatformClient,
     PlatformError,
     Rejected,
+    TurnQueue,
     health,
     parse_json,
     redact,
@@ -505,6 +507,7 @@ class ZaloInput(InputChannel):
         redis_url: str | None = None,
         deduplicator: Deduplicator | None = None,
         client: PlatformClient | None = None,
+        turns: TurnQueue | None = None,
     ) -> None:
         if not (app_id and oa_secret_key and app_secret_key and refresh_token):
             raise ValueError(
@@ -516,6 +519,7 @@ class ZaloInput(InputChannel):
         self.follow_text = follow_text
         self.deduplicator = deduplicator
         self.client = client or PlatformClient(CHANNEL)
+        self.turns = turns
         url = os.environ.get("REDIS_URL", "").strip() if redis_url is None else redis_url
         backend: FileTokenBackend | RedisTokenBackend
         if url:
@@ -551,7 +555,7 @@ class ZaloInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """GET ``/`` health, POST ``/webhook`` events."""
         bp = Blueprint("zalo_webhook", __name__)
-        pipeline = Pipeline(CHANNEL, on_new_message, self.deduplicator)
+        pipeline = Pipeline(CHANNEL, on_new_message, self.deduplicator, turns=self.turns)
         self.pipeline = pipeline
         pipeline.install(bp, self.client, self.tokens.backend)
 
@@ -578,7 +582,10 @@ class ZaloInput(InputChannel):
                     message_id=key,
                     metadata=metadata,
                 )
-                await pipeline.accept(key, message)
+                try:
+                    await pipeline.accept(key, message)
+                except Busy as busy:  # nothing kept, the msg_id is free for the resend
+                    return busy.response()
             return response.json({"error": 0, "message": "Success"})
 
         return bp

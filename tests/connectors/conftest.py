@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,18 +35,29 @@ class ReplyingAgent:
     """Minimal ``Agent.handle_message``: record, then reply through the output channel.
 
     Replies: ``"nút"``/``"buttons"`` → text with buttons; anything else → an echo text
-    (so the reply observed at the fake proves which message was handled).
+    (so the reply observed at the fake proves which message was handled). Like Rasa's
+    agent it runs on the connectors' dialogue thread, so ``received`` is set on the
+    test's loop.
     """
 
-    def __init__(self, reply: dict[str, Any] | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        reply: dict[str, Any] | None = None,
+        delay: float = 0.0,
+        gate: threading.Event | None = None,
+    ) -> None:
         self.messages: list[UserMessage] = []
         self.reply = reply
         self.delay = delay
+        self.gate = gate  # turns wait until it is set: keeps the turn queue full
         self.received = asyncio.Event()
+        self._loop = asyncio.get_running_loop()  # agents are made inside the async tests
 
     async def handle_message(self, message: UserMessage) -> None:
         self.messages.append(message)
-        self.received.set()
+        self._loop.call_soon_threadsafe(self.received.set)
+        if self.gate is not None:
+            await asyncio.to_thread(self.gate.wait)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.reply is not None:

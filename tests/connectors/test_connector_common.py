@@ -6,22 +6,28 @@ import asyncio
 import email.utils
 import logging
 import os
+import threading
 import time
 import uuid
+from collections import defaultdict
 
 import pytest
 from aiohttp import web
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from connectors.common import (
+    Busy,
     MemoryDeduplicator,
     MessageDispatcher,
+    Pipeline,
     PlatformClient,
     PlatformError,
     RedisDeduplicator,
     Rejected,
+    TurnQueue,
     _retry_after,
     hmac_sha256_hex,
+    offload_dialogue,
     parse_json,
     redact,
     signatures_match,
@@ -103,7 +109,7 @@ async def test_dispatcher_keeps_order_per_sender_and_logs_failures(caplog):
             raise RuntimeError("turn failed")
         seen.append(f"{message.sender_id}:{message.text}")
 
-    dispatcher = MessageDispatcher("test", handle, max_concurrency=4)
+    dispatcher = MessageDispatcher("test", handle, turns=TurnQueue(capacity=10, workers=4))
     with caplog.at_level(logging.ERROR):
         for sender, text in [("a", "slow"), ("a", "boom"), ("a", "3"), ("b", "1")]:
             dispatcher.submit(
@@ -114,6 +120,153 @@ async def test_dispatcher_keeps_order_per_sender_and_logs_failures(caplog):
     assert "b:1" in seen
     assert (dispatcher.handled, dispatcher.failed, dispatcher.pending) == (3, 1, 0)
     assert "turn failed sender=a message_id=aboom" in caplog.text
+
+
+async def test_turn_queue_runs_few_at_once_and_one_per_sender_in_order():
+    running: set[str] = set()
+    peak = 0
+    done: dict[str, list[int]] = defaultdict(list)
+
+    async def handle(message: UserMessage) -> None:
+        nonlocal peak
+        assert message.sender_id not in running  # never two turns of one customer at once
+        running.add(message.sender_id)
+        peak = max(peak, len(running))
+        await asyncio.sleep(0.001 * (int(message.text) % 4))
+        done[message.sender_id].append(int(message.text))
+        running.discard(message.sender_id)
+
+    queue = TurnQueue(capacity=100, workers=3)
+    dispatcher = MessageDispatcher("test", handle, turns=queue)
+    for n in range(42):
+        dispatcher.submit(UserMessage(text=str(n), sender_id=f"s{n % 6}", message_id=str(n)))
+    assert queue.size == 42
+    assert await dispatcher.drain(10)
+    assert peak == 3
+    assert all(texts == sorted(texts) and len(texts) == 7 for texts in done.values())
+    assert (queue.size, queue.running, queue.done, dispatcher.handled) == (0, 0, 42, 42)
+
+
+async def test_turn_queue_takes_senders_in_turn():
+    order: list[str] = []
+
+    async def handle(message: UserMessage) -> None:
+        order.append(message.text)
+
+    dispatcher = MessageDispatcher("test", handle, turns=TurnQueue(capacity=10, workers=1))
+    for text in ("a1", "a2", "a3"):
+        dispatcher.submit(UserMessage(text=text, sender_id="a"))
+    dispatcher.submit(UserMessage(text="b1", sender_id="b"))
+    assert await dispatcher.drain(5)
+    assert order == ["a1", "b1", "a2", "a3"]  # a chatty customer does not hold the queue
+
+
+async def test_full_queue_refuses_before_the_dedupe_key_is_taken():
+    gate = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(message: UserMessage) -> None:
+        await gate.wait()
+        handled.append(message.text)
+
+    dedupe = MemoryDeduplicator()
+    pipeline = Pipeline(
+        "test", handle, dedupe, turns=TurnQueue(capacity=2, workers=1), offload=False
+    )
+
+    def message(n: int) -> UserMessage:
+        return UserMessage(text=str(n), sender_id=f"s{n}", message_id=f"m{n}")
+
+    assert await pipeline.accept("m1", message(1))
+    assert await pipeline.accept("m2", message(2))
+    with pytest.raises(Busy) as refused:
+        await pipeline.accept("m3", message(3))
+    answer = refused.value.response()
+    assert (answer.status, answer.headers["Retry-After"]) == (503, "1")
+    with pytest.raises(Busy):  # a batch is all or nothing
+        await pipeline.accept_all([("m4", message(4)), ("m5", message(5))])
+    assert len(dedupe) == 2  # only the queued messages' keys were taken
+    gate.set()
+    assert await pipeline.dispatcher.drain(5)
+    assert await pipeline.accept("m3", message(3))  # the platform's redelivery is processed
+    assert not await pipeline.accept("m1", message(1))  # a queued one stays a duplicate
+    assert await pipeline.dispatcher.drain(5)
+    assert await pipeline.accept_all([("m4", message(4)), ("m5", message(5))]) == 2
+    assert await pipeline.dispatcher.drain(5)
+    assert handled == ["1", "2", "3", "4", "5"]
+    assert (pipeline.busy, pipeline.duplicates, pipeline.dispatcher.turns.free) == (2, 1, 2)
+
+
+async def test_a_batch_larger_than_the_queue_waits_for_an_empty_queue():
+    queue = TurnQueue(capacity=3, workers=1)
+    first = queue.reserve(1)
+    with pytest.raises(Busy):
+        queue.reserve(5)
+    first.release()
+    with queue.reserve(5):  # alone it fits, or Meta would redeliver it for ever
+        assert queue.free == -2
+        with pytest.raises(Busy):
+            queue.reserve(1)
+    assert queue.free == 3
+
+
+class _ThreadRecordingOutput(OutputChannel):
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return "recording"
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: object) -> None:
+        self.sent.append((threading.get_ident(), text))
+
+
+async def test_offloaded_turn_runs_on_the_dialogue_thread_and_replies_on_the_loop():
+    seen: dict[str, object] = {}
+
+    async def on_new_message(message: UserMessage) -> None:
+        seen["thread"] = threading.get_ident()
+        seen["channel"] = message.output_channel.name()
+        await message.output_channel.send_response(message.sender_id, {"text": "Đã nhận"})
+
+    output = _ThreadRecordingOutput()
+    message = UserMessage("xin chào", output, "s1")
+    await offload_dialogue(on_new_message, enabled=True)(message)
+    assert seen == {"thread": seen["thread"], "channel": "recording"}
+    assert seen["thread"] != threading.get_ident()
+    assert output.sent == [(threading.get_ident(), "Đã nhận")]  # the platform client's loop
+    assert message.output_channel is output  # the caller's message is left as it was
+
+
+async def test_a_timed_out_offloaded_turn_is_cancelled_on_the_dialogue_thread():
+    cancelled = threading.Event()
+
+    async def on_new_message(message: UserMessage) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(
+            offload_dialogue(on_new_message, enabled=True)(UserMessage("hi", sender_id="s")), 0.1
+        )
+    assert await asyncio.to_thread(cancelled.wait, 5)
+
+
+def test_turn_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CHANNEL_TURN_QUEUE", "50")
+    monkeypatch.setenv("CHANNEL_TURN_WORKERS", "2")
+    queue = TurnQueue.from_env()
+    assert (queue.capacity, queue.workers) == (50, 2)
+    monkeypatch.setenv("CHANNEL_TURN_WORKERS", "0")
+    with pytest.raises(ValueError, match="CHANNEL_TURN_WORKERS"):
+        TurnQueue.from_env()
+    monkeypatch.setenv("CHANNEL_TURN_THREAD", "peut-être")
+    with pytest.raises(ValueError, match="CHANNEL_TURN_THREAD"):
+        offload_dialogue(lambda message: asyncio.sleep(0))
 
 
 def test_truncate_and_split():

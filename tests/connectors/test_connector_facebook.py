@@ -7,14 +7,16 @@ Payloads follow Meta's Messenger Platform webhook reference (``object: page``,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import threading
 
 import pytest
 from aiohttp import web
 
-from connectors.common import MemoryDeduplicator, PlatformClient
+from connectors.common import MemoryDeduplicator, PlatformClient, TurnQueue
 from connectors.facebook import FacebookInput, quick_replies_from
 
 SECRET = "app-secret-ví-dụ"
@@ -322,3 +324,70 @@ def test_quick_reply_titles_cut_on_word_boundary():
 def test_missing_credentials_refused():
     with pytest.raises(ValueError):
         FacebookInput(verify_token=VERIFY, app_secret="", page_access_token=TOKEN)
+
+
+def queued_channel(graph, capacity: int, workers: int = 1) -> FacebookInput:
+    return FacebookInput(
+        verify_token=VERIFY,
+        app_secret=SECRET,
+        page_access_token=TOKEN,
+        graph_url=graph.url,
+        deduplicator=MemoryDeduplicator(),
+        client=PlatformClient("facebook", base_delay=0.01, max_delay=0.05),
+        turns=TurnQueue(capacity=capacity, workers=workers),
+    )
+
+
+async def test_full_turn_queue_answers_503_and_metas_redelivery_is_processed(
+    serve, agent_factory, http, graph
+):
+    gate = threading.Event()
+    agent = agent_factory(gate=gate)
+    channel = queued_channel(graph, capacity=2)
+    first = envelope([text_event("3001", "m_q1", "một")])
+    batch = envelope([text_event("3002", "m_q2", "hai")], [text_event("3003", "m_q3", "ba")])
+    async with serve(channel, agent) as served:
+        assert (await post(http, served.url, first))[0] == 200
+        body = json.dumps(batch).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)}
+        async with http.post(
+            f"{served.url}/webhooks/facebook/webhook", data=body, headers=headers
+        ) as refused:  # two events, one free slot: the whole batch is refused
+            assert (refused.status, refused.headers["Retry-After"]) == (503, "1")
+        gate.set()
+        await served.drain()
+        assert (await post(http, served.url, batch))[0] == 200  # the redelivery
+        await served.drain()
+        assert (await post(http, served.url, first))[0] == 200  # a late retry of the first
+        await served.drain()
+    assert [m.text for m in agent.messages] == ["một", "hai", "ba"]
+    assert len(graph.calls_to(SEND)) == 3
+    assert (channel.pipeline.busy, channel.pipeline.duplicates) == (1, 1)
+
+
+async def test_burst_beyond_the_queue_loses_nothing_when_redelivered(
+    serve, agent_factory, http, graph
+):
+    """12 customers × 4 messages at once against room for 6: every message once, in order."""
+    agent = agent_factory(delay=0.05)
+    channel = queued_channel(graph, capacity=6, workers=2)
+    refused = 0
+
+    async def customer(served_url: str, n: int) -> None:
+        nonlocal refused
+        for i in range(4):  # a customer's next message comes after the previous one's 200
+            payload = envelope([text_event(f"40{n:02d}", f"m_b{n}_{i}", f"{n}:{i}")])
+            while (status := (await post(http, served_url, payload))[0]) == 503:
+                refused += 1
+                await asyncio.sleep(0.05)  # Meta redelivers a failed delivery
+            assert status == 200
+
+    async with serve(channel, agent) as served:
+        await asyncio.gather(*(customer(served.url, n) for n in range(12)))
+        await served.drain()
+    assert refused > 0 and channel.pipeline.busy == refused
+    texts = [m.text for m in agent.messages]
+    assert sorted(texts) == sorted(f"{n}:{i}" for n in range(12) for i in range(4))
+    for n in range(12):
+        assert [t for t in texts if t.startswith(f"{n}:")] == [f"{n}:{i}" for i in range(4)]
+    assert len(graph.calls_to(SEND)) == 48

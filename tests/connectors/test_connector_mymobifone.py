@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
+import threading
 
 import pytest
 from rasa.core.run import configure_app
 from sanic import Sanic
 
-from connectors.common import MemoryDeduplicator
+from connectors.common import MemoryDeduplicator, TurnQueue
 from connectors.mymobifone import MyMobiFoneInput
 
 Sanic.test_mode = True
@@ -114,3 +116,26 @@ async def test_a_retried_message_id_runs_once(http, served):
 def test_a_short_token_is_refused():
     with pytest.raises(ValueError):
         MyMobiFoneInput("short")
+
+
+async def test_full_turn_queue_is_503_and_the_message_id_stays_free(http, agent_factory):
+    gate = threading.Event()
+    agent = agent_factory(gate=gate)
+    channel = MyMobiFoneInput(
+        TOKEN, deduplicator=MemoryDeduplicator(), turns=TurnQueue(capacity=1, workers=1)
+    )
+    async with _serve(channel, agent) as url:
+        first = asyncio.ensure_future(
+            http.post(url, json={"sender": "u1", "message": "một"}, headers=auth())
+        )
+        await agent.received.wait()  # the first turn holds the only place
+        body = {"sender": "u2", "message": "hai", "message_id": "app-m2"}
+        async with http.post(url, json=body, headers=auth()) as resp:
+            assert (resp.status, resp.headers["Retry-After"]) == (503, "1")
+        gate.set()
+        async with await first as resp:
+            assert resp.status == 200
+        async with http.post(url, json=body, headers=auth()) as resp:  # the app's retry
+            assert resp.status == 200
+            assert (await resp.json())[0]["text"] == "Đã nhận: hai"
+    assert [m.text for m in agent.messages] == ["một", "hai"]

@@ -9,10 +9,11 @@ authenticated by the ``X-Telegram-Bot-Api-Secret-Token`` header set with setWebh
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
-from connectors.common import MemoryDeduplicator
+from connectors.common import MemoryDeduplicator, TurnQueue
 from connectors.telegram import TelegramInput
 from tests_support.fake_telegram import FakeTelegram
 
@@ -168,3 +169,41 @@ async def test_flood_control_and_server_errors_are_retried(channel, serve, agent
 def test_missing_secret_refused(tg):
     with pytest.raises(ValueError):
         TelegramInput(access_token=tg.token, secret_token="", base_url=tg.base_url)
+
+
+async def test_full_turn_queue_answers_503_before_the_update_is_taken(
+    tg, serve, agent_factory, http
+):
+    """Telegram redelivers a non-2xx update; a refused button press is not answered yet."""
+    gate = threading.Event()
+    gate.set()
+    buttons = [{"title": "Có", "payload": "/affirm"}]
+    agent = agent_factory(reply={"text": "Đổi SIM 4G?", "buttons": buttons}, gate=gate)
+    channel = TelegramInput(
+        access_token=tg.token,
+        secret_token=SECRET,
+        base_url=tg.base_url,
+        redis_url="",
+        deduplicator=MemoryDeduplicator(),
+        retry_base_delay=0.01,
+        turns=TurnQueue(capacity=1, workers=1),
+    )
+    async with serve(channel, agent) as served:
+        assert (await post(http, served.url, text_update(900000201, "xin chào")))[0] == 200
+        await served.drain()
+        press = tg.press(CHAT, 1, "/affirm", user_id=CHAT)
+        press["callback_query"]["message"]["chat"] = {"id": CHAT, "type": "private"}
+        gate.clear()  # the next turn holds the only place
+        assert (await post(http, served.url, text_update(900000202, "alo")))[0] == 200
+        assert (await post(http, served.url, press))[0] == 503
+        assert tg.calls_of("answerCallbackQuery") == []
+        gate.set()
+        await served.drain()
+        assert (await post(http, served.url, press))[0] == 200  # Telegram's redelivery
+        await served.drain()
+        assert (await post(http, served.url, press))[0] == 200  # and a duplicate of it
+        await served.drain()
+        await channel.close()  # waits for the callback answer
+    assert [m.text for m in agent.messages] == ["xin chào", "alo", "/affirm"]
+    assert len(tg.calls_of("answerCallbackQuery")) == 1
+    assert channel.pipeline.busy == 1 and channel.pipeline.duplicates == 1

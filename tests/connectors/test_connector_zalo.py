@@ -13,12 +13,13 @@ import hashlib
 import itertools
 import json
 import os
+import threading
 import uuid
 
 import pytest
 from aiohttp import web
 
-from connectors.common import MemoryDeduplicator, PlatformClient
+from connectors.common import MemoryDeduplicator, PlatformClient, TurnQueue
 from connectors.zalo import (
     FileTokenBackend,
     RedisTokenBackend,
@@ -396,3 +397,35 @@ async def test_two_replicas_share_one_refresh_through_redis(platform, zalo):
         for r in replicas:
             await r.backend.close()
             await r.client.close()
+
+
+async def test_full_turn_queue_answers_503_and_keeps_the_msg_id_free(
+    platform, zalo, tmp_path, serve, agent_factory, http
+):
+    gate = threading.Event()
+    agent = agent_factory(gate=gate)
+    channel = ZaloInput(
+        app_id=APP_ID,
+        oa_secret_key=OA_SECRET,
+        app_secret_key=APP_SECRET,
+        access_token="at-0",
+        refresh_token="rt-0",
+        api_url=platform.url,
+        oauth_url=platform.url,
+        token_file=tmp_path / "zalo_tokens.json",
+        redis_url="",
+        deduplicator=MemoryDeduplicator(),
+        turns=TurnQueue(capacity=1, workers=1),
+    )
+    async with serve(channel, agent) as served:
+        assert (await post(http, served.url, text_event("8850", "msg-q1", "một")))[0] == 200
+        status, body = await post(http, served.url, text_event("8851", "msg-q2", "hai"))
+        assert status == 503 and json.loads(body)["error"] == "busy, retry later"
+        gate.set()
+        await served.drain()
+        status, body = await post(http, served.url, text_event("8851", "msg-q2", "hai"))
+        assert status == 200 and json.loads(body)["error"] == 0
+        await served.drain()
+    got = [(m.sender_id, m.text) for m in agent.messages]
+    assert got == [("zalo:8850", "một"), ("zalo:8851", "hai")]
+    assert len(platform.calls_to(SEND)) == 2
