@@ -7,6 +7,7 @@ A rejected answer returns ``{slot: None}`` plus a bookkeeping slot (``phone_erro
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any
 
@@ -17,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.services import resolve_address
 from bot import phone
 from bot.address import Candidate, Resolution
+from bot.campaign import hooks
 from bot.text import fold
 
 MAX_CHOICES = 5
@@ -72,6 +74,29 @@ class ValidateRequestForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_request_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        """Validate, then stamp the campaign funnel (conversation started, address given).
+
+        The funnel write never fails the turn (``bot.campaign.hooks`` logs and goes on).
+        """
+        events = await super().run(dispatcher, tracker, domain)
+        campaign = tracker.get_slot("campaign")
+        if campaign:
+            given = any(
+                e.get("event") == "slot" and e.get("name") == "address" and e.get("value")
+                for e in events
+            )
+            await asyncio.to_thread(
+                hooks.form_turn,
+                campaign,
+                tracker.get_slot("phone_number"),  # as validated this turn
+                tracker.events,
+                address_given=given,
+            )
+        return events
 
     async def validate_phone_number(
         self,

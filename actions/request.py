@@ -6,6 +6,7 @@ variation those slots select, so every customer-facing text stays in ``domain.ym
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.form import MAX_CHOICES, SKIP_VALUE
 from actions.services import submit
+from bot.campaign import hooks
 from bot.phone import mask
 from bot.requests import InvalidDraft, RequestDraft
 
@@ -36,16 +38,23 @@ REQUEST_SLOTS = (
 )
 
 
-def _channel(tracker: Tracker) -> str:
-    return tracker.get_latest_input_channel() or "rest"
-
-
-def _draft(tracker: Tracker, request_type: str, *, callback: bool = False) -> RequestDraft:
+async def _draft(tracker: Tracker, request_type: str, *, callback: bool = False) -> RequestDraft:
     name = tracker.get_slot("contact_name")
+    phone = str(tracker.get_slot("phone_number") or "")
+    # The channel that brought the customer (a Liveinfo Yes finished on the web page is
+    # "liveinfo"), and the one they last wrote on.
+    channel, last_channel = await asyncio.to_thread(
+        hooks.request_channels,
+        tracker.events,
+        sender_id=tracker.sender_id,
+        campaign=tracker.get_slot("campaign"),
+        phone=phone,
+    )
     return RequestDraft(
         request_type=request_type,
-        phone=str(tracker.get_slot("phone_number") or ""),
-        channel=_channel(tracker),
+        phone=phone,
+        channel=channel,
+        last_channel=last_channel,
         sender_id=tracker.sender_id,
         contact_name=None if name in (None, SKIP_VALUE) else str(name),
         address_text=tracker.get_slot("address"),
@@ -68,7 +77,7 @@ class ActionSubmitRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        draft = _draft(tracker, str(tracker.get_slot("request_type") or ""))
+        draft = await _draft(tracker, str(tracker.get_slot("request_type") or ""))
         try:
             outcome = await submit(draft)
         except InvalidDraft as exc:
@@ -107,7 +116,7 @@ class ActionHandoff(Action):
         events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
         if not tracker.get_slot("phone_number"):
             return [*events, SlotSet("handoff_status", "hotline")]
-        draft = _draft(tracker, "callback", callback=True)
+        draft = await _draft(tracker, "callback", callback=True)
         try:
             outcome = await submit(draft)
         except Exception as exc:

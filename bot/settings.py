@@ -49,6 +49,12 @@ class Settings:
     console_port: int
     hotline: str = "9090"
     request_page_url: str = "http://yeucauthaysim4G.mobifone.vn"
+    # Outbound gateways (docs/liveinfo.md §3-§4): SMS (also the Liveinfo Yes reply) and
+    # the Liveinfo push gateway that shows campaign prompts (``campaign send``).
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    liveinfo_push_url: str = ""
+    liveinfo_push_secret: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,6 +73,10 @@ class Settings:
             console_port=int(_env("CONSOLE_PORT", "8080")),
             hotline=_env("HOTLINE", "9090"),
             request_page_url=_env("REQUEST_PAGE_URL", "http://yeucauthaysim4G.mobifone.vn"),
+            sms_gateway_url=_env("SMS_GATEWAY_URL"),
+            sms_gateway_token=_env("SMS_GATEWAY_TOKEN"),
+            liveinfo_push_url=_env("LIVEINFO_PUSH_URL"),
+            liveinfo_push_secret=_env("LIVEINFO_PUSH_SECRET"),
         )
 
     @property

@@ -31,6 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import outreach
+from bot.campaign import hooks
 from bot.phone import InvalidPhoneError, mask, parse
 from bot.text import strip_diacritics
 from connectors.common import (
@@ -41,6 +42,7 @@ from connectors.common import (
     Rejected,
     hmac_sha256_hex,
     make_deduplicator,
+    offload_dialogue,
     parse_json,
     signatures_match,
 )
@@ -228,7 +230,7 @@ class LiveinfoInput(InputChannel):
     # -- the webhook -------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        self._on_new_message = on_new_message
+        self._on_new_message = offload_dialogue(on_new_message)  # Rasa on the dialogue thread
         bp = Blueprint("liveinfo_webhook", __name__)
 
         @bp.route("/", methods=["GET"])
@@ -298,7 +300,8 @@ class LiveinfoInput(InputChannel):
                 )
             self._queue = asyncio.Queue(self.queue_size)
             self._in_flight = asyncio.Semaphore(self.max_concurrency * 4)
-            self.dispatcher = MessageDispatcher("liveinfo", self._converse, self.max_concurrency)
+            # Follow-ups share the process's turn queue (at most ``_in_flight`` of them).
+            self.dispatcher = MessageDispatcher("liveinfo", self._converse)
             self._recorder = asyncio.get_running_loop().create_task(
                 self._record_loop(), name="liveinfo-recorder"
             )
@@ -354,7 +357,7 @@ class LiveinfoInput(InputChannel):
     async def _record(self, batch: list[outreach.Answer]) -> None:
         assert self.store is not None and self.dispatcher is not None
         assert self._in_flight is not None
-        fresh = await asyncio.to_thread(self.store.record, batch)
+        fresh = await asyncio.to_thread(self._store_batch, batch)
         self.stats["recorded"] += len(fresh)
         refusals = [a.request_id for a in fresh if a.answer == "NO"]
         if refusals:
@@ -368,6 +371,17 @@ class LiveinfoInput(InputChannel):
             task = self.dispatcher.submit(self._user_message(answer))
             task.add_done_callback(lambda _t: self._in_flight.release())  # type: ignore[union-attr]
 
+    def _store_batch(self, batch: list[outreach.Answer]) -> list[outreach.Answer]:
+        """Record the answers; stamp the campaign funnel of the fresh ones (Yes → answered,
+        No → refused), in the same worker thread. The funnel never fails the batch."""
+        assert self.store is not None
+        fresh = self.store.record(batch)
+        if fresh:
+            hooks.liveinfo_answers(
+                self.store.engine, [(a.campaign, a.msisdn, a.answer, a.answered_at) for a in fresh]
+            )
+        return fresh
+
     def _user_message(self, answer: outreach.Answer) -> UserMessage:
         national = "0" + answer.msisdn.removeprefix("+84")
         entities = json.dumps(
@@ -379,7 +393,11 @@ class LiveinfoInput(InputChannel):
             outreach.sender_id_for(self.link_secret, answer.msisdn),
             input_channel=self.name(),
             message_id=f"liveinfo:{answer.request_id}",
-            metadata={"liveinfo": {"request_id": answer.request_id, "campaign": answer.campaign}},
+            metadata={
+                "liveinfo": {"request_id": answer.request_id, "campaign": answer.campaign},
+                # The channel that brought the customer, kept when they finish on the page.
+                **hooks.origin_metadata("liveinfo", answer.campaign, via="liveinfo_yes"),
+            },
         )
 
     async def _converse(self, message: UserMessage) -> None:

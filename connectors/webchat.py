@@ -3,9 +3,11 @@
 One Rasa input channel serves the page (``GET /webhooks/webchat/``), its bundled assets
 (``/webhooks/webchat/static/...``, no CDN), a plain form for customers who would rather not
 chat (``POST /webhooks/webchat/request``) and the exchange of a Liveinfo/SMS link token for
-its conversation (``POST /webhooks/webchat/link``). The chat itself speaks Rasa's own
-socket.io protocol to the ``socketio`` channel (``session_persistence: true``), so the
-session id the page keeps in ``localStorage`` *is* the Rasa sender id.
+its conversation (``POST /webhooks/webchat/link``); the first opening of a campaign
+invitation's link starts that subscriber's request with the number known
+(docs/campaign.md). The chat itself speaks Rasa's own socket.io protocol to the
+``socketio`` channel (``session_persistence: true``), so the session id the page keeps
+in ``localStorage`` *is* the Rasa sender id.
 
 The form goes through the same validation, dedupe and routing as the bot: ``bot.phone``,
 ``bot.address`` and ``bot.requests``. Texts live in ``static/webchat/texts.yml`` (CSKH's).
@@ -19,6 +21,7 @@ import functools
 import hashlib
 import hmac
 import inspect
+import json
 import logging
 import re
 import time
@@ -30,7 +33,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 import yaml
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -38,7 +41,9 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot import outreach
+from bot.campaign import hooks, links
 from bot.phone import InvalidPhoneError, mask
+from connectors.common import MessageDispatcher, offload_dialogue
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +138,13 @@ class WebChatInput(InputChannel):
         allowed_origins: tuple[str, ...] = (),
         hotline: str | None = None,
         texts_file: Path = TEXTS_FILE,
+        database_url: str | None = None,
     ) -> None:
         from bot.settings import Settings, _secret
 
         settings = Settings.from_env()
         self.link_secret = link_secret or _secret("WEBCHAT_LINK_SECRET", "webchat-link-secret")
+        self.database_url = database_url or settings.database_url
         self.socketio_path = socketio_path
         self.allowed_origins = allowed_origins
         self.hotline = hotline or settings.hotline
@@ -164,6 +171,7 @@ class WebChatInput(InputChannel):
     # -- the blueprint -----------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        on_new_message = offload_dialogue(on_new_message)  # Rasa off the serving loop
         bp = Blueprint("webchat_webhook", __name__)
         bp.static("/static", str(STATIC), name="webchat_static")
 
@@ -205,6 +213,9 @@ class WebChatInput(InputChannel):
             payload: dict[str, Any] = {"status": status}
             if sender:
                 payload["session_id"] = sender
+                messages = await self._open_invitation(sender, on_new_message)
+                if messages:
+                    payload["messages"] = messages
             else:
                 payload["message"] = self.text("chat_link_expired")
             return response.json(payload)
@@ -221,6 +232,71 @@ class WebChatInput(InputChannel):
                 return response.json({"message": self.text("error_server")}, status=503)
 
         return bp
+
+    # -- invitation links --------------------------------------------------------------
+
+    def _engine(self) -> Any:
+        return hooks.engine_for(self.database_url)
+
+    async def _open_invitation(
+        self, sender: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> list[dict[str, Any]]:
+        """First opening of an invitation link: start the subscriber's conversation.
+
+        The link's key names the invitation (``campaign_sends.link_key``), so the bot
+        starts the request with the number and the campaign already known — as a Liveinfo
+        Yes does — and the page shows its replies. The injected message carries the
+        origin (the invitation's channel). A link opened again, or one whose subscriber
+        already answered Yes, just continues the conversation. Lookup or dialogue
+        failures leave the plain link behaviour (a session id), never a 500.
+        """
+        try:
+            invitation = await asyncio.to_thread(links.find_invitation, self._engine(), sender)
+        except Exception as exc:
+            logger.warning("webchat.link.lookup_failed error=%s", type(exc).__name__)
+            return []
+        if invitation is None or invitation.answered:
+            return []
+        entities = json.dumps(
+            {"phone_number": invitation.national, "campaign": invitation.campaign},
+            ensure_ascii=False,
+        )
+        collector = CollectingOutputChannel()
+        message = UserMessage(
+            f"/request_sim_swap{entities}",
+            collector,
+            sender,
+            input_channel=self.name(),
+            message_id=f"link:{invitation.send_id}",
+            metadata=hooks.origin_metadata(invitation.channel, invitation.campaign, via="link"),
+        )
+        try:
+            await on_new_message(message)
+        except Exception:
+            logger.exception("webchat.link.start_failed send=%s", invitation.send_id)
+            return []
+        await asyncio.to_thread(
+            hooks.step,
+            invitation.campaign,
+            invitation.e164,
+            "answered_at",
+            engine=self._engine(),
+            channel=invitation.channel,
+        )
+        logger.info(
+            "webchat.link.opened send=%s phone=%s campaign=%s",
+            invitation.send_id,
+            mask(invitation.e164),
+            invitation.campaign,
+        )
+        return [_bubble(m) for m in collector.messages]
+
+    def _campaign_of(self, session: str, e164: str) -> tuple[str, str] | None:
+        try:
+            return links.campaign_of_session(self._engine(), self.link_secret, session, e164)
+        except Exception as exc:
+            logger.warning("webchat.request.campaign_lookup_failed error=%s", type(exc).__name__)
+            return None
 
     # -- guards ------------------------------------------------------------------------
 
@@ -291,10 +367,23 @@ class WebChatInput(InputChannel):
 
         session = field("session_id")
         assert parsed is not None
+        channel, last_channel, campaign = "webform", None, None
+        if session.startswith(outreach.SENDER_PREFIX) and _SESSION_ID.fullmatch(session):
+            # Sent from an invitation link's conversation: the campaign and the channel
+            # that brought the customer, as in the chat.
+            found = await asyncio.to_thread(self._campaign_of, session, parsed.e164)
+            if found:
+                campaign, channel = found
+                last_channel = "webform"
+                await asyncio.to_thread(
+                    hooks.step, campaign, parsed.e164, "address_at", engine=self._engine()
+                )
         draft = RequestDraft(
             request_type=request_type,
             phone=parsed.e164,
-            channel="webform",
+            channel=channel,
+            last_channel=last_channel,
+            campaign=campaign,
             # The chat's session when the page has one, so the team sees one customer.
             sender_id=session if _SESSION_ID.fullmatch(session) else f"webform-{uuid.uuid4().hex}",
             contact_name=name or None,
@@ -329,6 +418,19 @@ class WebChatInput(InputChannel):
         )
 
 
+def _bubble(message: dict[str, Any]) -> dict[str, Any]:
+    """A collected bot reply as the page's ``bot_uttered`` handler reads it."""
+    out: dict[str, Any] = {"text": message.get("text") or ""}
+    buttons = message.get("buttons") or message.get("quick_replies")
+    if buttons:
+        out["buttons"] = [
+            {"title": b.get("title", ""), "payload": b.get("payload", "")} for b in buttons
+        ]
+    if message.get("image"):
+        out["attachment"] = {"type": "image", "payload": {"src": message["image"]}}
+    return out
+
+
 class WebChatSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel, fixed for the pinned python-socketio and made safe.
 
@@ -359,6 +461,9 @@ class WebChatSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         bp = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        # Chat turns share the process's turn queue (in order per session, a few at
+        # once) and run on the dialogue thread; the page waits, so none is refused.
+        turns = MessageDispatcher(self.name(), offload_dialogue(on_new_message))
         self.sio = sio
         sessions: dict[str, str] = {}
 
@@ -398,7 +503,7 @@ class WebChatSocketIOInput(SocketIOInput):
             if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
                 return
             output = SocketIOOutput(sio, self.bot_message_evt)
-            await on_new_message(
+            await turns.submit(
                 UserMessage(text, output, session_id, input_channel=self.name(), metadata={})
             )
 

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.engine import Engine
+
 from bot.requests.db import create_store_engine, migrate
 
 
@@ -49,6 +51,24 @@ def _parser() -> argparse.ArgumentParser:
     fun.add_argument("--format", choices=("table", "csv"), default="table")
     fun.add_argument("--no-sync", action="store_true", help="skip copying request steps")
     fun.add_argument("--url", help=url_help)
+
+    snd = commands.add_parser("send", help="push invitations through the SMS or Liveinfo gateway")
+    snd.add_argument("--campaign", required=True)
+    snd.add_argument("--channel", choices=("sms", "liveinfo"), required=True)
+    snd.add_argument(
+        "--rate", required=True, type=_rate, help="gateway calls a second, e.g. 50/s (a ceiling)"
+    )
+    snd.add_argument("--limit", type=int, help="send at most this many invitations this run")
+    snd.add_argument("--template", help="template name (default: the channel's, e.g. sms)")
+    snd.add_argument(
+        "--link-ttl-hours", type=float, default=168.0, help="lifetime of the personal links"
+    )
+    snd.add_argument("--gateway-url", help="override SMS_GATEWAY_URL / LIVEINFO_PUSH_URL")
+    snd.add_argument("--retry-failed", action="store_true", help="send failed ones again")
+    snd.add_argument("--timeout", type=float, default=10.0, help="seconds per gateway call")
+    snd.add_argument("--max-attempts", type=int, default=5, help="tries per invitation")
+    snd.add_argument("--no-progress", action="store_true")
+    snd.add_argument("--url", help=url_help)
 
     chk = commands.add_parser("check-templates", help="check invitation templates' lengths")
     chk.add_argument("path", nargs="?", help="templates file (default data/campaign/...)")
@@ -98,6 +118,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             return 0
         if args.command == "opt-out":
             return _opt_out(engine, args.phones, args.source, stream)
+        if args.command == "send":
+            return _send(engine, args, stream)
     finally:
         engine.dispose()
     return 2
@@ -130,6 +152,94 @@ def _import(engine: object, args: argparse.Namespace, stream: TextIO) -> int:
     for reason, count in sorted(result.reasons.items(), key=lambda kv: -kv[1]):
         print(f"  rejected: {reason}: {count}", file=stream)
     return 0
+
+
+def _rate(value: str) -> float:
+    """``50``, ``50/s`` or ``3000/min`` → calls a second."""
+    text = value.strip().lower().replace(" ", "")
+    per = 1.0
+    for suffix, seconds in (("/s", 1.0), ("/sec", 1.0), ("/min", 60.0), ("/m", 60.0)):
+        if text.endswith(suffix):
+            text, per = text[: -len(suffix)], seconds
+            break
+    try:
+        rate = float(text) / per
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate: {value!r} (e.g. 50/s)") from None
+    if not rate > 0:
+        raise argparse.ArgumentTypeError("the rate must be above 0")
+    return rate
+
+
+def _send(engine: Engine, args: argparse.Namespace, stream: TextIO) -> int:
+    import asyncio
+    import signal
+
+    from bot.campaign.gateways import HttpGateway, LiveinfoPushGateway, SmsGateway
+    from bot.campaign.sender import RetryPolicy, Sender, SendError, SendOptions
+    from bot.campaign.store import UnknownCampaign
+    from bot.settings import Settings, _secret
+
+    settings = Settings.from_env()
+    try:
+        gateway: HttpGateway
+        if args.channel == "sms":
+            url = args.gateway_url or settings.sms_gateway_url
+            if not url:
+                raise SendError("no SMS gateway: set SMS_GATEWAY_URL (and SMS_GATEWAY_TOKEN)")
+            gateway = SmsGateway(url, settings.sms_gateway_token, timeout=args.timeout)
+        else:
+            url = args.gateway_url or settings.liveinfo_push_url
+            if not url or not settings.liveinfo_push_secret:
+                raise SendError("no Liveinfo push gateway: set LIVEINFO_PUSH_URL and _SECRET")
+            gateway = LiveinfoPushGateway(url, settings.liveinfo_push_secret, timeout=args.timeout)
+        options = SendOptions(
+            campaign=args.campaign,
+            channel=args.channel,
+            rate=args.rate,
+            limit=args.limit,
+            template=args.template,
+            link_secret=_secret("WEBCHAT_LINK_SECRET", "webchat-link-secret"),
+            page_url=settings.request_page_url,
+            hotline=settings.hotline,
+            link_ttl=int(args.link_ttl_hours * 3600),
+            retry_failed=args.retry_failed,
+            retry=RetryPolicy(max_attempts=max(1, args.max_attempts)),
+        )
+    except (SendError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            sender = Sender(
+                engine,
+                gateway,
+                options,
+                progress=None if args.no_progress else sys.stderr,
+                stop=stop,
+            )
+            report = await sender.run()
+        finally:
+            await gateway.aclose()
+        print(report.summary(), file=stream)
+        return 0 if not report.failed and not report.interrupted else 3
+
+    try:
+        return asyncio.run(run())
+    except (SendError, UnknownCampaign) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # database errors quote their parameters: mask the numbers
+        from bot.campaign.hooks import redact
+
+        print(f"error: {type(exc).__name__}: {redact(exc)[:500]}", file=sys.stderr)
+        print("claimed invitations are kept: run the same command again", file=sys.stderr)
+        return 2
 
 
 def _check_templates(path: str | None, stream: TextIO) -> int:

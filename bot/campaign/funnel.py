@@ -1,24 +1,31 @@
 """The campaign funnel: invited → Yes/clicked → conversation → address → confirmed →
 accepted → done (or No / opted out / unreachable), per campaign, channel, province, store.
 
-Every step is a timestamp on ``campaign_targets``, so a report is ``count(column)`` with
-``GROUP BY`` in the database (PostgreSQL: one scan with ``GROUPING SETS``), never rows
-pulled into Python. :func:`sync` first copies what happened elsewhere — Liveinfo answers
-and requests (linked by phone and campaign) with their events — onto the targets, in a
-few set-based ``UPDATE`` statements that only touch targets not stamped yet.
+Every step is a timestamp on ``campaign_targets``. On PostgreSQL triggers keep the
+counts per group as they change (:mod:`bot.campaign.aggregates`), so a report sums a
+few hundred rows whatever the list size; :func:`funnel_direct` / :func:`daily_direct`
+count the targets themselves (``count(column)``, ``GROUPING SETS``) — the reference the
+pre-aggregated figures must equal, and what SQLite always does. Never rows pulled into
+Python. A :class:`Scope` slices any report (a province team's view). :func:`sync` copies
+what happened elsewhere — Liveinfo answers and requests (linked by phone and campaign)
+with their events — onto the targets, in a few set-based ``UPDATE`` statements that
+only touch targets not stamped yet.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, literal, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import TextClause
 
-from bot.campaign.schema import EXITS, STEPS, campaign_targets
+from bot.campaign import aggregates
+from bot.campaign.schema import EXITS, STEPS, campaign_targets, campaigns
 from bot.campaign.store import campaign_id
 from bot.outreach import liveinfo_answers
 from bot.requests.schema import request_events, sim_requests
@@ -113,16 +120,90 @@ def sync(engine: Engine, campaign: str) -> None:
             )
 
 
-def funnel(engine: Engine, campaign: str) -> list[FunnelRow]:
-    """The campaign total, then one row per channel, province and store."""
+@dataclass(frozen=True)
+class Scope:
+    """A slice of a campaign: one province (a province team's view), channel or store."""
+
+    province: str | None = None
+    channel: str | None = None
+    store: str | None = None
+
+    def where(self) -> tuple[str, dict[str, str]]:
+        """SQL conditions (``AND ...``) on the group columns, with their parameters."""
+        parts, params = [], {}
+        for column, value in (
+            ("province_code", self.province),
+            ("channel", self.channel),
+            ("team_id", self.store),
+        ):
+            if value is not None:
+                parts.append(f" AND {column} = :{column}")
+                params[column] = value
+        return "".join(parts), params
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """Steps reached on one calendar day (Asia/Ho_Chi_Minh): label → subscribers."""
+
+    day: dt.date
+    counts: dict[str, int]
+
+
+def funnel(engine: Engine, campaign: str, scope: Scope | None = None) -> list[FunnelRow]:
+    """The campaign total, then one row per channel, province and store.
+
+    PostgreSQL reads the pre-aggregated counts (:mod:`bot.campaign.aggregates`, folded
+    first); SQLite counts the targets directly. Both give what :func:`funnel_direct` gives.
+    """
+    scope = scope or Scope()
+    if engine.dialect.name != "postgresql":
+        return funnel_direct(engine, campaign, scope)
     with engine.connect() as conn:
         cid = campaign_id(conn, campaign)
+    aggregates.compact(engine, cid)
+    with engine.connect() as conn:
+        return _grouping_sets(conn, _counts_sql(scope), {"cid": cid, **scope.where()[1]})
+
+
+def funnel_direct(engine: Engine, campaign: str, scope: Scope | None = None) -> list[FunnelRow]:
+    """The funnel counted from the targets themselves (``count(column)``, ``GROUP BY``):
+    the reference the pre-aggregated counts must equal, and the baseline of the bench."""
+    scope = scope or Scope()
+    with engine.connect() as conn:
+        cid = campaign_id(conn, campaign)
+        params = {"cid": cid, **scope.where()[1]}
         if conn.dialect.name == "postgresql":
-            return _grouping_sets(conn, cid)
+            return _grouping_sets(conn, _direct_sql(scope), params)
         rows: list[FunnelRow] = []
         for dimension in DIMENSIONS:
-            rows.extend(_group(conn, cid, dimension))
+            rows.extend(_group(conn, cid, dimension, scope))
         return rows
+
+
+def _group(conn: Connection, cid: int, dimension: str, scope: Scope) -> list[FunnelRow]:
+    t = campaign_targets
+    key_name, label_name = DIMENSIONS[dimension]
+    conditions = [t.c.campaign_id == cid]
+    for column, value in (
+        ("province_code", scope.province),
+        ("channel", scope.channel),
+        ("team_id", scope.store),
+    ):
+        if value is not None:
+            conditions.append(t.c[column] == value)
+    if not key_name:
+        stmt = select(literal("").label("k"), literal("").label("n"), *_aggregates())
+        stmt = stmt.where(*conditions)
+    else:
+        key, label = t.c[key_name], t.c[label_name]
+        stmt = (
+            select(key.label("k"), func.max(label).label("n"), *_aggregates())
+            .where(*conditions)
+            .group_by(key)
+            .order_by(key)
+        )
+    return [_row(dimension, item._mapping) for item in conn.execute(stmt)]
 
 
 def _aggregates() -> list[Any]:
@@ -133,38 +214,45 @@ def _aggregates() -> list[Any]:
     ]
 
 
-def _group(conn: Connection, cid: int, dimension: str) -> list[FunnelRow]:
-    t = campaign_targets
-    key_name, label_name = DIMENSIONS[dimension]
-    if not key_name:
-        stmt = select(literal("").label("k"), literal("").label("n"), *_aggregates())
-        stmt = stmt.where(t.c.campaign_id == cid)
-    else:
-        key, label = t.c[key_name], t.c[label_name]
-        stmt = (
-            select(key.label("k"), func.max(label).label("n"), *_aggregates())
-            .where(t.c.campaign_id == cid)
-            .group_by(key)
-            .order_by(key)
-        )
-    return [_row(dimension, item._mapping) for item in conn.execute(stmt)]
+_GROUPING = (
+    "SELECT GROUPING(channel) AS g_channel, GROUPING(province_code) AS g_province, "
+    "GROUPING(team_id) AS g_store, channel, province_code, max(province_name) AS pname, "
+    "team_id, max(team_name) AS tname, "
+)
+_SETS = " GROUP BY GROUPING SETS ((), (channel), (province_code), (team_id))"
 
 
-def _grouping_sets(conn: Connection, cid: int) -> list[FunnelRow]:
-    """One scan for all dimensions (PostgreSQL ``GROUPING SETS``)."""
+def _direct_sql(scope: Scope) -> TextClause:
     counts = ", ".join(
         f"count({'*' if column == 'id' else column}) AS {label}" for column, label in COUNTS
     )
-    # Identifiers are module constants; the campaign id is a bind parameter.
-    sql = text(
-        "SELECT GROUPING(channel) AS g_channel, GROUPING(province_code) AS g_province, "  # noqa: S608
-        "GROUPING(team_id) AS g_store, channel, province_code, max(province_name) AS pname, "
-        f"team_id, max(team_name) AS tname, {counts} "
-        "FROM campaign_targets WHERE campaign_id = :cid "
-        "GROUP BY GROUPING SETS ((), (channel), (province_code), (team_id))"
+    # Identifiers are module constants; values are bind parameters.
+    return text(
+        f"{_GROUPING}{counts} FROM campaign_targets WHERE campaign_id = :cid"
+        f"{scope.where()[0]}{_SETS}"
     )
+
+
+def _counts_sql(scope: Scope) -> TextClause:
+    """Sum the folded rows and deltas per exact group first (names included, groups
+    that net to no target dropped), then group as :func:`_direct_sql` does — so a
+    renamed store's old name or an emptied channel cannot show."""
+    group = ", ".join(aggregates.GROUP)
+    inner = ", ".join(
+        f"sum({aggregates.COUNT_COLUMNS[column]}) AS {label}" for column, label in COUNTS
+    )
+    outer = ", ".join(f"sum({label}) AS {label}" for _, label in COUNTS)
+    return text(
+        f"{_GROUPING}{outer} FROM (SELECT {group}, {inner} "  # noqa: S608
+        f"FROM campaign_funnel_counts WHERE campaign_id = :cid{scope.where()[0]} "
+        f"GROUP BY {group} HAVING sum(targets) <> 0) AS exact{_SETS}"
+    )
+
+
+def _grouping_sets(conn: Connection, sql: TextClause, params: dict[str, Any]) -> list[FunnelRow]:
+    """One statement for all dimensions (PostgreSQL ``GROUPING SETS``)."""
     out: dict[str, list[FunnelRow]] = {name: [] for name in DIMENSIONS}
-    for item in conn.execute(sql, {"cid": cid}):
+    for item in conn.execute(sql, params):
         m = item._mapping
         if not m["g_channel"]:
             out["channel"].append(_row("channel", {**m, "k": m["channel"], "n": m["channel"]}))
@@ -188,6 +276,75 @@ def _row(dimension: str, m: Any) -> FunnelRow:
         name=str(m["n"] or ""),
         counts={label: int(m[label] or 0) for _, label in COUNTS},
     )
+
+
+# -- per day ------------------------------------------------------------------------------
+
+DAY_STEPS: tuple[tuple[str, str], ...] = (*STEPS, *EXITS)  # (column, label)
+_STEP_LABEL = {aggregates.COUNT_COLUMNS[column]: label for column, label in DAY_STEPS}
+ZONE = "Asia/Ho_Chi_Minh"  # the operator's calendar day (UTC+7, no daylight saving)
+
+
+def daily(engine: Engine, campaign: str, scope: Scope | None = None) -> list[DayRow]:
+    """Subscribers reaching each step per day, oldest day first (pre-aggregated on
+    PostgreSQL, counted directly on SQLite); days with nothing are left out."""
+    scope = scope or Scope()
+    if engine.dialect.name != "postgresql":
+        return daily_direct(engine, campaign, scope)
+    with engine.connect() as conn:
+        cid = campaign_id(conn, campaign)
+    aggregates.compact(engine, cid)
+    where, params = scope.where()
+    sql = text(
+        "SELECT day, step, sum(n) AS n FROM campaign_funnel_daily "  # noqa: S608
+        f"WHERE campaign_id = :cid{where} GROUP BY day, step HAVING sum(n) <> 0"
+    )
+    with engine.connect() as conn:
+        found = [
+            (m.day, _STEP_LABEL[m.step], int(m.n))
+            for m in conn.execute(sql, {"cid": cid, **params})
+        ]
+    return _days(found)
+
+
+def daily_direct(engine: Engine, campaign: str, scope: Scope | None = None) -> list[DayRow]:
+    """:func:`daily` counted from the targets (one ``GROUP BY`` per step column)."""
+    scope = scope or Scope()
+    where, params = scope.where()
+    with engine.connect() as conn:
+        cid = campaign_id(conn, campaign)
+        pg = conn.dialect.name == "postgresql"
+        found: list[tuple[dt.date, str, int]] = []
+        for column, label in DAY_STEPS:
+            day = f"({column} AT TIME ZONE '{ZONE}')::date" if pg else f"date({column}, '+7 hours')"
+            sql = text(
+                f"SELECT {day} AS day, count(*) AS n FROM campaign_targets "  # noqa: S608
+                f"WHERE campaign_id = :cid AND {column} IS NOT NULL{where} GROUP BY 1"
+            )
+            for m in conn.execute(sql, {"cid": cid, **params}):
+                value = m.day if isinstance(m.day, dt.date) else dt.date.fromisoformat(m.day)
+                found.append((value, label, int(m.n)))
+    return _days(found)
+
+
+def _days(found: list[tuple[dt.date, str, int]]) -> list[DayRow]:
+    by_day: dict[dt.date, dict[str, int]] = {}
+    for day, label, n in found:
+        counts = by_day.setdefault(day, {label: 0 for _, label in DAY_STEPS})
+        counts[label] += n
+    return [DayRow(day, by_day[day]) for day in sorted(by_day)]
+
+
+def campaign_names(engine: Engine) -> list[str]:
+    """Every campaign, the latest first (the console's choice list)."""
+    with engine.connect() as conn:
+        return list(
+            conn.scalars(
+                select(campaigns.c.name).order_by(
+                    campaigns.c.created_at.desc(), campaigns.c.id.desc()
+                )
+            )
+        )
 
 
 def to_csv(rows: list[FunnelRow]) -> str:

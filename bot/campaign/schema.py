@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -123,11 +124,18 @@ campaign_sends = Table(
     ),
     Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("status", String(16), nullable=False),  # claimed | sent | failed
+    # claimed | sent | failed | skipped (excluded after the claim, never sent)
+    Column("status", String(16), nullable=False),
     Column("claimed_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("gateway_ref", String(128), nullable=True),
     Column("error", Text, nullable=True),
+    # 0004_campaign_sends: HTTP attempts, last change, and the subscriber key of the
+    # personal link sent (``bot.outreach.subscriber_key``), looked up when it is opened.
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("link_key", String(16), nullable=True),
     UniqueConstraint("target_id", "channel"),
     Index("ix_campaign_sends_campaign_status", "campaign_id", "channel", "status"),
+    Index("ix_campaign_sends_link_key", "link_key"),
 )

@@ -7,8 +7,9 @@ of them speaks of a campaign by name and the id look-up lives in one place.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -81,11 +82,14 @@ def record_step(
     *,
     at: dt.datetime | None = None,
     channel: str | None = None,
+    request_id: int | None = None,
 ) -> bool:
     """Stamp one funnel step (``conversation_at``, ``address_at``...) for a subscriber.
 
     Only the first time counts (a step is never moved later), so callers may call it on
-    every turn. Returns whether the subscriber is a target of that campaign.
+    every turn. ``channel`` is kept only when the target has none yet (the channel that
+    reached the subscriber first); ``request_id`` links the target to its request once.
+    Returns whether the subscriber is a target of that campaign.
     """
     if step not in STEP_COLUMNS:
         raise ValueError(f"unknown funnel step {step!r}")
@@ -107,4 +111,46 @@ def record_step(
                 .where(where, campaign_targets.c.channel.is_(None))
                 .values(channel=channel)
             )
+        if request_id is not None:
+            conn.execute(
+                update(campaign_targets)
+                .where(where, campaign_targets.c.request_id.is_(None))
+                .values(request_id=request_id)
+            )
         return True
+
+
+def record_answers(
+    engine: Engine, answers: Iterable[tuple[str, str, str, dt.datetime]], channel: str = "liveinfo"
+) -> None:
+    """Stamp Liveinfo answers, ``(campaign, e164, "YES"|"NO", answered_at)``, in one go.
+
+    YES → ``answered_at``, NO → ``refused_at``, first answer wins; set-based per campaign
+    (``executemany``) so a batch of thousands of answers is a few statements. Answers to
+    unknown campaigns or from non-targets change nothing.
+    """
+    by_campaign: dict[str, list[tuple[str, str, dt.datetime]]] = {}
+    for campaign, e164, answer, at in sorted(answers, key=lambda a: a[3]):
+        by_campaign.setdefault(campaign, []).append((e164, answer, at))
+    t = campaign_targets
+    with engine.begin() as conn:
+        for campaign, rows in by_campaign.items():
+            try:
+                cid = campaign_id(conn, campaign)
+            except UnknownCampaign:
+                continue
+            for answer, column in (("YES", "answered_at"), ("NO", "refused_at")):
+                params = [
+                    {"p": e164, "at": at, "ch": channel} for e164, a, at in rows if a == answer
+                ]
+                if not params:
+                    continue
+                mine = and_(t.c.campaign_id == cid, t.c.phone_e164 == bindparam("p"))
+                conn.execute(
+                    update(t).where(mine, t.c[column].is_(None)).values({column: bindparam("at")}),
+                    params,
+                )
+                conn.execute(
+                    update(t).where(mine, t.c.channel.is_(None)).values(channel=bindparam("ch")),
+                    params,
+                )

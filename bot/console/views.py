@@ -677,6 +677,9 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    from bot.console import reports
+
+    reports.add_routes(app)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)
     app.router.add_get("/login", login_page)

@@ -75,6 +75,10 @@ class RequestDraft:
     campaign: str | None = None
     callback_requested: bool = False
     note: str | None = None
+    # The channel of the customer's last message when it differs from ``channel`` (the
+    # channel that brought them): a Liveinfo Yes finished on the web page is ``liveinfo``
+    # here, ``socketio`` there. Kept in the creation event's reason.
+    last_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -391,13 +395,17 @@ class RequestService:
             "delivery_note": decision.delivery_note,
             "created_by": _text(actor, 100, "actor") or "bot",
         }
+        last_channel = (draft.last_channel or "").strip().lower()
+        reason = f"submitted via {channel}"
+        if last_channel and last_channel != channel and _CHANNEL.fullmatch(last_channel):
+            reason += f", last message on {last_channel}"
         for _attempt in range(5):
             reference = new_reference()
             try:
-                inserted = self._insert(reference, values, decision)
+                request_id = self._insert(reference, values, decision, reason=reason)
             except IntegrityError:
                 continue  # the reference collided (astronomically rare): draw another
-            if not inserted:
+            if request_id is None:
                 # The open-request index already holds this phone and type: a repeat
                 # confirmation, or a concurrent twin that won. Hand that request back.
                 existing = self._find_open_view(phone.e164, request_type)
@@ -414,6 +422,8 @@ class RequestService:
                 decision.team.id,
                 decision.rule,
             )
+            if values["campaign"]:
+                self._funnel_stored(values["campaign"], phone.e164, request_id)
             return SubmitOutcome(
                 reference=reference,
                 status=lifecycle.NEW,
@@ -426,10 +436,17 @@ class RequestService:
             )
         raise RuntimeError("could not store the request after 5 attempts")
 
-    def _insert(self, reference: str, values: dict[str, Any], decision: RouteDecision) -> bool:
-        """One transaction: request, creation event, outbox row. False (nothing written)
-        when an open request of that phone and type exists: the database decides, in
-        one round trip, so racing replicas cannot both insert."""
+    def _insert(
+        self,
+        reference: str,
+        values: dict[str, Any],
+        decision: RouteDecision,
+        *,
+        reason: str | None = None,
+    ) -> int | None:
+        """One transaction: request, creation event, outbox row; the new request's id.
+        None (nothing written) when an open request of that phone and type exists: the
+        database decides, in one round trip, so racing replicas cannot both insert."""
         now = utcnow()
         with self._sessions.begin() as session:
             dialect = session.get_bind().dialect.name
@@ -440,8 +457,8 @@ class RequestService:
                 {"reference": reference, "created_at": now, "updated_at": now, **values},
             )
             if result.rowcount != 1:
-                return False
-            request_id = result.inserted_primary_key[0]
+                return None
+            request_id = int(result.inserted_primary_key[0])
             session.execute(
                 _EVENT_INSERT,
                 {
@@ -449,7 +466,7 @@ class RequestService:
                     "from_status": None,
                     "to_status": lifecycle.NEW,
                     "actor": values["created_by"],
-                    "reason": f"submitted via {values['channel']}",
+                    "reason": reason or f"submitted via {values['channel']}",
                     "created_at": now,
                 },
             )
@@ -465,7 +482,30 @@ class RequestService:
                     "created_at": now,
                 },
             )
-        return True
+        return request_id
+
+    # -- the campaign funnel -----------------------------------------------------------
+
+    def _funnel_engine(self) -> Engine | None:
+        bind = self._sessions.kw.get("bind")
+        return bind if isinstance(bind, Engine) else None
+
+    def _funnel_stored(self, campaign: str, e164: str, request_id: int) -> None:
+        """A campaign's request was stored: its target's "request confirmed" step.
+        Never fails the submit (the hook logs and swallows its own errors)."""
+        from bot.campaign import hooks
+
+        engine = self._funnel_engine()
+        if engine is not None:
+            hooks.request_stored(engine, campaign, e164, request_id, utcnow())
+
+    def _funnel_moved(self, view: RequestView, to_status: str, at: datetime) -> None:
+        """A campaign's request was accepted, done or unreachable: the target's step."""
+        from bot.campaign import hooks
+
+        engine = self._funnel_engine()
+        if engine is not None and view.campaign:
+            hooks.request_moved(engine, view.campaign, view.phone, to_status, at)
 
     def _payload(
         self, reference: str, values: Mapping[str, Any], decision: RouteDecision
@@ -670,6 +710,8 @@ class RequestService:
         log.info(
             "request %s %s -> %s by %s", view.reference, view.status, to_status, actor or "unknown"
         )
+        if view.campaign:
+            self._funnel_moved(view, to_status, now)
         return self.get(view.reference)
 
 

@@ -102,6 +102,12 @@ def link_secret() -> str:
     return LINK_SECRET
 
 
+@pytest.fixture(autouse=True)
+def _own_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page looks campaign invitations up in the request store: a temporary one."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'requests.db'}")
+
+
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``get_service()`` on a fresh SQLite request store."""

@@ -147,6 +147,57 @@ async def test_a_liveinfo_link_opens_its_conversation(serve, phone_page):
         assert dialogue.turns == [(sender, "12 Lê Lợi, phường Bến Thành, TP HCM")]
 
 
+async def test_an_sms_invitation_link_shows_the_started_request(serve, phone_page):
+    """First opening of a campaign invitation: the bot's own first replies, not the
+    generic welcome, and the conversation already knows the number."""
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from bot.campaign.schema import campaign_targets
+    from bot.campaign.sender import Outcome, claim, record
+    from bot.campaign.store import ensure_campaign
+    from bot.requests.db import create_store_engine, migrate
+
+    url_db = os.environ["DATABASE_URL"]
+    migrate(url_db)
+    engine = create_store_engine(url_db)
+    cid = ensure_campaign(engine, "c1")
+    now = dt.datetime.now(dt.timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(campaign_targets).values(
+                campaign_id=cid, phone_e164="+84901234567", imported_at=now
+            )
+        )
+    items, _ = claim(
+        engine,
+        cid,
+        "c1",
+        "sms",
+        after=0,
+        size=1,
+        link_key=lambda e164: outreach.subscriber_key(LINK_SECRET, e164),
+    )
+    record(engine, [Outcome(items[0], "sent", 1, now)], "sms")
+    engine.dispose()
+
+    page = phone_page
+    sender = outreach.sender_id_for(LINK_SECRET, "+84901234567")
+    dialogue = Dialogue()
+    async with serve(dialogue) as url:
+        await page.goto(f"{url}#t={outreach.sign_link(LINK_SECRET, sender)}")
+        await page.wait_for_selector("body[data-session=ready]")
+        first = page.locator(".msg.bot").first
+        assert await first.inner_text() == "Bạn muốn đổi SIM 4G cho số nào?"
+        assert await page.locator(".buttons button").count() == 2
+        [(who, said)] = dialogue.turns
+        assert who == sender
+        assert said.startswith('/request_sim_swap{"phone_number": "0901234567"')
+        await shot(page, "invitation-link")
+    assert page.console_errors == []
+
+
 async def test_an_expired_link_says_so_and_starts_afresh(serve, phone_page):
     page = phone_page
     sender = outreach.sender_id_for(LINK_SECRET, "+84901234567")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import random
+import time
 
 import pytest
 from sqlalchemy import select
 
 from bot import phone as phones
+from bot.campaign import importer
 from bot.campaign.importer import (
     ImportFileError,
     PhoneMemo,
@@ -146,3 +149,32 @@ def test_cli_import_and_funnel_csv(db_url, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("dimension,key,name,targets")
     assert lines[1].startswith("campaign,,,1,0")
+
+
+def test_first_line_wins_across_batches_written_side_by_side(engine, tmp_path, monkeypatch):
+    """Tiny batches on two connections, every other one slowed down so later batches
+    commit first: a phone repeated while its earlier batch is in flight, or after,
+    keeps its first line."""
+    real_write = importer._Writer.write
+    calls = itertools.count()
+
+    def write_slowly(self, rows):
+        if next(calls) % 2 == 0:
+            time.sleep(0.02)
+        return real_write(self, rows)
+
+    monkeypatch.setattr(importer._Writer, "write", write_slowly)
+    rng = random.Random(11)
+    phones_ = [f"09012{i:05d}" for i in range(40)]
+    lines = ["sdt;tinh"] + [f"{rng.choice(phones_)};Hà Nội" for _ in range(300)]
+    path = write_csv(tmp_path / "dups.csv", "\n".join(lines) + "\n")
+    first_line = {}
+    for number, text_ in enumerate(lines[1:], start=2):
+        first_line.setdefault("+84" + text_.split(";")[0][1:], number)
+
+    result = import_targets(engine, path, "a", progress=False, batch_rows=3, writers=2)
+
+    assert (result.rows, result.inserted, result.rejected) == (300, len(first_line), 0)
+    assert result.duplicates == 300 - len(first_line)
+    stored = {r["phone_e164"]: r["source_line"] for r in _targets(engine)}
+    assert stored == first_line

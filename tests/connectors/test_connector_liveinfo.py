@@ -372,3 +372,57 @@ async def test_answers_on_postgresql(http, serve, agent_factory, sms_gateway):
             assert store.count(processed=True) == 2
             store.engine.dispose()
         assert len(agent.messages) == 1
+
+
+async def test_answers_stamp_the_campaign_funnel_and_the_yes_carries_its_origin(
+    http, serve, agent_factory, channel, sms_gateway
+):
+    """Yes → answered (channel liveinfo), No → refused, on the campaign's targets."""
+    import datetime as dt
+
+    from sqlalchemy import insert, select
+
+    from bot.campaign.schema import campaign_targets
+    from bot.campaign.store import ensure_campaign
+    from bot.requests.db import create_store_engine, migrate
+
+    migrate(channel.database_url)
+    engine = create_store_engine(channel.database_url)
+    cid = ensure_campaign(engine, "sim4g-2020-04")
+    now = dt.datetime.now(dt.timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(campaign_targets),
+            [
+                {"campaign_id": cid, "phone_e164": p, "imported_at": now}
+                for p in ("+84901234567", "+84907654321")
+            ],
+        )
+    agent = agent_factory()
+    async with serve(channel, agent) as served:
+        await post(http, served, answer("YES"))
+        await post(http, served, answer("NO", msisdn="0907654321"))
+        await sms_gateway.wait_for("POST /sms/send", 1)
+        await channel.idle()
+    with engine.connect() as conn:
+        rows = {
+            r.phone_e164: r
+            for r in conn.execute(
+                select(
+                    campaign_targets.c.phone_e164,
+                    campaign_targets.c.answered_at,
+                    campaign_targets.c.refused_at,
+                    campaign_targets.c.channel,
+                )
+            )
+        }
+    engine.dispose()
+    yes, no = rows["+84901234567"], rows["+84907654321"]
+    assert yes.answered_at is not None and yes.refused_at is None and yes.channel == "liveinfo"
+    assert no.refused_at is not None and no.answered_at is None
+    [message] = agent.messages
+    assert message.metadata["origin"] == {
+        "channel": "liveinfo",
+        "campaign": "sim4g-2020-04",
+        "via": "liveinfo_yes",
+    }

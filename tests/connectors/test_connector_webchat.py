@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import json
+import os
 import socket
 
 import pytest
@@ -46,6 +49,12 @@ async def serve_page(agent):
         server.close()
         await server.wait_closed()
         await server.after_stop()
+
+
+@pytest.fixture(autouse=True)
+def _own_database(tmp_path, monkeypatch):
+    """The page looks invitations up in the request store: a temporary one per test."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'requests.db'}")
 
 
 @pytest.fixture
@@ -295,3 +304,109 @@ async def test_socketio_refuses_foreign_sender_ids(site):
         assert session == liveinfo_id  # what the SMS link's exchange hands the page
     finally:
         await _close(client)
+
+
+# -- campaign invitations: the link starts the conversation, the form keeps the campaign --
+
+
+def _invite(url: str, e164: str, campaign: str = "c1") -> str:
+    """A target of ``campaign`` sent an SMS invitation (as ``campaign send`` records it)."""
+    from sqlalchemy import insert
+
+    from bot.campaign.schema import campaign_targets
+    from bot.campaign.sender import Outcome, claim, record
+    from bot.campaign.store import ensure_campaign
+    from bot.requests.db import create_store_engine, migrate
+
+    migrate(url)
+    engine = create_store_engine(url)
+    cid = ensure_campaign(engine, campaign)
+    now = dt.datetime.now(dt.timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(campaign_targets).values(campaign_id=cid, phone_e164=e164, imported_at=now)
+        )
+    items, _ = claim(
+        engine,
+        cid,
+        campaign,
+        "sms",
+        after=0,
+        size=5,
+        link_key=lambda p: outreach.subscriber_key(LINK_SECRET, p),
+    )
+    record(engine, [Outcome(i, "sent", 1, now, gateway_ref="m1") for i in items], "sms")
+    engine.dispose()
+    return outreach.sign_link(LINK_SECRET, outreach.sender_id_for(LINK_SECRET, e164))
+
+
+def _target(url: str, e164: str) -> dict:
+    from sqlalchemy import create_engine, select
+
+    from bot.campaign.schema import campaign_targets
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(campaign_targets).where(campaign_targets.c.phone_e164 == e164)
+        ).first()
+    engine.dispose()
+    return dict(row._mapping)
+
+
+async def test_an_invitation_link_opens_the_subscribers_request_with_the_number_known(
+    http, site, store
+):
+    url, agent = site
+    db = os.environ["DATABASE_URL"]
+    token = _invite(db, "+84901234567")
+    sender = outreach.sender_id_for(LINK_SECRET, "+84901234567")
+    async with http.post(
+        f"{url}/webhooks/webchat/link", json={"token": token}, headers=headers(url)
+    ) as r:
+        assert r.status == 200
+        first = await r.json()
+    assert first["status"] == "ok" and first["session_id"] == sender
+    # The bot's first replies come back with the session, for the page to show.
+    assert first["messages"] == [
+        {"text": "Bạn muốn đổi SIM?", "buttons": [{"title": "Có", "payload": "/affirm"}]}
+    ]
+    [message] = agent.messages
+    assert message.sender_id == sender and message.input_channel == "webchat"
+    intent, _, entities = message.text.partition("{")
+    assert intent == "/request_sim_swap"
+    assert json.loads("{" + entities) == {
+        "phone_number": "0901234567",
+        "campaign": "c1",
+    }
+    assert message.metadata["origin"] == {"channel": "sms", "campaign": "c1", "via": "link"}
+    stamped = _target(db, "+84901234567")
+    assert stamped["answered_at"] is not None and stamped["channel"] == "sms"
+
+    # Opened again: the same conversation continues, nothing is started twice.
+    async with http.post(
+        f"{url}/webhooks/webchat/link", json={"token": token}, headers=headers(url)
+    ) as r:
+        again = await r.json()
+    assert again == {"status": "ok", "session_id": sender}
+    assert len(agent.messages) == 1
+
+
+async def test_a_form_sent_from_an_invitation_keeps_its_campaign_and_channel(http, site, store):
+    url, _ = site
+    db = os.environ["DATABASE_URL"]
+    _invite(db, "+84901234567")
+    session = outreach.sender_id_for(LINK_SECRET, "+84901234567")
+    async with http.post(
+        f"{url}/webhooks/webchat/request",
+        json={**FORM, "session_id": session},
+        headers=headers(url),
+    ) as resp:
+        assert resp.status == 201
+        created = await resp.json()
+    stored = store().get(created["reference"])
+    assert (stored.campaign, stored.channel, stored.sender_id) == ("c1", "sms", session)
+    history = store().history(created["reference"])
+    assert history[0].reason == "submitted via sms, last message on webform"
+    stamped = _target(db, "+84901234567")
+    assert stamped["address_at"] is not None and stamped["confirmed_at"] is not None

@@ -15,6 +15,7 @@ the test fails rather than let the connector call the real platform.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -497,5 +498,109 @@ def test_liveinfo_yes_conversation(tmp_path: Path, fake_api: Any) -> None:
     assert len(gateway.to("/sms/send")) == 1
     assert stored.reference in final
     assert stored.sender_id == sender
-    # The last turn came over the page's socket.io: that is the channel recorded.
-    assert stored.channel == "socketio"
+    # The Liveinfo Yes brought the customer: that is the channel recorded, though the
+    # conversation ended on the page's socket.io (kept in the creation event).
+    assert stored.channel == "liveinfo"
+    assert stored.campaign == "sim4g-e2e"
+    assert _service(stack).history(stored.reference)[0].reason == (
+        "submitted via liveinfo, last message on socketio"
+    )
+
+
+def test_sms_invitation_link_conversation(tmp_path: Path, fake_api: Any) -> None:
+    """`campaign send` texts a personal link; opening it starts the request with the
+    number known; the chat on the page ends with one request of the campaign, channel
+    sms, and every funnel step stamped on the target."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import insert, select
+
+    from bot.campaign.schema import campaign_targets
+    from bot.campaign.store import ensure_campaign
+    from bot.text import fold
+
+    gateway = fake_api(lambda path: {"id": "msg-1", "status": "queued"})
+    campaign = "sim4g-sms-e2e"
+    env = {
+        "SMS_GATEWAY_URL": f"{gateway.url}/sms/send",
+        "SMS_GATEWAY_TOKEN": "sms-token",
+        "WEBCHAT_LINK_SECRET": "link-secret-" + uuid.uuid4().hex,
+    }
+    with running_stack(tmp_path / "stack", extra_env=env) as stack:
+        engine = create_store_engine(stack.env["DATABASE_URL"])
+        cid = ensure_campaign(engine, campaign)
+        with engine.begin() as conn:
+            conn.execute(
+                insert(campaign_targets).values(
+                    campaign_id=cid,
+                    phone_e164="+84" + PHONE[1:],
+                    imported_at=dt.datetime.now(dt.timezone.utc),
+                )
+            )
+        command = ["campaign", "send", "--campaign", campaign, "--channel", "sms"]
+        sent = subprocess.run(
+            [sys.executable, "-m", "bot", *command, "--rate", "5/s", "--no-progress"],
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert "1 sent, 0 failed" in sent.stdout
+        [sms] = gateway.to("/sms/send")
+        assert sms.body["to"] == "+84" + PHONE[1:] and "9090" in sms.body["text"]
+        assert PHONE[1:] not in sms.body["text"]
+        token = re.search(r"#t=([A-Za-z0-9._\-]+)", sms.body["text"])
+        assert token, sms.body["text"]
+
+        page = httpx.get(f"{stack.rasa_url}/webhooks/webchat/", timeout=10)
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+        assert csrf
+        link = httpx.post(
+            f"{stack.rasa_url}/webhooks/webchat/link",
+            json={"token": token.group(1)},
+            headers={"Origin": stack.rasa_url, "X-CSRF-Token": csrf.group(1)},
+            timeout=60,
+        )
+        assert link.status_code == 200, link.text
+        opened = link.json()
+        sender = opened["session_id"]
+        # The real bot started the request: its first reply asks for the address.
+        first = "\n".join(m["text"] for m in opened["messages"])
+        assert "dia chi" in fold(first), first
+
+        bot_said: list[str] = []
+        client = socketio.Client(reconnection=False)
+        client.on("bot_uttered", lambda data: bot_said.append(str(data.get("text", ""))))
+        confirmed = threading.Event()
+        client.on("session_confirm", lambda data: confirmed.set())
+        client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
+        try:
+            client.emit("session_request", {"session_id": sender})
+            assert confirmed.wait(20)
+            service = _service(stack)
+            for text, expected in [(ADDRESS, "tên"), ("bo qua", PHONE)]:
+                seen = len(bot_said)
+                client.emit("user_uttered", {"message": text, "session_id": sender})
+                wait_for(
+                    f"a reply containing {expected!r}",
+                    lambda s=seen, e=expected: e.lower() in "\n".join(bot_said[s:]).lower(),
+                )
+            client.emit("user_uttered", {"message": "dung roi", "session_id": sender})
+            [stored] = wait_for("the stored request", lambda: service.find_open(PHONE, "sim_swap"))
+        finally:
+            client.disconnect()
+        assert (stored.channel, stored.campaign, stored.sender_id) == ("sms", campaign, sender)
+        assert service.history(stored.reference)[0].reason == (
+            "submitted via sms, last message on socketio"
+        )
+        with engine.connect() as conn:
+            target = conn.execute(select(campaign_targets)).one()._mapping
+        engine.dispose()
+    assert target["channel"] == "sms"
+    for step in ("invited_at", "answered_at", "conversation_at", "address_at", "confirmed_at"):
+        assert target[step] is not None, step
+    assert target["request_id"] is not None

@@ -156,7 +156,13 @@
       if (res.data.status === "ok" && res.data.session_id) {
         sessionId = res.data.session_id;
         storage(STORE_KEY, sessionId);
-        welcome(true);
+        // An invitation opened for the first time: the bot has started the request
+        // (number known) and its first replies come with the answer.
+        if (res.data.messages && res.data.messages.length) {
+          res.data.messages.forEach(onBotUttered);
+        } else {
+          welcome(true);
+        }
       } else {
         sessionId = null;  // a fresh conversation: never resume someone else's by mistake
         storage(STORE_KEY, null);
