@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import random
 import re
 import sys
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,6 +29,7 @@ from bot.text import fold, strip_diacritics
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "addresses" / "public-addresses.csv"
 SEED = 20250701
+T = TypeVar("T")
 
 _ABBREVIATIONS = [
     (r"thành phố hồ chí minh|tp\.? hồ chí minh|hồ chí minh", "TPHCM"),
@@ -117,6 +121,42 @@ def _bare(folded: str) -> str:
     return re.sub(r"[^a-z0-9]", "", folded)
 
 
+def same_district(got: str | None, label: str) -> bool:
+    """An old district, by name (``same_unit``) or by a former name of the same unit as
+    the library records it: labels written before a rename or a merger ("Tĩnh Gia", now
+    Thị xã Nghi Sơn; "Đông Sơn", merged into Thành phố Thanh Hóa) name the unit that the
+    2025-01 list calls otherwise. Applied to both parsers alike."""
+    if same_unit(got, label):
+        return True
+    if not got:
+        return False
+    label_key = _bare(fold(label))
+    return label_key in _former_names().get(_bare(fold(got)), frozenset())
+
+
+@lru_cache(maxsize=1)
+def _former_names() -> dict[str, frozenset[str]]:
+    """Folded district name → its former names (with and without type word), from the
+    library's table of the 63-province structure."""
+    import sqlite3
+    from importlib import resources
+
+    names: dict[str, set[str]] = {}
+    package = resources.files("vietnamadminunits") / "data"
+    with resources.as_file(package / "dataset.db") as db_path:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT DISTINCT district, districtAlias FROM admin_units_legacy"
+                " WHERE districtAlias IS NOT NULL"
+            ).fetchall()
+        finally:
+            conn.close()
+    for district, aliases in rows:
+        names.setdefault(_bare(fold(district)), set()).update(json.loads(aliases))
+    return {key: frozenset(value) for key, value in names.items()}
+
+
 def _disable_geocoding() -> None:
     """The library's converter geocodes through ArcGIS to place an old ward split between
     new wards; answer "no location" instead, so that it takes its offline path (the new
@@ -142,11 +182,21 @@ class Tally:
         return f"{100 * hit / n:6.1f}%" if n else "     - "
 
 
-def run_ours(rows: list[dict[str, str]], texts: list[str]) -> Tally:
+def _timed(call: Callable[[str], T], texts: list[str], repeat: int) -> tuple[list[T], float]:
+    """Answers and the CPU time of the fastest of ``repeat`` passes over ``texts``: the
+    machine is shared, and the fastest pass is the one least disturbed by others."""
+    best = float("inf")
+    answers: list[T] = []
+    for _ in range(max(1, repeat)):
+        started = time.process_time()
+        answers = [call(text) for text in texts]
+        best = min(best, time.process_time() - started)
+    return answers, best
+
+
+def run_ours(rows: list[dict[str, str]], texts: list[str], repeat: int = 1) -> Tally:
     tally = Tally()
-    started = time.process_time()
-    results = [resolve(text) for text in texts]
-    tally.seconds = time.process_time() - started
+    results, tally.seconds = _timed(resolve, texts, repeat)
     for row, res in zip(rows, results, strict=True):
         tally.n += 1
         province = row["province_new"]
@@ -167,20 +217,18 @@ def run_ours(rows: list[dict[str, str]], texts: list[str]) -> Tally:
             tally.ward_ok += res.status == "resolved" and same_unit(res.ward_name, row["ward_new"])
         if row["district_old"]:
             tally.dist_n += 1
-            tally.dist_ok += same_unit(res.old_district_name, row["district_old"])
+            tally.dist_ok += same_district(res.old_district_name, row["district_old"])
     return tally
 
 
-def run_library(rows: list[dict[str, str]], texts: list[str]) -> Tally:
+def run_library(rows: list[dict[str, str]], texts: list[str], repeat: int = 1) -> Tally:
     """The library as its README uses it on addresses written in the old structure:
     ``convert_address`` parses the text in LEGACY mode (old province / district / ward) and
     maps it to the current units; when that finds no province, ``parse_address`` in
     FROM_2025 mode gets a second chance (text already in the current structure). Both
     calls are inside the timing."""
     tally = Tally()
-    started = time.process_time()
-    answers = [_library_answer(text) for text in texts]
-    tally.seconds = time.process_time() - started
+    answers, tally.seconds = _timed(_library_answer, texts, repeat)
     for row, (new, old) in zip(rows, answers, strict=True):
         tally.n += 1
         province = getattr(new, "province", None)
@@ -194,7 +242,7 @@ def run_library(rows: list[dict[str, str]], texts: list[str]) -> Tally:
             tally.ward_ok += same_unit(getattr(new, "ward", None), row["ward_new"])
         if row["district_old"]:
             tally.dist_n += 1
-            tally.dist_ok += same_unit(getattr(old, "district", None), row["district_old"])
+            tally.dist_ok += same_district(getattr(old, "district", None), row["district_old"])
     return tally
 
 
@@ -221,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=0, help="sample N rows per source")
     parser.add_argument("--no-library", action="store_true", help="skip vietnamadminunits")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed passes per parser (the fastest counts)"
+    )
     options = parser.parse_args(argv)
     if not options.data.exists():
         print(
@@ -259,9 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         for variant, make in VARIANTS.items():
             rng = random.Random(f"{SEED}:{source}:{variant}")
             texts = [make(row["address"], rng) for row in sample]
-            who = [("ours", run_ours(sample, texts))]
+            who = [("ours", run_ours(sample, texts, options.repeat))]
             if not options.no_library:
-                who.append(("lib", run_library(sample, texts)))
+                who.append(("lib", run_library(sample, texts, options.repeat)))
             for name, t in who:
                 rate = t.n / t.seconds if t.seconds else 0.0
                 print(
@@ -275,9 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         "prov/ward: current structure, decided answers only; olddist: old district; "
         "cands: answered with candidates (province undecided); wrong!: wrong but "
         "confident; inCand: true province decided or among the candidates; addr/s: CPU time "
-        "of one core (library: convert_address, plus parse_address FROM_2025 when that finds "
-        "no province). Names are compared without diacritics and, when the label has none, "
-        "without the type word."
+        "of one core, fastest of --repeat passes (library: convert_address, plus "
+        "parse_address FROM_2025 when that finds no province). Names are compared without "
+        "diacritics and, when the label has none, without the type word; an old district "
+        "also matches a label that gives a former name of it (the library's aliases: Tĩnh "
+        "Gia for Thị xã Nghi Sơn)."
     )
     return 0
 

@@ -5,6 +5,10 @@ ward conversion table. We read them directly rather than through its parser so t
 address costs a few dictionary look-ups, not a scan. The old→new *province* mapping is
 derived from the ward conversion table (never from a province table, which is known to be
 wrong for Tiền Giang in other libraries).
+
+Beyond the library's keywords, every unit is indexed under its bare name and, for the
+resolver's initials rule, under the initials of its name; index hits are grouped into
+:class:`Reading` s that score alike, and each unit knows the current province it lies in.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
+from typing import Literal, NamedTuple
 
 from bot.text import fold
 
@@ -51,6 +57,24 @@ class Unit:
     kind: str  # folded type key: "phuong", "xa", "quan", "tinh", "thanhpho"...
     province: str  # code of the province it belongs to (itself for a province)
     district: str | None = None  # old district code, for an old ward
+    # The bare name's syllables with their diacritics (see :func:`tone_signature`), to
+    # weigh a match against what the customer typed when they typed diacritics.
+    tones: tuple[Spelling, ...] = ()
+    bare_key: str = ""  # folded bare name without spaces: "kimlien"
+    current: str = ""  # the current province it lies in (an old unit: where it went)
+    new_wards: tuple[str, ...] = ()  # an old ward: its current wards, the default first
+
+
+class Reading(NamedTuple):
+    """Units one key names that the resolver scores alike: same level, type, spelling and
+    whether the key carries the type word. Scoring a group once, not each unit, is what
+    keeps a common name ("Tân Phú", forty units) cheap."""
+
+    full: bool
+    sample: Unit  # any of them: they share what the score depends on
+    units: tuple[Unit, ...]
+    # the same units by the current province they lie in, with the old wards among them
+    placed: tuple[tuple[str, tuple[Unit, ...], tuple[Unit, ...]], ...]
 
 
 @dataclass(slots=True)
@@ -72,6 +96,13 @@ class Data:
     max_key_tokens: int = 6
     # fuzzy index: a key with one character deleted → keys (short names, length ≥ 6)
     deletes: dict[str, list[str]] = field(default_factory=dict)
+    # initials: "bmt|" → Buôn Ma Thuột, "bh|hoaa" → Bình Hưng Hòa A (see _add_initials)
+    initials: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # ``index`` and ``initials`` grouped for scoring (see :class:`Reading`)
+    readings: dict[str, tuple[Reading, ...]] = field(default_factory=dict)
+    initial_readings: dict[str, tuple[Reading, ...]] = field(default_factory=dict)
+    # current province code → number of its current wards (the size prior of candidates)
+    province_wards: dict[str, int] = field(default_factory=dict)
 
     def unit(self, level: str, code: str) -> Unit:
         return self.units[(level, code)]
@@ -88,6 +119,104 @@ def _kind(name: str) -> str:
         if key.startswith(type_key):
             return type_key
     return ""
+
+
+_TWO_WORD_KINDS = frozenset({"thanhpho", "thitran", "thixa", "dackhu"})
+
+
+def bare_name(name: str) -> str:
+    """The name without its type word: "Thành phố Hồng Ngự" → "Hồng Ngự". The library's
+    short names are not always that ("Hồng Ngự (Thành phố)" where two units share it)."""
+    kind = _kind(name)
+    if not kind:
+        return name
+    words = name.split()
+    return " ".join(words[2 if kind in _TWO_WORD_KINDS else 1 :])
+
+
+# Diacritics as marks: tone marks (one per syllable) and letter marks (â ă ơ ư đ).
+_TONE_MARKS = {"\u0300": "f", "\u0301": "s", "\u0303": "x", "\u0309": "r", "\u0323": "j"}
+_LETTER_MARKS = {"\u0302": "^", "\u0306": "(", "\u031b": "+"}
+_STOP_ENDINGS = ("p", "t", "c", "ch", "k")
+
+
+class Spelling(NamedTuple):
+    """One syllable's diacritics: "Phường" → ("phuong", "..++..", "f"). Tone placement
+    does not matter ("Hoà" = "Hòa"): both spellings in use compare equal."""
+
+    key: str  # folded
+    letters: str  # a mark per letter: "." none, "^" â ê ô, "(" ă, "+" ơ ư, "-" đ
+    tone: str  # "", or f s x r j (huyền, sắc, ngã, hỏi, nặng)
+
+
+def spelling(word: str) -> Spelling:
+    marks: list[str] = []
+    tone = ""
+    for ch in unicodedata.normalize("NFD", word.lower()):
+        if ch in _TONE_MARKS:
+            tone = _TONE_MARKS[ch]
+        elif ch in _LETTER_MARKS:
+            if marks:
+                marks[-1] = _LETTER_MARKS[ch]
+        elif ch == "đ":
+            marks.append("-")
+        elif unicodedata.category(ch) != "Mn":
+            marks.append(".")
+    return Spelling(fold(word), "".join(marks), tone)
+
+
+def typed_spelling(word: str) -> Spelling | None:
+    """A word's spelling when it was typed with diacritics; None when without (it then
+    says nothing about them)."""
+    found = spelling(word)
+    if not found.tone and found.letters.count(".") == len(found.letters):
+        return None
+    return found
+
+
+def tones_agree(typed: Spelling, name: Spelling) -> Literal["same", "variant", "other"]:
+    """Whether a syllable typed with diacritics is the name's syllable (same folded key).
+
+    "other": it has other marks than the name's ("Thạnh" for "Thành", "Phường" for
+    "Phương", "Tháng" for "Thắng"). "variant": a difference customers and the lists
+    themselves make for one name: hỏi for ngã ("Thũy" for Thủy), d for đ and a
+    sắc/nặng tone on a stop-ending syllable in the transliterated names of the Central
+    Highlands ("Ea Đrăng"/"Ea Drăng", "Đắk"/"Đăk"), a mark left out ("Phuờng").
+    """
+    agreement: Literal["same", "variant", "other"] = "same"
+    if len(typed.letters) != len(name.letters):
+        return "other"
+    for mark, other in zip(typed.letters, name.letters, strict=True):
+        if mark == other:
+            continue
+        if mark == "." or "-" in (mark, other):
+            agreement = "variant"
+        else:
+            return "other"
+    if typed.tone == name.tone:
+        return agreement
+    if not typed.tone or {typed.tone, name.tone} == {"r", "x"}:
+        return "variant"
+    if not name.tone and typed.tone in ("s", "j") and name.key.endswith(_STOP_ENDINGS):
+        return "variant"
+    return "other"
+
+
+def _unit(
+    level: str, code: str, name: str, short: str, province: str, district: str | None = None
+) -> Unit:
+    bare = bare_name(name)
+    return Unit(
+        level,
+        code,
+        name,
+        short,
+        _kind(name),
+        province,
+        district,
+        tones=tuple(spelling(word) for word in bare.split()),
+        bare_key=_key(bare),
+    )
 
 
 # Short names customers use for provinces, beyond the library's own aliases. Values are
@@ -112,7 +241,6 @@ PROVINCE_ALIASES: dict[str, str] = {
     "daknong": "daknong",
     "daclak": "daklak",
     "khanhhoa": "khanhhoa",
-    "nhatrang": "khanhhoa",
 }
 
 
@@ -148,6 +276,72 @@ def _deletes(key: str) -> set[str]:
     return {key[:i] + key[i + 1 :] for i in range(len(key))}
 
 
+def _add_initials(data: Data, unit: Unit) -> None:
+    """Index the initials customers write in capitals: a province's or a district's whole
+    name ("BMT" Buôn Ma Thuột, "ĐT" Đồng Tháp), or the first syllables of any name
+    followed by the rest in full ("BH Hòa A" Bình Hưng Hòa A). Keys are "initials|rest"."""
+    syllables = _key_words(bare_name(unit.name))
+    if len(syllables) < 2 or not all(s.isalpha() for s in syllables):
+        return
+    whole = unit.level in (PROVINCE, OLD_PROVINCE, OLD_DISTRICT)
+    for count in range(2, len(syllables) + (1 if whole else 0)):
+        key = "".join(s[0] for s in syllables[:count]) + "|" + "".join(syllables[count:])
+        entries = data.initials.setdefault(key, [])
+        if (unit.level, unit.code) not in entries:
+            entries.append((unit.level, unit.code))
+
+
+def _settle(data: Data) -> None:
+    """Fill in each unit's current province (and an old ward's current wards), and share
+    equal spellings between units so that they can be grouped by identity."""
+    spellings: dict[tuple[Spelling, ...], tuple[Spelling, ...]] = {}
+    for key, unit in list(data.units.items()):
+        level, code = key
+        if level in (PROVINCE, WARD):
+            current = unit.province
+        elif level == OLD_WARD:
+            current = data.units[(WARD, data.old_ward_to_new[code][0])].province
+        else:
+            current = data.old_province_to_new[unit.province][0]
+        data.units[key] = replace(
+            unit,
+            tones=spellings.setdefault(unit.tones, unit.tones),
+            current=current,
+            new_wards=data.old_ward_to_new.get(code, ()) if level == OLD_WARD else (),
+        )
+
+
+def _group(data: Data, entries: list[tuple[str, str, bool]]) -> tuple[Reading, ...]:
+    groups: dict[tuple[bool, str, bool, int], list[Unit]] = {}
+    for level, code, full in entries:
+        unit = data.units[(level, code)]
+        # Old and current units of a tier score alike; what differs is the type word.
+        tier = level in (PROVINCE, OLD_PROVINCE)
+        key = (tier, unit.kind if level != OLD_DISTRICT else "d" + unit.kind, full, id(unit.tones))
+        groups.setdefault(key, []).append(unit)
+    readings = []
+    for (_, _, full, _), units in groups.items():
+        placed: dict[str, list[Unit]] = {}
+        for unit in units:
+            placed.setdefault(unit.current, []).append(unit)
+        readings.append(
+            Reading(
+                full,
+                units[0],
+                tuple(units),
+                tuple(
+                    (code, tuple(members), tuple(u for u in members if u.level == OLD_WARD))
+                    for code, members in placed.items()
+                ),
+            )
+        )
+    return tuple(readings)
+
+
+def _key_words(name: str) -> list[str]:
+    return [word for word in re.split(r"[^a-z0-9]+", fold(name)) if word]
+
+
 @lru_cache(maxsize=1)
 def load() -> Data:
     """Read the library's tables once per process and build the indexes."""
@@ -167,13 +361,8 @@ def load() -> Data:
     for row in new_rows:
         pcode = row["provinceCode"]
         if (PROVINCE, pcode) not in data.units:
-            data.units[(PROVINCE, pcode)] = Unit(
-                PROVINCE,
-                pcode,
-                row["province"],
-                row["provinceShort"],
-                _kind(row["province"]),
-                pcode,
+            data.units[(PROVINCE, pcode)] = _unit(
+                PROVINCE, pcode, row["province"], row["provinceShort"], pcode
             )
             province_key_to_code[row["provinceKey"]] = pcode
             _add(data, row["provinceKey"], PROVINCE, pcode, True)
@@ -186,9 +375,8 @@ def load() -> Data:
                     _is_full(kw, _kind(row["province"]), row["provinceShortKey"]),
                 )
         wcode = row["wardCode"]
-        data.units[(WARD, wcode)] = Unit(
-            WARD, wcode, row["ward"], row["wardShort"], _kind(row["ward"]), pcode
-        )
+        data.units[(WARD, wcode)] = _unit(WARD, wcode, row["ward"], row["wardShort"], pcode)
+        data.province_wards[pcode] = data.province_wards.get(pcode, 0) + 1
         new_ward_by_keys[(row["provinceKey"], row["wardKey"])] = wcode
         _add(data, row["wardKey"], WARD, wcode, True)
         for kw in [row["wardShortKey"], *_json_list(row["wardKeywords"])]:
@@ -199,13 +387,8 @@ def load() -> Data:
     for row in old_rows:
         pcode = row["provinceCode"]
         if (OLD_PROVINCE, pcode) not in data.units:
-            data.units[(OLD_PROVINCE, pcode)] = Unit(
-                OLD_PROVINCE,
-                pcode,
-                row["province"],
-                row["provinceShort"],
-                _kind(row["province"]),
-                pcode,
+            data.units[(OLD_PROVINCE, pcode)] = _unit(
+                OLD_PROVINCE, pcode, row["province"], row["provinceShort"], pcode
             )
             _add(data, row["provinceKey"], OLD_PROVINCE, pcode, True)
             for kw in [row["provinceShortKey"], *_json_list(row["provinceKeywords"])]:
@@ -218,13 +401,8 @@ def load() -> Data:
                 )
         dcode = row["districtCode"]
         if (OLD_DISTRICT, dcode) not in data.units:
-            data.units[(OLD_DISTRICT, dcode)] = Unit(
-                OLD_DISTRICT,
-                dcode,
-                row["district"],
-                row["districtShort"],
-                _kind(row["district"]),
-                pcode,
+            data.units[(OLD_DISTRICT, dcode)] = _unit(
+                OLD_DISTRICT, dcode, row["district"], row["districtShort"], pcode
             )
             district_by_key[(row["provinceKey"], row["districtKey"])] = dcode
             kind = _kind(row["district"])
@@ -240,8 +418,8 @@ def load() -> Data:
         old_key_to_ward[old_key] = wcode
         if row["ward"]:
             kind = _kind(row["ward"])
-            data.units[(OLD_WARD, wcode)] = Unit(
-                OLD_WARD, wcode, row["ward"], row["wardShort"], kind, pcode, dcode
+            data.units[(OLD_WARD, wcode)] = _unit(
+                OLD_WARD, wcode, row["ward"], row["wardShort"], pcode, dcode
             )
             for kw in [row["wardKey"], row["wardShortKey"], *_json_list(row["wardKeywords"])]:
                 _add(data, kw, OLD_WARD, wcode, _is_full(kw, kind, row["wardShortKey"]))
@@ -275,11 +453,25 @@ def load() -> Data:
         k: tuple(code for code, _ in counts.most_common()) for k, counts in by_province.items()
     }
 
+    # Every unit under its bare name, even where the library leaves it out because two
+    # units of one province share it (Thành phố and Huyện Hồng Ngự): the rest of the text
+    # tells them apart, as it does for namesakes in different provinces.
+    for (level, code), unit in data.units.items():
+        _add(data, _key(bare_name(unit.name)), level, code, False)
+        _add_initials(data, unit)
+
     # Customers' short names for provinces.
     for alias, short_key in PROVINCE_ALIASES.items():
         for level, code, _ in list(data.index.get(short_key, [])):
             if level in (PROVINCE, OLD_PROVINCE):
                 _add(data, alias, level, code, False)
+
+    _settle(data)
+    data.readings = {key: _group(data, entries) for key, entries in data.index.items()}
+    data.initial_readings = {
+        key: _group(data, [(level, code, False) for level, code in entries])
+        for key, entries in data.initials.items()
+    }
 
     data.max_key_tokens = 7
     province_keys = {

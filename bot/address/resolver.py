@@ -3,16 +3,24 @@
 How it works, in three steps:
 
 1. Tokens. The text is folded (no diacritics, lower case) into word tokens that remember
-   where they stand in the original; "P13", "Q.3", "F5" become a type marker and a number.
+   where they stand in the original, the diacritics they were typed with and whether they
+   were written in capitals; "P13", "Q.3", "F5" become a type marker and a number.
 2. Matches. Every run of up to seven tokens inside one comma-separated part is looked up in
    one dictionary keyed by the folded name without spaces ("phuongmai", "quandongda",
-   "hcm"). A short name scores higher after a compatible marker ("p.", "quận", "TX."),
-   lower right after a house number or a street word ("75 Đinh Tiên Hoàng", "đường X").
-   Runs that match nothing get a second chance through a one-deletion index (typos).
-3. Hypotheses. Each matched ward, district or province is completed with the other matches
-   that are consistent with it (its district, its province, old or new), on disjoint spans,
-   and scored by the sum. The best hypothesis per current province is compared with the
-   runner-up: a clear margin decides; otherwise the candidates go back to the caller.
+   "hcm"); a word in capitals is also read as initials ("BMT", "BH Hòa A"). Each key gives
+   groups of units that score alike (a common name is scored once, not forty times). A
+   short name scores higher after a compatible marker ("p.", "quận", "TX."), lower right
+   after a house number or a street word ("14 Hàng Khay", "đường X"), lower when the
+   diacritics typed are not the name's ("Thạnh" for Thành). Runs that match nothing get a
+   second chance through a one-deletion index (typos).
+3. Hypotheses. Matches are grouped by the current province they lie in. Each province's
+   upper bound (best ward + best district + best mention) orders the visit; a visited
+   province's wards, districts and mentions are completed with what is consistent with
+   them (its district, its province, old or new) on disjoint spans and scored by the sum.
+   The visit stops when no province left can change the answer. The best hypothesis per
+   province is compared with the runner-up: a clear margin decides; otherwise the
+   candidates, ranked by the number of current wards the text may mean there, go back to
+   the caller.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from bot.address.data import (
@@ -30,8 +38,12 @@ from bot.address.data import (
     PROVINCE,
     WARD,
     Data,
+    Reading,
+    Spelling,
     Unit,
     load,
+    tones_agree,
+    typed_spelling,
 )
 from bot.address.model import Candidate, Resolution
 from bot.text import fold
@@ -39,10 +51,13 @@ from bot.text import fold
 MARGIN = 0.45  # score lead over the runner-up needed to decide without asking
 MIN_DECIDE = 0.75  # a lone weak match (one unprefixed syllable) never decides alone
 MIN_USABLE = 0.6  # below this (one stray syllable, a fuzzy guess) nothing is usable
+_SURE = 1.5  # a decision on less (one name, no district or province) is checked for typos
 MAX_CANDIDATES = 5
 
-_TOKEN = re.compile(r"[^\W_]+")
-_SEPARATOR = re.compile(r"[,;\n|]")
+_SPACES = re.compile(r"\s+")
+_STREET_SPLIT = re.compile(r"[,;\n]")
+_PIECE = re.compile(r"[^\W_]+|[,;\n|]")
+_SEPARATORS = frozenset(",;\n|")
 _PREFIXED_NUMBER = re.compile(r"^(phuong|quan|ph|p|f|q|x|h|tt|tx)(\d+)$")
 _PREFIXED_NAME = re.compile(r"^(tp|tx|tt)([a-z]{4,})$")
 
@@ -71,6 +86,7 @@ _MARKERS: dict[tuple[str, ...], str] = {
 _WARD_KINDS = frozenset({"phuong", "xa", "thitran", "dackhu"})
 _DISTRICT_KINDS = frozenset({"quan", "huyen", "thixa", "thanhpho"})
 _PROVINCE_KINDS = frozenset({"tinh", "thanhpho"})
+_TIER_KINDS = _WARD_KINDS | _DISTRICT_KINDS | {"tinh"}
 
 # Words that introduce a street, an alley or a hamlet: a name right after one is not a unit.
 _STREET_WORDS = frozenset(
@@ -94,7 +110,17 @@ _SHORT_ONE = 0.55  # one-syllable short name, no marker
 _PROVINCE_SHORT = 0.9  # a province's name without "tỉnh": provinces are named more than wards
 _ALIAS = 0.95  # a province's customary short form (HN, HCM, SG)
 _WRONG_MARKER = 0.3
-_NEAR_MARKER = 0.5  # a marker of the right tier but another type ("huyện" for a thị xã)
+# A marker of the right tier but a type below the unit's ("xã" for what is now a phường,
+# "huyện" for a thị xã): customers keep the old word after an upgrade, but a namesake of
+# the very type written is the likelier reading.
+_NEAR_MARKER = 0.5
+_PARTIAL = 0.6  # a marked name followed by words of the same part that nothing explains
+_TONES_DIFFER = 0.5  # the diacritics typed are not the name's ("Thạnh" for "Thành")
+_TONE_VARIANT = 0.8  # a tone the list's spelling has not ("Đắk" for "Đăk")
+_INITIALS = 0.7  # a whole name in capital initials ("BMT", "ĐT"): several names share them
+_INITIALS_REST = 0.9  # initials, then the rest in full ("BH Hòa A"): far more specific
+_OTHER_PROVINCE = 0.5  # a reading in a province other than the one the text names
+_NAMED = 0.85  # a province mention at least this strong names the province
 _STREETISH = 0.35
 _STREET_TAIL = 0.7  # a name closing a "house number + street" part: street or ward
 _INSIDE = 0.3  # a name lying inside a longer, stronger reading of the same words
@@ -107,14 +133,19 @@ class _Token(NamedTuple):
     start: int
     end: int
     segment: int
+    tone: Spelling | None  # its diacritics as typed (None: typed without)
+    caps: bool  # written in capitals (2 to 4 letters) in a text that is not all capitals
 
 
 class _Match(NamedTuple):
-    level: str
-    code: str
+    """A reading of tokens[start:end]: every unit of an index group, scored alike."""
+
+    reading: Reading
     start: int  # token index, marker included
     end: int
     score: float
+    name: int  # token index where the name itself starts (after the marker)
+    marked: bool = False  # read with its type word or a compatible marker
 
 
 @dataclass(slots=True)
@@ -133,28 +164,66 @@ def _tokens(text: str) -> list[_Token]:
     """Folded tokens with their character offsets and the comma-separated part they sit in."""
     tokens: list[_Token] = []
     segment = 0
-    last_end = 0
-    for found in _TOKEN.finditer(text):
-        if _SEPARATOR.search(text, last_end, found.start()):
+    separated = False
+    # Capitals say "initials" only in a text that also has lower case.
+    mixed_case = not text.isupper()
+    for found in _PIECE.finditer(text):
+        word = found.group()
+        if word in _SEPARATORS:
+            separated = True
+            continue
+        if separated:
             segment += 1
-        last_end = found.end()
-        key = _fold_token(found.group())
+            separated = False
         start = found.start()
-        split = _PREFIXED_NUMBER.match(key) or _PREFIXED_NAME.match(key)
-        if split and not (split.group(1) == "tp" and split.group(2) in ("hcm",)):
-            cut = start + len(split.group(1))
-            tokens.append(_Token(split.group(1), start, cut, segment))
-            key, start = split.group(2), cut
-        if key.isdigit():
-            key = key.lstrip("0") or "0"
-        tokens.append(_Token(key, start, found.end(), segment))
+        for key, begin, end, tone, caps in _read_word(word):
+            tokens.append(
+                _Token(key, start + begin, start + end, segment, tone, caps and mixed_case)
+            )
     return tokens
 
 
 @lru_cache(maxsize=1 << 16)
-def _fold_token(word: str) -> str:
-    """Folded form of one word; words repeat across addresses, so it is cached."""
-    return fold(word)
+def _read_word(
+    word: str,
+) -> tuple[tuple[str, int, int, Spelling | None, bool], ...]:
+    """The tokens of one word: (folded key, offsets in the word, diacritics, written in
+    capitals). "P13" is a marker and a number, "TPHCM" stays whole. Words repeat across
+    addresses, so this is cached."""
+    key = fold(word)
+    tone = typed_spelling(word)
+    caps = 2 <= len(word) <= 4 and word.isupper() and word.isalpha()
+    split = _PREFIXED_NUMBER.match(key) or _PREFIXED_NAME.match(key)
+    pieces: list[tuple[str, int, int, Spelling | None, bool]] = []
+    if split and not (split.group(1) == "tp" and split.group(2) in ("hcm",)):
+        cut = len(split.group(1))
+        pieces.append((split.group(1), 0, cut, None, False))
+        key, tone, caps = split.group(2), typed_spelling(word[cut:]), False
+    else:
+        cut = 0
+    if key.isdigit():
+        key = key.lstrip("0") or "0"
+    pieces.append((key, cut, len(word), tone, caps))
+    return tuple(pieces)
+
+
+def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
+    """The type marker that ends right before each token: (type, its first token)."""
+    out: list[tuple[str, int] | None] = [None] * len(tokens)
+    for index in range(1, len(tokens)):
+        segment = tokens[index].segment
+        previous = tokens[index - 1]
+        if previous.segment != segment:
+            continue
+        if index >= 2 and tokens[index - 2].segment == segment:
+            kind = _MARKERS.get((tokens[index - 2].key, previous.key))
+            if kind:
+                out[index] = (kind, index - 2)
+                continue
+        kind = _MARKERS.get((previous.key,))
+        if kind:
+            out[index] = (kind, index - 1)
+    return out
 
 
 def _marker_before(tokens: list[_Token], index: int) -> tuple[str, int] | None:
@@ -169,20 +238,43 @@ def _marker_before(tokens: list[_Token], index: int) -> tuple[str, int] | None:
     return None
 
 
-def _compatible(marker: str, unit: Unit) -> bool:
-    if unit.level in (PROVINCE, OLD_PROVINCE):
+@cache
+def _relation(marker: str, level: str, kind: str) -> str:
+    """How a type marker relates to a unit of ``level`` and ``kind``: "same" (it announces
+    it), "upgraded" (its former type, see :func:`_upgraded`), "other" (another unit's
+    type), or "" (not a type at all)."""
+    if _compatible(marker, level, kind):
+        return "same"
+    if _upgraded(marker, level, kind):
+        return "upgraded"
+    return "other" if marker in _TIER_KINDS else ""
+
+
+def _compatible(marker: str, level: str, kind: str) -> bool:
+    if level in (PROVINCE, OLD_PROVINCE):
         return marker in _PROVINCE_KINDS
-    if marker == unit.kind:
+    if marker == kind:
         return True
     # "TP. Thủ Đức": a city inside a province was a district; "quận" before a town is a slip.
-    return unit.level == OLD_DISTRICT and marker in _DISTRICT_KINDS and unit.kind == "thanhpho"
+    return level == OLD_DISTRICT and marker in _DISTRICT_KINDS and kind == "thanhpho"
 
 
-def _same_tier(marker: str, unit: Unit) -> bool:
-    """A marker of the unit's tier but not its type: "thị trấn" before a phường."""
-    if unit.level in (WARD, OLD_WARD):
-        return marker in _WARD_KINDS
-    return unit.level == OLD_DISTRICT and marker in _DISTRICT_KINDS
+# Types of a tier from rural to urban: units are upgraded along them, never back.
+_RANK = {"xa": 0, "thitran": 1, "phuong": 2, "huyen": 0, "thixa": 1, "quan": 2}
+
+
+def _upgraded(marker: str, level: str, kind: str) -> bool:
+    """A marker of the unit's tier but of a type below its own: "xã" before what is now a
+    phường, "thị trấn" before a phường, "huyện" before a thị xã. Units are upgraded and
+    customers keep the old word. The other way ("thị trấn" before a xã, "phường" before a
+    xã) names another unit: "TT. Mường Chà" is the old town, not the new Xã Mường Chà."""
+    if level in (WARD, OLD_WARD):
+        tier = _WARD_KINDS
+    elif level == OLD_DISTRICT:
+        tier = _DISTRICT_KINDS
+    else:
+        return False
+    return marker in tier and kind in _RANK and marker in _RANK and _RANK[marker] < _RANK[kind]
 
 
 def _streetish(tokens: list[_Token], index: int, end: int) -> float:
@@ -191,7 +283,7 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
 
     It does when a street word or a house number (not a ward number) stands at most two
     tokens before it with no type marker in between, or when its comma-separated part opens
-    with a house number and more parts follow ("75 Đinh Tiên Hoàng, Tràng Tiền"). In that
+    with a house number and more parts follow ("14 Hàng Khay, Tràng Tiền"). In that
     last case a name that closes the part after a street name of two words or more ("107
     Lê Sao Phú Thạnh, Tân Phú") may as well be the ward: it is only mildly discounted.
     """
@@ -201,11 +293,12 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
         if token.segment != segment or _MARKERS.get((token.key,)):
             break
         if token.key.isdigit() and _marker_before(tokens, back) is None:
-            # "thôn Én 2 Khánh Yên Trung": a hamlet's number ends the hamlet, and what
+            # "thôn Bản Mới 2 Khánh Yên Trung": a hamlet's number ends the hamlet, and what
             # follows is free to be the ward; "107 Lê Lợi": a house number starts a street.
             return 1.0 if _hamlet_number(tokens, back) else _STREETISH
         if token.key in _STREET_WORDS:
-            return _STREETISH
+            # "huyện Chợ Mới": after a type marker, the word starts a unit's name.
+            return 1.0 if _marker_before(tokens, back) else _STREETISH
     first = index
     while first > 0 and tokens[first - 1].segment == segment:
         first -= 1
@@ -214,6 +307,11 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
         or tokens[-1].segment == segment
         or _hamlet_number(tokens, first)
         or any(_MARKERS.get((t.key,)) for t in tokens[first:index])
+        # "12 Đường số 7 An Lạc A": the street was closed by its number before the name.
+        or any(
+            tokens[back].key.isdigit() and _hamlet_number(tokens, back)
+            for back in range(first + 1, index)
+        )
     ):
         return 1.0
     closes_part = end == len(tokens) or tokens[end].segment != segment
@@ -221,53 +319,99 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
 
 
 def _hamlet_number(tokens: list[_Token], index: int) -> bool:
-    """Whether the number at ``index`` numbers a hamlet or group ("khu phố 3", "tổ 5")."""
+    """Whether the number at ``index`` numbers a hamlet or group ("khu phố 3", "tổ 5") or
+    a numbered street ("đường số 4", "đường 39"): it closes that name, so what follows is
+    not a street name."""
     segment = tokens[index].segment
+    if index + 1 < len(tokens) and tokens[index + 1].key == "thang":
+        return False  # "đường 2 tháng 4": a date names the street, it does not number it
     return any(
-        tokens[back].segment == segment and tokens[back].key in _HAMLET_WORDS
+        tokens[back].segment == segment
+        and (tokens[back].key in _HAMLET_WORDS or tokens[back].key == "duong")
         for back in range(max(0, index - 2), index)
     )
 
 
 def _score(
-    data: Data,
     tokens: list[_Token],
     start: int,
     end: int,
-    level: str,
-    code: str,
+    unit: Unit,
     full: bool,
     key: str,
     marker: tuple[str, int] | None,
-    street_memo: dict[tuple[int, int], float],
+    memo: _Memo,
 ) -> tuple[float, int] | None:
     """Score one index hit on tokens[start:end]; returns (score, first token incl. marker).
 
     ``marker`` is the type marker right before ``start`` (computed once per token), and
-    ``street_memo`` caches the street discount of each run for the current text."""
-    unit = data.units[(level, code)]
+    ``memo`` caches what the current text's runs share across index hits."""
+    level = unit.level
+    relation = _relation(marker[0], level, unit.kind) if marker is not None else ""
+    compatible = relation == "same"
     if full:
         score, first = _FULL, start
-    elif marker and _compatible(marker[0], unit):
-        score, first = _FULL, marker[1]
-    elif marker and _same_tier(marker[0], unit):
-        # "Thị trấn Đồng Văn" for what the list now calls Phường Đồng Văn, "huyện" for a
-        # district that became a town: units are upgraded, customers keep the old word.
-        score, first = _NEAR_MARKER, marker[1]
+    elif compatible:
+        score, first = _FULL, marker[1]  # type: ignore[index]
+    elif relation == "upgraded":
+        # "Thị trấn Đồng Văn" for what the list now calls Phường Đồng Văn.
+        score, first = _NEAR_MARKER, marker[1]  # type: ignore[index]
     elif key.isdigit():
         return None  # "13" alone is a house number, not Phường 13
-    elif marker and marker[0] in _WARD_KINDS | _DISTRICT_KINDS | {"tinh"}:
+    elif relation == "other":
         score, first = _WRONG_MARKER, start
     elif level in (PROVINCE, OLD_PROVINCE):
         score, first = (_ALIAS if len(key) <= 5 else _PROVINCE_SHORT), start
     else:
         score, first = (_SHORT if end - start > 1 else _SHORT_ONE), start
-    if not full and not (marker and _compatible(marker[0], unit)):
-        factor = street_memo.get((start, end))
+    if not full and not compatible:
+        factor = memo.street.get((start, end))
         if factor is None:
-            factor = street_memo[(start, end)] = _streetish(tokens, start, end)
+            factor = memo.street[(start, end)] = _streetish(tokens, start, end)
         score *= factor
+    syllables = len(unit.tones)
+    if syllables and syllables <= end and memo.toned[end] > memo.toned[end - syllables]:
+        known = memo.tone.get((end, id(unit.tones)))
+        if known is None:
+            known = memo.tone[(end, id(unit.tones))] = _tone_factor(tokens, end, unit)
+        score *= known
     return score, first
+
+
+class _Memo:
+    """What the runs of one text share across index hits: the street discount of each
+    run, and how many tokens up to each index were typed with diacritics."""
+
+    __slots__ = ("street", "tone", "toned")
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.street: dict[tuple[int, int], float] = {}
+        # (end, id of a shared spelling tuple) → tone factor (spellings are interned)
+        self.tone: dict[tuple[int, int], float] = {}
+        self.toned = [0]
+        for token in tokens:
+            self.toned.append(self.toned[-1] + (token.tone is not None))
+
+
+def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
+    """Diacritics the customer typed are evidence: "Phú Thạnh" is not Xã Phú Thành, and
+    "Phường Phú" is not Xã Phương Phú. Syllables typed without them say nothing.
+
+    Compares the words that spell the unit's bare name (the run's last ones, when they do);
+    the caller has checked that one of them was typed with diacritics.
+    """
+    run = tokens[end - len(unit.tones) : end]
+    if any(token.key != name.key for token, name in zip(run, unit.tones, strict=True)):
+        return 1.0  # the words do not spell the name syllable by syllable
+    factor = 1.0
+    for token, name in zip(run, unit.tones, strict=True):
+        if token.tone is not None:
+            agreement = tones_agree(token.tone, name)
+            if agreement == "other":
+                return _TONES_DIFFER
+            if agreement == "variant":
+                factor = _TONE_VARIANT
+    return factor
 
 
 def _fuzzy_keys(data: Data, key: str) -> set[str]:
@@ -289,35 +433,110 @@ class _Exact(NamedTuple):
     covered: list[bool]  # tokens an exact reading explains well
     spans: list[tuple[int, int]]  # the spans of those readings
     markers: list[tuple[str, int] | None]  # the type marker before each token
-    street_memo: dict[tuple[int, int], float]
+    memo: _Memo
 
 
 def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
     count = len(tokens)
     out: list[_Match] = []
-    covered = [False] * count
-    spans: list[tuple[int, int]] = []
-    markers = [_marker_before(tokens, index) for index in range(count)]
-    memo: dict[tuple[int, int], float] = {}
-    index = data.index
+    markers = _markers(tokens)
+    memo = _Memo(tokens)
+    lookup = data.readings.get
+    keys = [token.key for token in tokens]
+    segments = [token.segment for token in tokens]
+    longest = data.max_key_tokens
     for start in range(count):
         key = ""
-        segment = tokens[start].segment
+        segment = segments[start]
         marker = markers[start]
-        for end in range(start + 1, min(count, start + data.max_key_tokens) + 1):
+        for end in range(start + 1, min(count, start + longest) + 1):
+            if segments[end - 1] != segment:
+                break
+            key += keys[end - 1]
+            readings = lookup(key)
+            if readings:
+                for reading in readings:
+                    scored = _score(
+                        tokens, start, end, reading.sample, reading.full, key, marker, memo
+                    )
+                    if scored:
+                        marked = reading.full or scored[1] < start
+                        first, score = scored[1], scored[0]
+                        out.append(_Match(reading, first, end, score, start, marked))
+        if tokens[start].caps and tokens[start].key not in data.index:
+            out.extend(_initials_matches(data, tokens, start, marker, memo))
+    out = _discount_partial(tokens, out)
+    covered = [False] * count
+    spans: list[tuple[int, int]] = []
+    for match in out:
+        if match.score >= _SHORT:
+            covered[match.name : match.end] = [True] * (match.end - match.name)
+            spans.append((match.name, match.end))
+    return _Exact(out, covered, spans, markers, memo)
+
+
+def _initials_matches(
+    data: Data,
+    tokens: list[_Token],
+    start: int,
+    marker: tuple[str, int] | None,
+    memo: _Memo,
+) -> list[_Match]:
+    """Readings of a word in capitals as initials: "BMT", "ĐT", "BH Hòa A"."""
+    out: list[_Match] = []
+    segment = tokens[start].segment
+    rest = ""
+    for end in range(start + 1, min(len(tokens), start + 4) + 1):
+        if end > start + 1:
             if tokens[end - 1].segment != segment:
                 break
-            key += tokens[end - 1].key
-            hits = index.get(key)
-            if hits:
-                for level, code, full in hits:
-                    scored = _score(data, tokens, start, end, level, code, full, key, marker, memo)
-                    if scored:
-                        out.append(_Match(level, code, scored[1], end, scored[0]))
-                        if scored[0] >= _SHORT:
-                            covered[start:end] = [True] * (end - start)
-                            spans.append((start, end))
-    return _Exact(out, covered, spans, markers, memo)
+            rest += tokens[end - 1].key
+        for reading in data.initial_readings.get(tokens[start].key + "|" + rest, ()):
+            sample = reading.sample
+            scored = _score(tokens, start, end, sample, False, sample.bare_key, marker, memo)
+            if scored:
+                marked = scored[1] < start
+                score = scored[0] * (_INITIALS_REST if rest else _INITIALS)
+                out.append(_Match(reading, scored[1], end, score, start, marked))
+    return out
+
+
+def _discount_partial(tokens: list[_Token], matches: list[_Match]) -> list[_Match]:
+    """A name read with its type word must run to the end of what was written there: in
+    "Xã Đông Pyz" the commune is not Xã Đông. What may follow it in the same part is
+    another unit (or its marker), a number, a street or hamlet word, or a name a reading
+    starts with; anything else means the reading is cut short (a typo, an unknown name).
+    """
+    count = len(tokens)
+    starts = {m.name for m in matches if m.score >= _SHORT}
+    starts.update(m.start for m in matches if m.score >= _SHORT)
+    out: list[_Match] = []
+    for match in matches:
+        after = match.end
+        if (
+            match.marked
+            and after < count
+            and tokens[after].segment == tokens[after - 1].segment
+            and after not in starts
+            and not tokens[after].key.isdigit()
+            and tokens[after].key not in _STREET_WORDS
+            and tokens[after].key not in _HAMLET_WORDS
+            and not _starts_marker(tokens, after)
+        ):
+            match = _rescored(match, _PARTIAL)
+        out.append(match)
+    return out
+
+
+def _starts_marker(tokens: list[_Token], index: int) -> bool:
+    if (tokens[index].key,) in _MARKERS:
+        return True
+    follow = index + 1
+    return (
+        follow < len(tokens)
+        and tokens[follow].segment == tokens[index].segment
+        and (tokens[index].key, tokens[follow].key) in _MARKERS
+    )
 
 
 def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
@@ -338,29 +557,32 @@ def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Mat
                 continue
             if any(a < start < b or a < end < b for a, b in exact.spans):
                 continue
-            if key in data.index or (tokens[start].key,) in _MARKERS:
+            # A type, street or hamlet word is a word rightly spelt that introduces a name:
+            # "Thôn Nhất" is not a typo of Thống Nhất.
+            first_word = tokens[start].key
+            if key in data.index or (first_word,) in _MARKERS or first_word in _STREET_WORDS:
                 continue
             # Short keys (one edit is a large change) may only be a province: "Hà Nộm".
             provinces_only = len(key) < 6 or (end - start < 2 and len(key) < 7)
             factor = _FUZZY if len(key) >= 8 else _FUZZY_SHORT
-            for near in _fuzzy_keys(data, key):
-                for level, code, full in data.index[near]:
-                    if provinces_only and level not in (PROVINCE, OLD_PROVINCE):
+            for near in sorted(_fuzzy_keys(data, key)):
+                for reading in data.readings[near]:
+                    sample = reading.sample
+                    if provinces_only and sample.level not in (PROVINCE, OLD_PROVINCE):
                         continue
                     scored = _score(
-                        data,
                         tokens,
                         start,
                         end,
-                        level,
-                        code,
-                        full,
+                        sample,
+                        reading.full,
                         near,
                         exact.markers[start],
-                        exact.street_memo,
+                        exact.memo,
                     )
                     if scored:
-                        out.append(_Match(level, code, scored[1], end, scored[0] * factor))
+                        score = scored[0] * factor
+                        out.append(_Match(reading, scored[1], end, score, start))
     return out
 
 
@@ -377,7 +599,10 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
         span = (match.start, match.end)
         if match.score > best.get(span, -1.0):
             best[span] = match.score
-        if match.level in (PROVINCE, OLD_PROVINCE) and match.score > province_best.get(span, -1.0):
+        if match.reading.sample.level in (
+            PROVINCE,
+            OLD_PROVINCE,
+        ) and match.score > province_best.get(span, -1.0):
             province_best[span] = match.score
     # Strongest reading strictly containing each span.
     container: dict[tuple[int, int], float] = {}
@@ -397,21 +622,31 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
     for match in matches:
         span = (match.start, match.end)
         if container[span] >= match.score:
-            match = match._replace(score=match.score * _INSIDE)
+            match = _rescored(match, _INSIDE)
         elif (
-            match.level not in (PROVINCE, OLD_PROVINCE)
+            match.reading.sample.level not in (PROVINCE, OLD_PROVINCE)
             and province_best.get(span, -1.0) >= match.score
             # ...unless a province is also named elsewhere: then these words are free to be
-            # the ward or district ("Hòa Bình, Trà Ôn, Vĩnh Long", "TP. Vĩnh Long, Vĩnh Long").
+            # the ward or district (xã Hòa Bình of Trà Ôn, then "Vĩnh Long"; the city of
+            # Vĩnh Long, then the province).
             and not any(end <= span[0] or span[1] <= start for start, end in named)
         ):
-            match = match._replace(score=match.score * 0.5)
+            match = _rescored(match, 0.5)
         out.append(match)
     return out
 
 
+def _rescored(match: _Match, factor: float) -> _Match:
+    reading, start, end, score, name, marked = match
+    return _Match(reading, start, end, score * factor, name, marked)
+
+
 def _overlaps(span: tuple[int, int], used: tuple[tuple[int, int], ...]) -> bool:
-    return any(span[0] < end and start < span[1] for start, end in used)
+    low, high = span
+    for start, end in used:  # noqa: SIM110 - a loop: any() over a generator costs twice
+        if low < end and start < high:
+            return True
+    return False
 
 
 def _best(
@@ -424,31 +659,61 @@ def _best(
     return best
 
 
-class _Evidence:
-    """Matches grouped by level and unit, and province evidence by current province."""
+class _Province:
+    """The matches that lie in one current province. The tables by level and unit are
+    filled only for a province the decision visits (see :meth:`tables`)."""
 
-    def __init__(self, data: Data, matches: list[_Match]) -> None:
-        self.by_level: dict[str, dict[str, list[tuple[float, int, int]]]] = {
-            level: {} for level in (PROVINCE, WARD, OLD_PROVINCE, OLD_DISTRICT, OLD_WARD)
-        }
-        for match in matches:
-            self.by_level[match.level].setdefault(match.code, []).append(
-                (match.score, match.start, match.end)
-            )
-        # current province → [(score, start, end, old province code or None)]
-        self.province: dict[str, list[tuple[float, int, int, str | None]]] = {}
-        for code, options in self.by_level[PROVINCE].items():
-            self.province.setdefault(code, []).extend((*o, None) for o in options)
-        for code, options in self.by_level[OLD_PROVINCE].items():
-            new_code = data.old_province_to_new[code][0]
-            self.province.setdefault(new_code, []).extend((*o, code) for o in options)
+    __slots__ = (
+        "district_top",
+        "districts",
+        "mention_top",
+        "mentions",
+        "new_wards",
+        "old_wards",
+        "raw",
+        "units",
+        "ward_top",
+    )
+
+    def __init__(self) -> None:
+        # readings here: (their units in this province, score, start, end)
+        self.raw: list[tuple[tuple[Unit, ...], float, int, int]] = []
+        # mentions of the province: (score, start, end, old province code or None)
+        self.mentions: list[tuple[float, int, int, str | None]] = []
+        self.old_wards: dict[str, list[tuple[float, int, int]]] = {}
+        self.new_wards: dict[str, list[tuple[float, int, int]]] = {}
+        self.districts: dict[str, list[tuple[float, int, int]]] = {}
+        self.units: dict[tuple[str, str], Unit] | None = None
+        self.ward_top = self.district_top = self.mention_top = 0.0
+
+    @property
+    def bound(self) -> float:
+        """No hypothesis here scores more: its best ward, district and mention together."""
+        return self.ward_top + self.district_top + self.mention_top
+
+    def tables(self) -> dict[tuple[str, str], Unit]:
+        """Fill the tables by level and unit (once); returns the units by (level, code)."""
+        if self.units is None:
+            self.units = {}
+            for units, score, start, end in self.raw:
+                option = (score, start, end)
+                for unit in units:
+                    level = unit.level
+                    if level == OLD_WARD:
+                        self.old_wards.setdefault(unit.code, []).append(option)
+                    elif level == WARD:
+                        self.new_wards.setdefault(unit.code, []).append(option)
+                    else:
+                        self.districts.setdefault(unit.code, []).append(option)
+                    self.units[(level, unit.code)] = unit
+        return self.units
 
     def province_for(
-        self, new_code: str, old_code: str | None, used: tuple[tuple[int, int], ...]
+        self, old_code: str | None, used: tuple[tuple[int, int], ...]
     ) -> tuple[float, tuple[int, int], str | None] | None:
-        """Best disjoint mention of the current province (or of the old one it came from)."""
+        """Best disjoint mention of the province (or of the old one it came from)."""
         best: tuple[float, tuple[int, int], str | None] | None = None
-        for score, start, end, old in self.province.get(new_code, ()):
+        for score, start, end, old in self.mentions:
             if old is not None and old_code is not None and old != old_code:
                 score *= 0.5  # another old province merged into the same new one
             if (best is None or score > best[0]) and not _overlaps((start, end), used):
@@ -456,81 +721,167 @@ class _Evidence:
         return best
 
 
-def _hypotheses(data: Data, evidence: _Evidence) -> list[_Hypothesis]:
+class _Evidence:
+    """Matches grouped by the current province they lie in. Each province's hypotheses
+    are built only when its upper bound (best ward + best district + best mention) can
+    still change the answer: most matches of a text are stray namesakes far behind."""
+
+    def __init__(self, matches: list[_Match]) -> None:
+        self.provinces: dict[str, _Province] = {}
+        # span → old-ward units read there, for the "no other ward agrees" check
+        self.old_ward_spans: dict[tuple[int, int], list[Unit]] = {}
+        self._agrees: dict[tuple[int, int], bool] = {}
+        # Spans that name a province plainly, and the provinces read on each of them.
+        self.named_spans: dict[tuple[int, int], set[str]] = {
+            (match.start, match.end): set()
+            for match in matches
+            if match.score >= _NAMED and match.reading.sample.level in (PROVINCE, OLD_PROVINCE)
+        }
+        provinces = self.provinces
+        named_spans = self.named_spans
+        for match in matches:
+            score = match.score
+            start, end = match.start, match.end
+            level = match.reading.sample.level
+            for named, readers in named_spans.items():
+                if start < named[1] and named[0] < end:
+                    readers.update(code for code, _, _ in match.reading.placed)
+            for code, units, old_wards in match.reading.placed:
+                province = provinces.get(code)
+                if province is None:
+                    province = provinces[code] = _Province()
+                if level in (OLD_WARD, WARD):
+                    province.raw.append((units, score, start, end))
+                    if old_wards:
+                        self.old_ward_spans.setdefault((start, end), []).extend(old_wards)
+                    if score > province.ward_top:
+                        province.ward_top = score
+                elif level == OLD_DISTRICT:
+                    province.raw.append((units, score, start, end))
+                    if score > province.district_top:
+                        province.district_top = score
+                else:
+                    for unit in units:
+                        old = unit.code if unit.level == OLD_PROVINCE else None
+                        province.mentions.append((score, start, end, old))
+                    if score > province.mention_top:
+                        province.mention_top = score
+
+    def named(self) -> dict[str, list[tuple[int, int]]]:
+        """Current provinces the text names plainly (not after a street word, not as a
+        typo), with the spans that name them."""
+        named: dict[str, list[tuple[int, int]]] = {}
+        for code, province in self.provinces.items():
+            for score, start, end, _old in province.mentions:
+                if score >= _NAMED:
+                    named.setdefault(code, []).append((start, end))
+        return named
+
+    def agrees(self, data: Data, span: tuple[int, int]) -> bool:
+        """Whether some old ward read on ``span`` (in any province) finds its district, or
+        a neighbour's, among the text's other words."""
+        known = self._agrees.get(span)
+        if known is None:
+            known = self._agrees[span] = any(
+                _district_of(data, self._tabled(unit.current), unit, (span,)) is not None
+                for unit in self.old_ward_spans.get(span, ())
+            )
+        return known
+
+    def _tabled(self, code: str) -> _Province:
+        province = self.provinces[code]
+        province.tables()
+        return province
+
+
+def _district_of(
+    data: Data, province: _Province, unit: Unit, used: tuple[tuple[int, int], ...]
+) -> tuple[float, tuple[int, int]] | None:
+    """The district an old-ward reading finds: its own, or a neighbour's (×0.8)."""
+    if not province.districts:
+        return None
+    district = _best(province.districts.get(unit.district or ""), used)
+    if district is None:
+        # The district the customer remembers may no longer hold the ward in the 2025-01
+        # list (Nghi Phong moved from Nghi Lộc to Vinh): neighbours count.
+        for district_code, district_options in province.districts.items():
+            if data.old_district_to_new.get(district_code, frozenset()).isdisjoint(unit.new_wards):
+                continue
+            found = _best(district_options, used)
+            if found and (district is None or found[0] * 0.8 > district[0]):
+                district = (found[0] * 0.8, found[1])
+    return district
+
+
+def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]:
+    """Every reading in one current province, completed with the district and province
+    mentions consistent with it on disjoint spans."""
     hyps: list[_Hypothesis] = []
-    by = evidence.by_level
-    # First the district each old-ward reading finds: its own, or a neighbour's.
-    readings: list[tuple[str, Unit, float, tuple[int, int], tuple[float, tuple[int, int]] | None]]
-    readings = []
-    consistent: set[tuple[int, int]] = set()
-    for code, options in by[OLD_WARD].items():
-        unit = data.units[(OLD_WARD, code)]
-        new_wards = data.old_ward_to_new[code]
+    province = evidence.provinces[code]
+    units = province.tables()
+    for ward_code, options in province.old_wards.items():
+        unit = units[(OLD_WARD, ward_code)]
+        new_wards = unit.new_wards
         for score, start, end in options:
-            used: tuple[tuple[int, int], ...] = ((start, end),)
-            district = _best(by[OLD_DISTRICT].get(unit.district or ""), used)
-            if district is None:
-                # The district the customer remembers may no longer hold the ward in the
-                # 2025-01 list (Nghi Phong moved from Nghi Lộc to Vinh): neighbours count.
-                for district_code, district_options in by[OLD_DISTRICT].items():
-                    if data.old_district_to_new.get(district_code, frozenset()).isdisjoint(
-                        new_wards
-                    ):
+            span = (start, end)
+            used: tuple[tuple[int, int], ...] = (span,)
+            district = _district_of(data, province, unit, used)
+            old_district = unit.district
+            if (
+                district is None
+                and score >= _FULL
+                and province.districts
+                and not evidence.agrees(data, span)
+            ):
+                # Nor neighbours, and no other ward of these words agrees with the
+                # district: a district of the same old province still supports a ward
+                # written with its type word, weakly, rather than vetoing it ("xã Nghi
+                # Phong, Nghi Lộc" when the list has moved Nghi Phong under Thành phố
+                # Vinh). The district is reported as typed.
+                for district_code, district_options in province.districts.items():
+                    if units[(OLD_DISTRICT, district_code)].province != unit.province:
                         continue
                     found = _best(district_options, used)
-                    if found and (district is None or found[0] * 0.8 > district[0]):
-                        district = (found[0] * 0.8, found[1])
-            if district is not None:
-                consistent.add((start, end))
-            readings.append((code, unit, score, (start, end), district))
-    for code, unit, score, span, district in readings:
-        new_wards = data.old_ward_to_new[code]
-        province = data.units[(WARD, new_wards[0])].province
-        used = (span,)
-        old_district = unit.district
-        if district is None and score >= _FULL and span not in consistent:
-            # Nor neighbours, and no other ward of these words agrees with the district: a
-            # district of the same old province still supports a ward written with its type
-            # word, weakly, rather than vetoing it ("xã Nghi Phong, Nghi Lộc" when the list
-            # has moved Nghi Phong under Thành phố Vinh). The district is reported as typed.
-            for district_code, district_options in by[OLD_DISTRICT].items():
-                if data.units[(OLD_DISTRICT, district_code)].province != unit.province:
-                    continue
-                found = _best(district_options, used)
-                if found and (district is None or found[0] * 0.5 > district[0]):
-                    district = (found[0] * 0.5, found[1])
-                    old_district = district_code
-        if district:
-            score += district[0]
-            used += (district[1],)
-        mention = evidence.province_for(province, unit.province, used)
-        if mention:
-            score += mention[0]
-            used += (mention[1],)
-        identity = ("W", new_wards[0]) if len(new_wards) == 1 else ("w", code)
-        hyps.append(
-            _Hypothesis(
-                score, province, identity, new_wards, code, old_district, unit.province, used
+                    # ...but not on words that name the province better ("Điện Biên").
+                    mention = province.province_for(unit.province, used)
+                    if (
+                        found
+                        and mention
+                        and mention[0] >= found[0] * 0.5
+                        and _overlaps(found[1], (mention[1],))
+                    ):
+                        continue
+                    if found and (district is None or found[0] * 0.5 > district[0]):
+                        district = (found[0] * 0.5, found[1])
+                        old_district = district_code
+            if district:
+                score += district[0]
+                used += (district[1],)
+            mention = province.province_for(unit.province, used)
+            if mention:
+                score += mention[0]
+                used += (mention[1],)
+            identity = ("W", new_wards[0]) if len(new_wards) == 1 else ("w", ward_code)
+            hyps.append(
+                _Hypothesis(
+                    score, code, identity, new_wards, ward_code, old_district, unit.province, used
+                )
             )
-        )
-    for code, options in by[WARD].items():
-        unit = data.units[(WARD, code)]
+    for ward_code, options in province.new_wards.items():
         for score, start, end in options:
             used = ((start, end),)
             old_district = None
             best_district: tuple[float, tuple[int, int]] | None = None
-            for district_code, district_options in by[OLD_DISTRICT].items():
-                if code in data.old_district_to_new.get(district_code, ()):
+            for district_code, district_options in province.districts.items():
+                if ward_code in data.old_district_to_new.get(district_code, ()):
                     found = _best(district_options, used)
                     if found and (best_district is None or found[0] > best_district[0]):
                         best_district, old_district = found, district_code
             if best_district:
                 score += best_district[0]
                 used += (best_district[1],)
-            old_province = (
-                data.units[(OLD_DISTRICT, old_district)].province if old_district else None
-            )
-            mention = evidence.province_for(unit.province, old_province, used)
+            old_province = units[(OLD_DISTRICT, old_district)].province if old_district else None
+            mention = province.province_for(old_province, used)
             if mention:
                 score += mention[0]
                 used += (mention[1],)
@@ -538,44 +889,56 @@ def _hypotheses(data: Data, evidence: _Evidence) -> list[_Hypothesis]:
             hyps.append(
                 _Hypothesis(
                     score,
-                    unit.province,
-                    ("W", code),
-                    (code,),
+                    code,
+                    ("W", ward_code),
+                    (ward_code,),
                     None,
                     old_district,
                     old_province,
                     used,
                 )
             )
-    for code, options in by[OLD_DISTRICT].items():
-        unit = data.units[(OLD_DISTRICT, code)]
-        province = data.old_province_to_new[unit.province][0]
+    for district_code, options in province.districts.items():
+        unit = units[(OLD_DISTRICT, district_code)]
         for score, start, end in options:
             used = ((start, end),)
-            mention = evidence.province_for(province, unit.province, used)
+            mention = province.province_for(unit.province, used)
             if mention:
                 score += mention[0]
                 used += (mention[1],)
-            hyps.append(_Hypothesis(score, province, None, (), None, code, unit.province, used))
-    for code, mentions in evidence.province.items():
-        score, start, end, old = max(mentions, key=lambda mention: mention[0])
+            hyps.append(
+                _Hypothesis(score, code, None, (), None, district_code, unit.province, used)
+            )
+    if province.mentions:
+        score, start, end, old = max(province.mentions, key=lambda mention: mention[0])
         hyps.append(_Hypothesis(score, code, None, (), None, None, old, ((start, end),)))
     return hyps
 
 
 def _street(text: str, tokens: list[_Token], spans: tuple[tuple[int, int], ...]) -> str | None:
     """The text left once the matched units (and their markers) are taken out."""
-    keep = [True] * len(text)
-    for start, end in spans:
-        for index in range(tokens[start].start, tokens[end - 1].end):
-            keep[index] = False
-    rest = "".join(ch if ok else "\0" for ch, ok in zip(text, keep, strict=True))
-    parts = [re.sub(r"\s+", " ", p).strip(" ,;.-/\0") for p in re.split(r"[,;\n]|\0+", rest)]
-    street = ", ".join(p for p in parts if p and any(ch.isalnum() for ch in p))
+    pieces: list[str] = []
+    last = 0
+    for start, end in sorted(spans):
+        begin = tokens[start].start
+        if begin > last:
+            pieces.append(text[last:begin])
+        last = max(last, tokens[end - 1].end)
+    pieces.append(text[last:])
+    parts = [
+        _SPACES.sub(" ", part).strip(" ,;.-/")
+        for piece in pieces
+        for part in _STREET_SPLIT.split(piece)
+    ]
+    street = ", ".join(part for part in parts if part and any(ch.isalnum() for ch in part))
     return street or None
 
 
-def _candidate(data: Data, hyp: _Hypothesis, new_ward: str | None, top: float) -> Candidate:
+def _candidate(
+    data: Data, hyp: _Hypothesis, new_ward: str | None, top: float, several: bool = False
+) -> Candidate:
+    """A button; ``several``: the text points to several places in this province, so the
+    reading's own old ward and district would name just one of them."""
     province = data.units[(PROVINCE, hyp.province)]
     ward = data.units[(WARD, new_ward)] if new_ward else None
     return Candidate(
@@ -584,8 +947,8 @@ def _candidate(data: Data, hyp: _Hypothesis, new_ward: str | None, top: float) -
         ward_code=ward.code if ward else None,
         ward_name=ward.name if ward else None,
         old_province_name=_name(data, OLD_PROVINCE, hyp.old_province),
-        old_district_name=_name(data, OLD_DISTRICT, hyp.old_district),
-        old_ward_name=_name(data, OLD_WARD, hyp.old_ward),
+        old_district_name=None if several else _name(data, OLD_DISTRICT, hyp.old_district),
+        old_ward_name=None if several else _name(data, OLD_WARD, hyp.old_ward),
         score=round(min(1.0, hyp.score / top) if top else 0.0, 3),
     )
 
@@ -701,56 +1064,179 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     data = load()
     clean = unicodedata.normalize("NFC", text)
     tokens = _tokens(clean)
-    result: Resolution | None = None
     exact = _exact_matches(data, tokens)
-    for fuzzy in (False, True):
-        matches = exact.matches + _fuzzy_matches(data, tokens, exact) if fuzzy else exact.matches
-        evidence = _Evidence(data, _prefer_longest(matches))
-        hyps = _hypotheses(data, evidence)
-        if restrict is not None:
-            hyps = [hyp for hyp in hyps if hyp.province == restrict]
-        result = _decide(data, text, tokens, hyps, restrict)
-        if result.status == "resolved" and len(result.candidates) == 0:
-            return result
-    assert result is not None
-    return result
+    result, top = _pass(data, text, tokens, exact.matches, restrict)
+    if result.status == "resolved" and (top >= _SURE or not _unexplained(tokens, exact)):
+        return result
+    # Not decided, or decided on little while some words are left unexplained ("Khuôn
+    # Lùng, Ngiên Loan"): read those words as typos too, and decide on everything.
+    typos = _fuzzy_matches(data, tokens, exact)
+    if not typos:
+        return result
+    return _pass(data, text, tokens, exact.matches + typos, restrict)[0]
+
+
+def _pass(
+    data: Data, text: str, tokens: list[_Token], matches: list[_Match], restrict: str | None
+) -> tuple[Resolution, float]:
+    """Decide on one set of matches; also returns the best hypothesis's score."""
+    evidence = _Evidence(_prefer_longest(matches))
+    if restrict is not None:
+        hyps = _hypotheses(data, evidence, restrict) if restrict in evidence.provinces else []
+        return _decide_in(data, text, tokens, hyps, restrict), max(
+            (hyp.score for hyp in hyps), default=0.0
+        )
+    return _decide(data, text, tokens, evidence)
+
+
+def _unexplained(tokens: list[_Token], exact: _Exact) -> bool:
+    """Whether a word of three letters or more is explained by no reading, nor is a
+    street, hamlet or type word, nor stands in a street or hamlet's name (after a street
+    or hamlet word or a house number, in its part)."""
+    street = False
+    for index, token in enumerate(tokens):
+        if index == 0 or token.segment != tokens[index - 1].segment:
+            street = False
+        key = token.key
+        if key in _STREET_WORDS or key.isdigit():
+            street = True
+        elif (key,) in _MARKERS:
+            street = False
+        elif not street and not exact.covered[index] and len(key) >= 3:
+            return True
+    return False
+
+
+def _against_named_province(
+    hyps: list[_Hypothesis], named: dict[str, list[tuple[int, int]]]
+) -> list[_Hypothesis]:
+    """A reading in a province other than the one the text names, on other words, is
+    discounted: "Mỹ Phú, Hà Nội" is a place in Hà Nội, not Xã Mỹ Phú of another province.
+    Both readings stay; the named province just needs no ward to win."""
+    if not named:
+        return hyps
+    for hyp in hyps:
+        if hyp.province in named:
+            continue
+        if any(not _overlaps(span, hyp.spans) for spans in named.values() for span in spans):
+            hyp.score *= _OTHER_PROVINCE
+    return hyps
+
+
+def _by_prior(
+    data: Data, ranked: list[_Hypothesis], hyps: list[_Hypothesis]
+) -> tuple[list[_Hypothesis], dict[str, set[str]]]:
+    """Provinces by score, and among equal scores by how many current wards the text's
+    readings point to there ("Phường 1" names eleven wards of Hồ Chí Minh City, one of Cà
+    Mau), then by the province's number of wards. The 2025 reform sized wards by
+    population, so each current ward is about as likely a home: the count is the
+    posterior of a uniform prior over current wards. The library has no population.
+
+    Also returns those wards by province."""
+    places: dict[str, set[str]] = {}
+    best = {hyp.province: hyp.score for hyp in ranked}
+    for hyp in hyps:
+        if hyp.score >= best[hyp.province] - 1e-6:
+            places.setdefault(hyp.province, set()).update(hyp.new_wards)
+    ordered = sorted(
+        ranked,
+        key=lambda hyp: (
+            -round(hyp.score, 6),
+            -len(places.get(hyp.province, ())),
+            -data.province_wards.get(hyp.province, 0),
+            hyp.province,
+        ),
+    )
+    return ordered, places
+
+
+def _decide_in(
+    data: Data, text: str, tokens: list[_Token], hyps: list[_Hypothesis], restrict: str
+) -> Resolution:
+    """The province is given ("which province?" answered): only the ward is to decide."""
+    if not hyps:
+        province = data.units[(PROVINCE, restrict)]
+        return Resolution(
+            text=text,
+            status="province_only",
+            confidence=0.9,
+            province_code=province.code,
+            province_name=province.name,
+            street=text.strip() or None,
+        )
+    return _decide_ward(data, text, tokens, hyps, 0.95)
 
 
 def _decide(
-    data: Data, text: str, tokens: list[_Token], hyps: list[_Hypothesis], restrict: str | None
-) -> Resolution:
-    if restrict is not None:
+    data: Data, text: str, tokens: list[_Token], evidence: _Evidence
+) -> tuple[Resolution, float]:
+    """Pick the province (or list candidates), then the ward; also returns the best
+    hypothesis's score.
+
+    Provinces are visited by their upper bound, best first, and the visit stops as soon
+    as no province left can change the answer: below the runner-up once one province
+    leads by the margin (it could only change the confidence), else below the fifth
+    candidate. The answer is the one a visit of every province would give.
+    """
+    named = evidence.named()
+    bounds: dict[str, float] = {}
+    for code, province in evidence.provinces.items():
+        bound = province.bound
+        # A named province's words that none of this province's readings lies on: every
+        # hypothesis here is discounted (see _against_named_province).
+        if (
+            named
+            and code not in named
+            and any(code not in readers for readers in evidence.named_spans.values())
+        ):
+            bound *= _OTHER_PROVINCE
+        bounds[code] = bound
+    visited: dict[str, list[_Hypothesis]] = {}
+    best_of: dict[str, float] = {}
+    raw_top = 0.0
+    for code in sorted(bounds, key=lambda code: -bounds[code]):
+        bound = bounds[code]
+        if len(best_of) >= 2:
+            tops = sorted(best_of.values(), reverse=True)
+            if tops[0] >= MIN_DECIDE and tops[0] - tops[1] >= MARGIN:
+                # Decided: only a province above the runner-up could change anything.
+                if bound <= tops[1] + 1e-9:
+                    break
+            elif len(tops) >= MAX_CANDIDATES and bound < tops[MAX_CANDIDATES - 1] - 1e-9:
+                break
+        hyps = _hypotheses(data, evidence, code)
         if not hyps:
-            province = data.units[(PROVINCE, restrict)]
-            return Resolution(
-                text=text,
-                status="province_only",
-                confidence=0.9,
-                province_code=province.code,
-                province_name=province.name,
-                street=text.strip() or None,
-            )
-        return _decide_ward(data, text, tokens, hyps, 0.95)
-    if not hyps or max(hyp.score for hyp in hyps) < MIN_USABLE:
+            continue
+        raw_top = max(raw_top, max([hyp.score for hyp in hyps]))
+        visited[code] = _against_named_province(hyps, named) if named else hyps
+        best_of[code] = max([hyp.score for hyp in hyps])
+    if not visited or raw_top < MIN_USABLE:
         return Resolution(
             text=text, status="not_found", confidence=0.0, street=text.strip() or None
-        )
-    per_province: dict[str, _Hypothesis] = {}
-    for hyp in sorted(hyps, key=lambda h: -h.score):
-        per_province.setdefault(hyp.province, hyp)
-    ranked = list(per_province.values())
-    best = ranked[0]
-    runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        ), raw_top
+    # Each province's best reading (the first of equals); by score, then by the prior.
+    per_province = [max(hyps, key=lambda h: h.score) for hyps in visited.values()]
+    per_province.sort(key=lambda h: -h.score)
+    best = per_province[0]
+    runner_up = per_province[1].score if len(per_province) > 1 else 0.0
     lead = best.score - runner_up
     if best.score >= MIN_DECIDE and lead >= MARGIN:
         confidence = min(0.99, 0.55 + 0.15 * min(best.score, 3.0)) * (
             1.0 if runner_up == 0 else min(1.0, 0.7 + 0.3 * lead / best.score)
         )
-        return _decide_ward(
-            data, text, tokens, [h for h in hyps if h.province == best.province], confidence
-        )
+        return _decide_ward(data, text, tokens, visited[best.province], confidence), raw_top
+    ranked, places = _by_prior(data, per_province, [h for hyps in visited.values() for h in hyps])
+    best = ranked[0]
+    # A province button names its ward only when the text points to one ward there
+    # ("Phường 1" in Hồ Chí Minh City could be eleven: the ward is asked next).
     candidates = tuple(
-        _candidate(data, hyp, hyp.new_wards[0] if len(hyp.new_wards) == 1 else None, best.score)
+        _candidate(
+            data,
+            hyp,
+            hyp.new_wards[0] if len(places.get(hyp.province, ())) == 1 else None,
+            best.score,
+            several=len(places.get(hyp.province, ())) > 1,
+        )
         for hyp in ranked[:MAX_CANDIDATES]
     )
     total = sum(hyp.score for hyp in ranked[:MAX_CANDIDATES])
@@ -760,7 +1246,7 @@ def _decide(
         confidence=round(min(0.5, best.score / total if total else 0.0), 3),
         street=_street(text, tokens, best.spans),
         candidates=candidates,
-    )
+    ), raw_top
 
 
 def resolve(text: str) -> Resolution:

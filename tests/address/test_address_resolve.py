@@ -64,14 +64,14 @@ def test_district_without_province_is_inferred() -> None:
 
 
 def test_street_and_ward_only() -> None:
-    result = resolve("75 Đinh Tiên Hoàng, Tràng Tiền")
+    result = resolve("14 Hàng Khay, Tràng Tiền")
     assert result.status in {"resolved", "province_only", "ambiguous"}
     if result.status == "ambiguous":
         assert HANOI in {c.province_name for c in result.candidates}
     else:
         _is(result, HANOI)
         assert result.old_district_name == "Quận Hoàn Kiếm"
-    assert result.street == "75 Đinh Tiên Hoàng"
+    assert result.street == "14 Hàng Khay"
 
 
 # --- diacritics, case, commas, order ------------------------------------------------
@@ -307,7 +307,7 @@ def test_codes_are_official() -> None:
 def test_former_type_word_still_names_the_unit() -> None:
     # Thị trấn Đồng Văn and Huyện Duy Tiên became a phường and a thị xã (Hà Nam, now
     # Ninh Bình); a namesake Thị trấn Đồng Văn elsewhere must not win on the type word.
-    result = resolve("Thị trấn Đồng Văn, Huyện Duy Tiên, Tỉnh Hà Nam")
+    result = resolve("Tổ 4, Thị trấn Đồng Văn, Huyện Duy Tiên, Tỉnh Hà Nam")
     _is(result, "Tỉnh Ninh Bình", "Phường Đồng Văn")
     assert result.old_district_name == "Thị xã Duy Tiên"
 
@@ -327,7 +327,7 @@ def test_hamlet_number_is_not_a_house_number(text: str) -> None:
 
 
 def test_province_name_used_as_ward_when_another_province_is_named() -> None:
-    result = resolve("Hòa Bình, Trà Ôn, Vĩnh Long")
+    result = resolve("ấp Mỹ Thạnh, Hòa Bình, Trà Ôn, tỉnh Vĩnh Long")
     _is(result, "Tỉnh Vĩnh Long", "Xã Hòa Bình")
     assert result.old_district_name == "Huyện Trà Ôn"
 

@@ -1,0 +1,274 @@
+"""The reading rules added in the 2026-11-26 round, each on addresses written for these tests.
+
+Expected units were checked against the GSO lists as the library publishes them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.address import Resolution, resolve
+from bot.address.data import (
+    OLD_WARD,
+    WARD,
+    Data,
+    bare_name,
+    spelling,
+    tones_agree,
+    typed_spelling,
+)
+from bot.address.resolver import _relation
+
+HCMC = "Thành phố Hồ Chí Minh"
+HANOI = "Thành phố Hà Nội"
+DONG_THAP = "Tỉnh Đồng Tháp"
+
+
+def _is(result: Resolution, province: str, ward: str | None = None) -> None:
+    assert result.province_name == province, result
+    if ward is not None:
+        assert result.status == "resolved", result
+        assert result.ward_name == ward, result
+
+
+# --- names two units of one province share ---------------------------------------------
+
+
+def test_city_and_district_of_one_name_are_told_apart_by_the_ward() -> None:
+    # Thành phố and Huyện Hồng Ngự: the library indexes neither under "Hồng Ngự" alone.
+    result = resolve("Xã Long Thuận, Hồng Ngự, Đồng Tháp")
+    _is(result, DONG_THAP, "Xã Long Phú Thuận")
+    assert result.old_district_name == "Huyện Hồng Ngự"
+    result = resolve("Phường An Thạnh, Hồng Ngự, Đồng Tháp")
+    _is(result, DONG_THAP)
+    assert result.old_district_name == "Thành phố Hồng Ngự"
+
+
+def test_bare_name_drops_the_type_word() -> None:
+    assert bare_name("Thành phố Hồng Ngự") == "Hồng Ngự"
+    assert bare_name("Xã Phú Thuận A") == "Phú Thuận A"
+    assert bare_name("Phường 12") == "12"
+
+
+# --- initials in capitals ----------------------------------------------------------------
+
+
+def test_whole_name_initials() -> None:
+    result = resolve("12 Lê Duẩn, BMT, Đắk Lắk")
+    _is(result, "Tỉnh Đắk Lắk")
+    assert result.old_district_name == "Thành phố Buôn Ma Thuột"
+
+
+def test_initials_then_the_rest_of_the_name() -> None:
+    result = resolve("15 Tân Kỳ Tân Quý, BH Hòa A, Bình Tân, HCM")
+    _is(result, HCMC)
+    assert result.old_ward_name == "Phường Bình Hưng Hòa A"
+    assert result.old_district_name == "Quận Bình Tân"
+
+
+def test_lower_case_letters_are_not_initials() -> None:
+    result = resolve("12 le duan bmt dak lak")
+    _is(result, "Tỉnh Đắk Lắk")
+    assert result.old_district_name is None
+
+
+def test_initials_index_has_no_whole_ward_initials(data: Data) -> None:
+    assert data.initials["bmt|"] == [("d", "643")]
+    bh = data.initials["bh|hoaa"]
+    assert all(level == OLD_WARD for level, _ in bh)
+    # Whole-name initials of wards would name hundreds of units: not indexed.
+    assert all(level not in (OLD_WARD, WARD) for level, _ in data.initials.get("kl|", []))
+
+
+# --- street words and numbered streets ---------------------------------------------------
+
+
+def test_street_word_after_a_type_marker_starts_a_name() -> None:
+    # "chợ" introduces a market, but after "huyện" it is the first word of Chợ Gạo.
+    result = resolve("12 Lý Thường Kiệt thị trấn chợ gạo huyện chợ gạo tiền giang")
+    _is(result, DONG_THAP, "Xã Chợ Gạo")
+    assert result.old_ward_name == "Thị trấn Chợ Gạo"
+    assert result.old_district_name == "Huyện Chợ Gạo"
+    assert result.street == "12 Lý Thường Kiệt"
+
+
+def test_province_after_a_district_starting_with_a_street_word() -> None:
+    # Huyện Chợ Mới exists in An Giang and in Bắc Kạn: the province decides, and "chợ"
+    # (market) two words before it is the district's first word, not a street's.
+    result = resolve("12 Nguyễn Huệ huyện chợ mới an giang")
+    assert result.status == "province_only"
+    _is(result, "Tỉnh An Giang")
+    assert result.old_district_name == "Huyện Chợ Mới"
+
+
+def test_numbered_street_ends_before_the_ward() -> None:
+    result = resolve("12 Đường số 7 An Lạc A, Bình Tân, TP HCM")
+    _is(result, HCMC, "Phường An Lạc")
+    assert result.old_ward_name == "Phường An Lạc A"
+    assert result.street == "12 Đường số 7"
+
+
+def test_date_named_street_is_not_numbered() -> None:
+    result = resolve("265 đường 3 tháng 2, Phường 12, Quận 10, TP HCM")
+    _is(result, HCMC, "Phường Hòa Hưng")
+    assert result.old_ward_name == "Phường 12"
+    assert result.street == "265 đường 3 tháng 2"
+
+
+# --- type words -----------------------------------------------------------------------------
+
+
+def test_town_word_names_the_old_town_not_a_commune_of_that_name() -> None:
+    # Thị trấn Mường Chà went to Xã Na Sang; the new Xã Mường Chà is another place. The
+    # province's name is not taken for a district of that name (Huyện Điện Biên).
+    result = resolve("Tổ 3, TT. Mường Chà, Điện Biên")
+    _is(result, "Tỉnh Điện Biên", "Xã Na Sang")
+    assert result.old_ward_name == "Thị trấn Mường Chà"
+    assert result.old_district_name == "Huyện Mường Chà"
+
+
+def test_town_word_does_not_fit_a_commune_elsewhere() -> None:
+    # Only Hà Nội had a Thị trấn Phúc Thọ; the Xã Phúc Thọ of other provinces are communes.
+    result = resolve("Tổ dân phố 4, thị trấn Phúc Thọ")
+    _is(result, HANOI, "Xã Phúc Thọ")
+    assert result.old_ward_name == "Thị trấn Phúc Thọ"
+
+
+@pytest.mark.parametrize(
+    ("marker", "level", "kind", "relation"),
+    [
+        ("xa", "w", "phuong", "upgraded"),  # a commune since made a ward
+        ("thitran", "W", "phuong", "upgraded"),
+        ("huyen", "d", "thixa", "upgraded"),
+        ("thitran", "W", "xa", "other"),  # towns became communes only by the 2025 merger
+        ("phuong", "w", "xa", "other"),
+        ("thanhpho", "d", "huyen", "other"),
+        ("quan", "d", "thanhpho", "same"),  # "Q. Thủ Đức" for the city
+        ("tinh", "P", "thanhpho", "same"),
+    ],
+)
+def test_type_marker_relations(marker: str, level: str, kind: str, relation: str) -> None:
+    assert _relation(marker, level, kind) == relation
+
+
+def test_marked_name_cut_short_by_an_unknown_word_does_not_decide() -> None:
+    # "Xã Đông" exists (Gia Lai); "Xã Đông Pyz" is some other, mistyped commune.
+    result = resolve("Thôn 2, Xã Đông Pyz")
+    assert result.status != "resolved"
+
+
+# --- diacritics -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Phú Thành B, Đồng Tháp", "Phu Thanh B, Dong Thap"])
+def test_diacritics_that_fit_or_none_at_all(text: str) -> None:
+    result = resolve(text)
+    _is(result, DONG_THAP, "Xã An Hòa")
+    assert result.old_ward_name == "Xã Phú Thành B"
+
+
+def test_diacritics_that_do_not_fit_are_another_name() -> None:
+    # "Thạnh" is not "Thành": a hamlet Phú Thạnh B, not the commune Phú Thành B.
+    result = resolve("Phú Thạnh B, Đồng Tháp")
+    _is(result, DONG_THAP)
+    assert result.old_ward_name != "Xã Phú Thành B"
+    assert result.ward_name is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "name", "expected"),
+    [
+        ("Hoà", "Hòa", "same"),  # old and new tone placement
+        ("Đông", "Đồng", "variant"),  # marks typed, tone left out
+        ("Thạnh", "Thành", "other"),
+        ("Phường", "Phương", "other"),
+        ("Mỹ", "Mĩ", "other"),
+        ("Phuờng", "Phường", "variant"),  # a mark left out
+        ("Cũng", "Củng", "variant"),  # hỏi and ngã, confused in speech
+        ("Đắk", "Đăk", "variant"),  # transliterated names are written both ways
+        ("Đrăng", "Drăng", "variant"),
+    ],
+)
+def test_tones_agree(typed: str, name: str, expected: str) -> None:
+    typed_spelling = spelling(typed)
+    if typed_spelling.key != spelling(name).key:
+        assert expected == "other"
+        return
+    assert tones_agree(typed_spelling, spelling(name)) == expected
+
+
+def test_word_typed_without_diacritics_says_nothing() -> None:
+    assert typed_spelling("Hoa") is None
+    assert typed_spelling("HCM") is None
+    assert typed_spelling("Hòa") == spelling("Hoà")
+
+
+def test_transliterated_name_with_the_other_spelling() -> None:
+    result = resolve("Làng 4, xã Đắk Ruồng")  # the list writes Đăk Ruồng
+    _is(result, "Tỉnh Quảng Ngãi", "Xã Kon Braih")
+
+
+def test_hoi_for_nga() -> None:
+    result = resolve("Khu phố 3, thị trấn Cũng Sơn")  # Củng Sơn
+    _is(result, "Tỉnh Đắk Lắk", "Xã Sơn Hòa")
+
+
+# --- the province the text names, and typos -------------------------------------------------
+
+
+def test_named_province_outweighs_a_namesake_ward_of_another_province() -> None:
+    # Khuôn Lùng is a commune of Tuyên Quang only; with "Hà Nội" written, it is a place in
+    # Hà Nội (a hamlet, a building), not a reason to doubt the province.
+    alone = resolve("Thôn Nà Lừa, Khuôn Lùng")
+    _is(alone, "Tỉnh Tuyên Quang", "Xã Khuôn Lùng")
+    result = resolve("Thôn Nà Lừa, Khuôn Lùng, Hà Nội")
+    assert result.status == "province_only"
+    _is(result, HANOI)
+
+
+def test_weak_decision_is_checked_against_a_mistyped_word() -> None:
+    # "Khuôn Lùng" alone decides; "Ngiên Loan" is Nghiên Loan (Thái Nguyên) mistyped, so
+    # the text names two provinces' communes and must ask.
+    result = resolve("Khuôn Lùng, Ngiên Loan")
+    assert result.status == "ambiguous"
+    assert {c.province_name for c in result.candidates} >= {
+        "Tỉnh Tuyên Quang",
+        "Tỉnh Thái Nguyên",
+    }
+
+
+# --- candidates ranked by a prior -------------------------------------------------------------
+
+
+def test_numbered_ward_alone_ranks_the_city_with_most_of_them_first() -> None:
+    result = resolve("Phường 1")
+    assert result.status == "ambiguous"
+    assert result.candidates[0].province_name == HCMC
+    # Several wards there: the button names the province, the ward is asked next.
+    assert result.candidates[0].ward_name is None
+    assert result.candidates[0].old_district_name is None
+
+
+def test_common_name_candidates_ordered_by_number_of_places(data: Data) -> None:
+    result = resolve("Tân Phú")
+    assert result.status == "ambiguous"
+
+    def places(province: str) -> int:
+        wards: set[str] = set()
+        for (level, _code), unit in data.units.items():
+            if unit.bare_key == "tanphu" and unit.current == province:
+                if level == WARD:
+                    wards.add(unit.code)
+                elif level == OLD_WARD:
+                    wards.update(unit.new_wards)
+        return len(wards)
+
+    counts = [places(c.province_code) for c in result.candidates]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[0] > 1
+
+
+def test_candidate_names_its_ward_when_the_province_has_one() -> None:
+    result = resolve("Khuôn Lùng, Ngiên Loan")
+    by_province = {c.province_name: c for c in result.candidates}
+    assert by_province["Tỉnh Tuyên Quang"].ward_name == "Xã Khuôn Lùng"
