@@ -32,7 +32,8 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, sys.path[0] is bench/, whose requests.py would shadow the library.
+# Run as a script, sys.path[0] is bench/: the project goes there instead, so no bench
+# script can shadow an installed module.
 sys.path[:1] = [str(ROOT)]
 
 SECRET = "bench-secret"  # noqa: S105 - a benchmark's own

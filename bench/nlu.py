@@ -65,7 +65,7 @@ def _setup_env() -> None:
     paths = os.environ.get("PYTHONPATH", "")
     if str(ROOT) not in paths.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), paths) if p)
-    # bench/ holds other benches (requests.py, ...) that would shadow real packages.
+    # bench/ is not a package: keep its scripts from shadowing installed modules.
     bench_dir = str(ROOT / "bench")
     sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != bench_dir]
     if str(ROOT) not in sys.path:

@@ -5,7 +5,7 @@ documents them: ``POST /bot<token>/<method>`` with form-encoded (or JSON) parame
 ``{"ok": true, "result": ...}`` on success and ``{"ok": false, "error_code": ...,
 "description": ...}`` on failure (``parameters.retry_after`` on 429). It records every
 call, keeps the messages it has "sent" so edits can be checked, and can be told to fail
-the next calls of a method to simulate an outage.
+the next calls of a method to simulate an outage, or to answer them late (a slow network).
 
 Usage::
 
@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests_support.loopback import serve_on_loopback
 
 BOT_USER = {
     "id": 7000000001,
@@ -69,6 +71,7 @@ class FakeTelegram:
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
+    _delays: dict[str, list[float]] = field(default_factory=dict)
     _open_queries: set[str] = field(default_factory=set)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(100))
@@ -80,13 +83,7 @@ class FakeTelegram:
     async def start(self) -> FakeTelegram:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve_on_loopback(app)
         self._new_update = asyncio.Event()
         return self
 
@@ -126,6 +123,11 @@ class FakeTelegram:
         self._failures.setdefault(method, []).extend(
             _Failure(status, description or default, retry_after) for _ in range(times)
         )
+
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` wait ``seconds`` before they are
+        carried out (the call is recorded on arrival; the effect and answer come late)."""
+        self._delays.setdefault(method.lower(), []).extend([seconds] * times)
 
     def press(
         self,
@@ -209,6 +211,9 @@ class FakeTelegram:
         self.calls.append(Call(method, params))
         if request.match_info["token"] != self.token:
             return self._error(401, "Unauthorized")
+        delays = self._delays.get(method.lower())
+        if delays:
+            await asyncio.sleep(delays.pop(0))
         pending = self._failures.get(method)
         if pending:
             failure = pending.pop(0)

@@ -1,16 +1,21 @@
 """The dispatcher: drains the outbox to team chats and takes the teams' button presses.
 
 Delivery is at-least-once through the ``outbox`` table: a row is claimed with a short
-lease (compare-and-set on ``next_attempt_at``, so two dispatchers never post the same row
-at once), sent, then marked delivered with the message recorded in ``team_messages``.
-A failure records the error and pushes ``next_attempt_at`` back exponentially (or by
-Telegram's ``retry_after``); a crash between sending and marking resends on restart.
+lease (compare-and-set on ``next_attempt_at``), the claim is renewed the same way right
+before the post (so a batch that outlived its lease cannot post a row another dispatcher
+took over), then the row is marked delivered with the message recorded in
+``team_messages`` (retried through a database hiccup). A failure records the error and
+pushes ``next_attempt_at`` back exponentially (or by Telegram's ``retry_after``). A stop
+lets the post in progress finish and be recorded. Telegram has no idempotency key: a
+post whose answer was lost, or a crash between the answer and the record, posts again
+(docs/requests.md, "What the delivery guarantees").
 
 Outbox kinds handled here:
 - ``new_request`` (written by :meth:`RequestService.submit`): post to the team's chat;
   the request then moves new → assigned.
-- ``escalation`` (written here when a request is not accepted within the SLA): post once
-  to the escalation chat of the team's province.
+- ``escalation`` (written here when a request is not accepted within the SLA, claimed by
+  a conditional UPDATE of ``sim_requests.escalated_at`` so racing dispatchers raise it
+  once): post to the escalation chat of the team's province.
 - ``status_changed`` (written here and by the console after a status change): edit every
   message of the request so the chats show the current status and buttons.
 """
@@ -23,16 +28,18 @@ import datetime as dt
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import exists, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
 
 from bot.dispatch import render
 from bot.dispatch.telegram import (
+    SentMessage,
     TelegramClient,
     TelegramFailure,
     TelegramRejected,
@@ -40,15 +47,27 @@ from bot.dispatch.telegram import (
 )
 from bot.requests import IllegalTransition, RequestService, RequestView, UnknownRequest
 from bot.requests.lifecycle import ASSIGNED, NEW
-from bot.requests.schema import outbox, sim_requests, team_messages
+from bot.requests.schema import (
+    AWAITING_ESCALATION_PREDICATE,
+    outbox,
+    request_events,
+    sim_requests,
+    team_messages,
+)
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 KIND_NEW_REQUEST = "new_request"
 KIND_ESCALATION = "escalation"
 KIND_STATUS_CHANGED = "status_changed"
 KINDS = (KIND_NEW_REQUEST, KIND_ESCALATION, KIND_STATUS_CHANGED)
 ACTOR = "dispatch"
+# Waits between tries to record a message Telegram has accepted (about 24 s in all,
+# well inside the lease renewed right before the post).
+RECORD_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0)
+# Reason of the history event written when a request is escalated.
+ESCALATION_REASON = "escalated: not accepted within the SLA"
 
 
 def utcnow() -> dt.datetime:
@@ -151,6 +170,7 @@ class _Job:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    lease: dt.datetime  # the next_attempt_at this dispatcher wrote: its claim on the row
 
 
 class Dispatcher:
@@ -171,6 +191,8 @@ class Dispatcher:
         self.clock = clock
         self._offset: int | None = None
         self._warned_unconfigured = False
+        # Deliveries and hand-backs that must finish even if their caller is cancelled.
+        self._inflight: set[asyncio.Future[Any]] = set()
 
     # -- one pass --------------------------------------------------------------------
     async def run_once(self, poll_timeout: int = 0) -> RunReport:
@@ -201,14 +223,14 @@ class Dispatcher:
         return hours.minutes_between(created_at, now) >= self.config.sla_minutes
 
     def enqueue_escalations(self) -> int:
-        """One ``escalation`` outbox row per request still not accepted past the SLA."""
+        """One ``escalation`` outbox row per request still not accepted past the SLA.
+
+        Several dispatchers may run this at the same instant: each request is claimed by
+        a conditional UPDATE (:meth:`_escalate`), so exactly one of them escalates it."""
         now = self.clock()
         # Working hours only lengthen the wall-clock wait, so the plain cut-off is a safe
         # pre-filter; the exact check runs per row.
         cutoff = now - dt.timedelta(minutes=self.config.sla_minutes)
-        already = exists().where(
-            and_(outbox.c.request_id == sim_requests.c.id, outbox.c.kind == KIND_ESCALATION)
-        )
         stmt = (
             select(
                 sim_requests.c.id,
@@ -217,40 +239,69 @@ class Dispatcher:
                 sim_requests.c.province_code,
                 sim_requests.c.created_at,
             )
-            .where(
-                sim_requests.c.status.in_([NEW, ASSIGNED]),
-                sim_requests.c.created_at <= cutoff,
-                ~already,
-            )
-            .order_by(sim_requests.c.id)
+            .where(text(AWAITING_ESCALATION_PREDICATE), sim_requests.c.created_at <= cutoff)
+            .order_by(sim_requests.c.created_at, sim_requests.c.id)
             .limit(500)
         )
-        count = 0
+        with self.sessions() as session:
+            rows = session.execute(stmt).all()
+        return sum(
+            1 for row in rows if self._overdue(row.created_at, now) and self._escalate(row, now)
+        )
+
+    def _escalate(self, row: Any, now: dt.datetime) -> bool:
+        """Claim, queue and record one escalation, in one transaction; False when another
+        dispatcher claimed it first or the request was accepted meanwhile.
+
+        The claim is ``UPDATE ... WHERE escalated_at IS NULL AND status IN (new, assigned)``:
+        PostgreSQL makes a second updater wait for the first to commit and then re-checks
+        the condition on the committed row (0 rows); SQLite runs writers one at a time. A
+        read-then-insert check would let both through."""
         with self.sessions.begin() as session:
-            for row in session.execute(stmt).all():
-                if not self._overdue(row.created_at, now):
-                    continue
-                directory = self.service.directory
-                province = directory.provinces.get(row.province_code)
-                team_id = province.team_id if province else row.team_id
-                session.execute(
-                    insert(outbox).values(
-                        request_id=row.id,
-                        team_id=team_id,
-                        kind=KIND_ESCALATION,
-                        payload={
-                            "reference": row.reference,
-                            "routed_team_id": row.team_id,
-                            "sla_minutes": self.config.sla_minutes,
-                        },
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
+            claimed = session.execute(
+                update(sim_requests)
+                .where(
+                    sim_requests.c.id == row.id,
+                    sim_requests.c.escalated_at.is_(None),
+                    sim_requests.c.status.in_([NEW, ASSIGNED]),
                 )
-                log.info("request %s not accepted within the SLA; escalating", row.reference)
-                count += 1
-        return count
+                .values(escalated_at=now)
+            )
+            if claimed.rowcount != 1:
+                return False
+            # The row is ours until commit: its status cannot change under us.
+            status = session.execute(
+                select(sim_requests.c.status).where(sim_requests.c.id == row.id)
+            ).scalar_one()
+            province = self.service.directory.provinces.get(row.province_code)
+            session.execute(
+                insert(outbox).values(
+                    request_id=row.id,
+                    team_id=province.team_id if province else row.team_id,
+                    kind=KIND_ESCALATION,
+                    payload={
+                        "reference": row.reference,
+                        "routed_team_id": row.team_id,
+                        "sla_minutes": self.config.sla_minutes,
+                    },
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+            # In the request's history (same status: nothing moved, but who and when).
+            session.execute(
+                insert(request_events).values(
+                    request_id=row.id,
+                    from_status=status,
+                    to_status=status,
+                    actor=ACTOR,
+                    reason=f"{ESCALATION_REASON} ({self.config.sla_minutes} min)",
+                    created_at=now,
+                )
+            )
+        log.info("request %s not accepted within the SLA; escalating", row.reference)
+        return True
 
     # -- delivery ------------------------------------------------------------------------
     def claim_due(self) -> list[_Job]:
@@ -299,6 +350,7 @@ class Dispatcher:
                             kind=row.kind,
                             payload=dict(row.payload or {}),
                             attempts=row.attempts,
+                            lease=lease,
                         )
                     )
         return jobs
@@ -310,40 +362,85 @@ class Dispatcher:
             self._warn_unconfigured()
             return report
         jobs = await asyncio.to_thread(self.claim_due)
-        for index, job in enumerate(jobs):
-            try:
-                await self._deliver(job)
-            except TelegramFailure as exc:
-                retry_after = exc.retry_after if isinstance(exc, TelegramUnavailable) else None
-                retry_at = await asyncio.to_thread(self._reschedule, job, str(exc), retry_after)
-                report.failed += 1
-                report.errors.append(f"{job.reference}: {exc}")
-                log.warning(
-                    "dispatch: %s for %s failed (attempt %d): %s",
-                    job.kind,
-                    job.reference,
-                    job.attempts + 1,
-                    exc,
-                )
-                if isinstance(exc, TelegramUnavailable):
-                    # Telegram is down or throttling: stop this pass (later rows would fail
-                    # too) and hand the rest back, unattempted, for the same retry time.
-                    await asyncio.to_thread(self._release, jobs[index + 1 :], retry_at)
-                    break
-            else:
-                report.delivered += 1
+        await self.deliver_jobs(jobs, report)
         return report
 
-    async def _deliver(self, job: _Job) -> None:
+    async def deliver_jobs(self, jobs: list[_Job], report: RunReport) -> None:
+        """Deliver claimed rows in order.
+
+        A row once started runs to its end even when this coroutine is cancelled (the
+        worker stopping): cut between Telegram's answer and the record, a posted message
+        would be posted again. :meth:`drain` waits for it. Rows not started go back."""
+        for index, job in enumerate(jobs):
+            attempt = self._track(self._attempt(job, report))
+            try:
+                retry_at = await asyncio.shield(attempt)
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError):
+                    attempt.add_done_callback(_log_failure)
+                rest = self._track(
+                    asyncio.to_thread(self._release, jobs[index + 1 :], self.clock())
+                )
+                rest.add_done_callback(_log_failure)
+                raise
+            if retry_at is not None:
+                # Telegram is down or throttling: stop this pass (later rows would fail
+                # too) and hand the rest back, unattempted, for the same retry time.
+                await asyncio.to_thread(self._release, jobs[index + 1 :], retry_at)
+                break
+
+    def _track(self, work: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        task = asyncio.ensure_future(work)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait until the deliveries and hand-backs still running have finished."""
+        while self._inflight:
+            await asyncio.wait(set(self._inflight))
+
+    async def _attempt(self, job: _Job, report: RunReport) -> dt.datetime | None:
+        """Deliver one row. Returns the retry time when Telegram is unavailable (the pass
+        stops there), else None. A failure is recorded on the row for a later attempt."""
+        try:
+            delivered = await self._deliver(job)
+        except TelegramFailure as exc:
+            retry_after = exc.retry_after if isinstance(exc, TelegramUnavailable) else None
+            retry_at = await asyncio.to_thread(self._reschedule, job, str(exc), retry_after)
+            report.failed += 1
+            report.errors.append(f"{job.reference}: {exc}")
+            log.warning(
+                "dispatch: %s for %s failed (attempt %d): %s",
+                job.kind,
+                job.reference,
+                job.attempts + 1,
+                exc,
+            )
+            return retry_at if isinstance(exc, TelegramUnavailable) else None
+        except Exception as exc:
+            # A fault of this row (or of the database, in which case rescheduling fails
+            # too and the pass ends): retry it later and go on with the others.
+            log.exception("dispatch: %s for %s failed", job.kind, job.reference)
+            await asyncio.to_thread(self._reschedule, job, f"{type(exc).__name__}: {exc}", None)
+            report.failed += 1
+            report.errors.append(f"{job.reference}: {type(exc).__name__}")
+            return None
+        if delivered:
+            report.delivered += 1
+        return None
+
+    async def _deliver(self, job: _Job) -> bool:
+        """Post, edit or retire one row; False when another dispatcher took it over."""
         view = await asyncio.to_thread(self.service.get, job.reference)
         if job.kind == KIND_STATUS_CHANGED:
             await self._refresh_messages(job, view)
-            return
+            return True
         if view.status not in (NEW, ASSIGNED):
             # Accepted or closed before the post went out (e.g. from the console): a new
             # post or an escalation would only be noise.
             await asyncio.to_thread(self._mark_done, job)
-            return
+            return True
         directory = self.service.directory
         if job.kind == KIND_ESCALATION:
             routed = str(job.payload.get("routed_team_id") or view.team_id)
@@ -364,10 +461,68 @@ class Dispatcher:
         if chat_id is None:
             raise TelegramRejected(f"no Telegram chat configured for team {job.team_id}")
         assert self.telegram is not None
+        if not await asyncio.to_thread(self._renew, job):
+            log.info(
+                "dispatch: %s for %s was taken over by another dispatcher", job.kind, job.reference
+            )
+            return False
         sent = await self.telegram.send(int(chat_id), text, render.buttons(view))
-        await asyncio.to_thread(self._mark_delivered, job, sent.chat_id, sent.message_id)
+        await self._record_delivery(job, sent)
         if job.kind == KIND_NEW_REQUEST:
             await asyncio.to_thread(self._assign, job.reference)
+        return True
+
+    def _renew(self, job: _Job) -> bool:
+        """Re-take the claim, by compare-and-set, right before posting.
+
+        A batch can outlive its lease (slow Telegram answers); another dispatcher may
+        then have claimed the row, and both would post it. Renewed here, the claim runs
+        ``lease_seconds`` from now, far beyond one call's HTTP timeouts (about 26 s)."""
+        lease = self.clock() + dt.timedelta(seconds=self.config.lease_seconds)
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == job.id,
+                    outbox.c.delivered_at.is_(None),
+                    outbox.c.next_attempt_at == job.lease,
+                )
+                .values(next_attempt_at=lease)
+            )
+        return result.rowcount == 1
+
+    async def _record_delivery(self, job: _Job, sent: SentMessage) -> None:
+        """Record a posted message, retrying through a database hiccup: the post is out,
+        and an unrecorded post is posted again once its lease expires."""
+        for delay in (*RECORD_RETRY_DELAYS, None):
+            try:
+                await asyncio.to_thread(self._mark_delivered, job, sent.chat_id, sent.message_id)
+                return
+            except IntegrityError:
+                # The message is already recorded: an earlier try committed but its
+                # answer was lost with the connection.
+                log.info("dispatch: %s for %s was already recorded", job.kind, job.reference)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if delay is None:
+                    log.error(
+                        "dispatch: %s for %s was posted (message %s in chat %s) but could not "
+                        "be recorded; it will be posted again: %s",
+                        job.kind,
+                        job.reference,
+                        sent.message_id,
+                        sent.chat_id,
+                        exc,
+                    )
+                    raise
+                log.warning(
+                    "dispatch: recording %s for %s failed, retrying in %.1f s: %s",
+                    job.kind,
+                    job.reference,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
 
     def _assign(self, reference: str) -> None:
         # Already accepted (e.g. from the console) or closed: nothing to do.
@@ -400,14 +555,20 @@ class Dispatcher:
         log.info("dispatch: %s for %s posted to chat %s", job.kind, job.reference, chat_id)
 
     def _release(self, jobs: list[_Job], at: dt.datetime) -> None:
+        """Hand claimed rows back, unattempted, due at ``at`` (unless taken over since)."""
         if not jobs:
             return
         with self.sessions.begin() as session:
-            session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([job.id for job in jobs]), outbox.c.delivered_at.is_(None))
-                .values(next_attempt_at=at)
-            )
+            for job in jobs:
+                session.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id == job.id,
+                        outbox.c.delivered_at.is_(None),
+                        outbox.c.next_attempt_at == job.lease,
+                    )
+                    .values(next_attempt_at=at)
+                )
 
     def _reschedule(self, job: _Job, error: str, retry_after: float | None) -> dt.datetime:
         attempts = job.attempts + 1
@@ -420,7 +581,7 @@ class Dispatcher:
         with self.sessions.begin() as session:
             session.execute(
                 update(outbox)
-                .where(outbox.c.id == job.id)
+                .where(outbox.c.id == job.id, outbox.c.delivered_at.is_(None))
                 .values(attempts=attempts, last_error=error[:1000], next_attempt_at=retry_at)
             )
         return retry_at
@@ -598,6 +759,15 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A message being posted is finished and recorded before the worker exits.
+        await self.drain()
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    """Log the error of a step nobody awaits any more (a delivery finishing after its
+    caller was cancelled, a hand-back)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("dispatch: background step failed", exc_info=task.exception())
 
 
 def display_actor(actor: str) -> str:

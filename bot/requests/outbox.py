@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -191,32 +191,43 @@ class Outbox:
         once: bool = False,
         not_before: datetime | None = None,
     ) -> int | None:
-        """Queue a notification about a request (e.g. an SLA escalation). With
-        ``once``, nothing is queued if that request already has a row of that kind;
-        returns the new row id, or None when skipped."""
+        """Queue a notification about a request. With ``once``, nothing is queued if
+        that request already has a row of that kind, even when callers race; returns
+        the new row id, or None when skipped. (SLA escalations are the dispatcher's:
+        it marks ``sim_requests.escalated_at``.)"""
         request_id = self._request_id(reference)
         now = _now()
+        row = {
+            "request_id": request_id,
+            "team_id": team_id,
+            "kind": kind,
+            "payload": dict(payload),
+            "attempts": 0,
+            "next_attempt_at": not_before or now,
+            "created_at": now,
+        }
         with self._sessions.begin() as session:
-            if once:
-                existing = session.execute(
-                    select(outbox.c.id).where(
+            if not once:
+                result = session.execute(insert(outbox).values(**row))
+                return int(result.inserted_primary_key[0])
+            # Racing callers queue up on the request's row lock (PostgreSQL; SQLite has
+            # no row locks but runs the single INSERT ... SELECT below under its write
+            # lock). After the lock, the NOT EXISTS reads the winner's committed row.
+            session.execute(
+                select(sim_requests.c.id).where(sim_requests.c.id == request_id).with_for_update()
+            )
+            first = ~exists().where(outbox.c.request_id == request_id, outbox.c.kind == kind)
+            columns = list(row)
+            values = select(*(literal(row[c], outbox.c[c].type) for c in columns)).where(first)
+            if session.execute(insert(outbox).from_select(columns, values)).rowcount != 1:
+                return None
+            return int(
+                session.execute(
+                    select(func.max(outbox.c.id)).where(
                         outbox.c.request_id == request_id, outbox.c.kind == kind
                     )
-                ).first()
-                if existing is not None:
-                    return None
-            result = session.execute(
-                insert(outbox).values(
-                    request_id=request_id,
-                    team_id=team_id,
-                    kind=kind,
-                    payload=dict(payload),
-                    attempts=0,
-                    next_attempt_at=not_before or now,
-                    created_at=now,
-                )
+                ).scalar_one()
             )
-            return int(result.inserted_primary_key[0])
 
     def has_kind(self, reference: str, kind: str) -> bool:
         """Whether the request already has a notification of that kind queued or sent."""

@@ -36,6 +36,10 @@ metadata = MetaData(
 # The one-open-request rule, as SQL both PostgreSQL and SQLite accept in a partial index.
 OPEN_PREDICATE = "status NOT IN ('done', 'unreachable', 'cancelled')"
 
+# Requests the SLA check may still escalate: not accepted yet and never escalated. Spelt
+# as literal SQL (no bound parameters) so SQLite's planner can match the partial index.
+AWAITING_ESCALATION_PREDICATE = "escalated_at IS NULL AND status IN ('new', 'assigned')"
+
 teams = Table(
     "teams",
     metadata,
@@ -82,6 +86,9 @@ sim_requests = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    # Set once, by the conditional UPDATE that wins the right to escalate (the database
+    # serialises racing dispatchers on the row): a request is escalated at most once.
+    Column("escalated_at", DateTime(timezone=True), nullable=True),
     Index(
         "uq_sim_requests_open_phone_type",
         "phone_e164",
@@ -94,6 +101,12 @@ sim_requests = Table(
     Index("ix_sim_requests_province_status", "province_code", "status", "created_at"),
     Index("ix_sim_requests_team_status", "team_id", "status"),
     Index("ix_sim_requests_created_at", "created_at"),
+    Index(
+        "ix_sim_requests_awaiting_escalation",
+        "created_at",
+        postgresql_where=text(AWAITING_ESCALATION_PREDICATE),
+        sqlite_where=text(AWAITING_ESCALATION_PREDICATE),
+    ),
 )
 
 request_events = Table(

@@ -594,7 +594,7 @@ class RequestService:
         return _view(row)
 
     def history(self, reference: str) -> list[EventView]:
-        """Every status change of a request, oldest first."""
+        """Every status change of a request (and its SLA escalation), oldest first."""
         view = self.get(reference)
         stmt = (
             select(request_events)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.requests import RequestDraft, RequestService
@@ -83,3 +84,42 @@ def test_sequential_duplicates_on_both_backends(service, sessions):
     assert [o.created for o in outcomes] == [True, False, False]
     with sessions() as session:
         assert session.execute(select(func.count()).select_from(sim_requests)).scalar() == 1
+
+
+def test_enqueue_once_holds_when_two_replicas_race(store_url, directory):
+    # Two "replicas" each queue the same once-only notification; both have checked
+    # for an existing row before either inserts (held at the insert until both arrive,
+    # or until the database makes one wait for the other).
+    engines = [create_store_engine(store_url) for _ in range(2)]
+    services = [RequestService(session_factory(e), directory) for e in engines]
+    reference = services[0].submit(DRAFT).reference
+    barrier = threading.Barrier(2, timeout=2)
+
+    def hold(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+
+    results: list[int | None] = []
+
+    def enqueue(service: RequestService) -> None:
+        payload = {"reference": reference}
+        results.append(service.outbox.enqueue(reference, "p48", "reminder", payload, once=True))
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=enqueue, args=(s,)) for s in services]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with services[0]._sessions() as session:
+            queued = session.execute(select(outbox.c.id).where(outbox.c.kind == "reminder")).all()
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", hold)
+            engine.dispose()
+    assert len(results) == 2
+    assert [r.id for r in queued] == [r for r in results if r is not None]
+    assert results.count(None) == 1

@@ -7,7 +7,7 @@ its outbox row. Runs against a fresh SQLite file and a fresh PostgreSQL database
 action server's workers would. A second pass re-submits the same drafts (every one a
 duplicate) to show the cost of the exactly-once path.
 
-    .venv/bin/python bench/requests.py [--count 3000] [--threads 8]
+    .venv/bin/python bench/request_store.py [--count 3000] [--threads 8]
 """
 
 from __future__ import annotations
