@@ -53,7 +53,7 @@ import aiohttp
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
-# bench/requests.py would shadow the ``requests`` package that Rasa imports.
+# bench/ is not a package: keep its scripts from shadowing installed modules.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 

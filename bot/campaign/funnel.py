@@ -150,6 +150,15 @@ class DayRow:
     counts: dict[str, int]
 
 
+def _compacted(engine: Engine, campaign: str) -> int:
+    """The campaign's id, once its pending deltas are folded into the pre-aggregated
+    counts (PostgreSQL), so that reading them is one small sum."""
+    with engine.connect() as conn:
+        cid = campaign_id(conn, campaign)
+    aggregates.compact(engine, cid)
+    return cid
+
+
 def funnel(engine: Engine, campaign: str, scope: Scope | None = None) -> list[FunnelRow]:
     """The campaign total, then one row per channel, province and store.
 
@@ -159,9 +168,7 @@ def funnel(engine: Engine, campaign: str, scope: Scope | None = None) -> list[Fu
     scope = scope or Scope()
     if engine.dialect.name != "postgresql":
         return funnel_direct(engine, campaign, scope)
-    with engine.connect() as conn:
-        cid = campaign_id(conn, campaign)
-    aggregates.compact(engine, cid)
+    cid = _compacted(engine, campaign)
     with engine.connect() as conn:
         return _grouping_sets(conn, _counts_sql(scope), {"cid": cid, **scope.where()[1]})
 
@@ -291,9 +298,7 @@ def daily(engine: Engine, campaign: str, scope: Scope | None = None) -> list[Day
     scope = scope or Scope()
     if engine.dialect.name != "postgresql":
         return daily_direct(engine, campaign, scope)
-    with engine.connect() as conn:
-        cid = campaign_id(conn, campaign)
-    aggregates.compact(engine, cid)
+    cid = _compacted(engine, campaign)
     where, params = scope.where()
     sql = text(
         "SELECT day, step, sum(n) AS n FROM campaign_funnel_daily "  # noqa: S608

@@ -374,7 +374,7 @@ def record(engine: Engine, outcomes: list[Outcome], channel: str) -> None:
     """
     if not outcomes:
         return
-    s, t = campaign_sends, campaign_targets
+    t = campaign_targets
     sent = [o for o in outcomes if o.status == "sent"]
     failed = [o for o in outcomes if o.status != "sent"]
     with engine.begin() as conn:
@@ -393,20 +393,7 @@ def record(engine: Engine, outcomes: list[Outcome], channel: str) -> None:
                 )
             )
         if failed:
-            conn.execute(
-                update(s)
-                .where(s.c.id == bindparam("sid"))
-                .values(
-                    status="failed",
-                    updated_at=bindparam("at"),
-                    attempts=s.c.attempts + bindparam("n"),
-                    error=bindparam("err"),
-                ),
-                [
-                    {"sid": o.item.send_id, "at": o.at, "n": o.attempts, "err": o.error}
-                    for o in failed
-                ],
-            )
+            _update_each(conn, failed, status="failed", error=bindparam("err"))
 
 
 def _record_sent(conn: Connection, sent: list[Outcome]) -> None:
@@ -432,18 +419,34 @@ def _record_sent(conn: Connection, sent: list[Outcome]) -> None:
             )
         )
         return
+    _update_each(
+        conn,
+        sent,
+        status="sent",
+        sent_at=bindparam("at"),
+        gateway_ref=bindparam("ref"),
+        error=None,
+    )
+
+
+def _update_each(conn: Connection, outcomes: list[Outcome], **columns: Any) -> None:
+    """One row update per outcome (an executemany): ``updated_at`` is the outcome's time
+    and its attempts are added; ``columns`` may bind ``at``, ``ref`` and ``err`` too."""
+    s = campaign_sends
     conn.execute(
         update(s)
         .where(s.c.id == bindparam("sid"))
-        .values(
-            status="sent",
-            sent_at=bindparam("at"),
-            updated_at=bindparam("at"),
-            gateway_ref=bindparam("ref"),
-            attempts=s.c.attempts + bindparam("n"),
-            error=None,
-        ),
-        [{"sid": o.item.send_id, "at": o.at, "ref": o.gateway_ref, "n": o.attempts} for o in sent],
+        .values(updated_at=bindparam("at"), attempts=s.c.attempts + bindparam("n"), **columns),
+        [
+            {
+                "sid": o.item.send_id,
+                "at": o.at,
+                "n": o.attempts,
+                "ref": o.gateway_ref,
+                "err": o.error,
+            }
+            for o in outcomes
+        ],
     )
 
 

@@ -147,13 +147,16 @@ def build_report(engine: Engine, report: ReportQuery) -> Report:
     )
 
 
-async def _report(request: web.Request, user: User) -> tuple[ReportQuery, Report]:
+async def _report(request: web.Request) -> tuple[User, ReportQuery, Report]:
+    """The signed-in user, the validated query and its figures: what each view shows."""
+    user = current_user(request)
+    assert user is not None  # @require() let the request in
     query = await parse_report_query(request, user)
     try:
         report = await asyncio.to_thread(build_report, _engine(request), query)
     except UnknownCampaign:
         raise error(request, 404, "Không có chiến dịch này.") from None
-    return query, report
+    return user, query, report
 
 
 def group_name(row: FunnelRow, province_names: dict[str, str]) -> str:
@@ -203,9 +206,7 @@ def _store_choices(
 
 @require()
 async def funnel_page(request: web.Request) -> web.StreamResponse:
-    user = current_user(request)
-    assert user is not None
-    query, report = await _report(request, user)
+    _, query, report = await _report(request)
     names = console_of(request).province_names
     stores = _store_choices(request, query, report)
     context = {
@@ -287,9 +288,7 @@ def _cell(value: str) -> str:
 
 @require()
 async def funnel_csv(request: web.Request) -> web.StreamResponse:
-    user = current_user(request)
-    assert user is not None
-    query, report = await _report(request, user)
+    user, query, report = await _report(request)
     body = report_csv(query, report, console_of(request).province_names)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     slug = re.sub(r"[^A-Za-z0-9_-]", "_", query.campaign or "none")[:40]
@@ -305,9 +304,7 @@ async def funnel_csv(request: web.Request) -> web.StreamResponse:
 
 @require()
 async def api_funnel(request: web.Request) -> web.StreamResponse:
-    user = current_user(request)
-    assert user is not None
-    query, report = await _report(request, user)
+    _, query, report = await _report(request)
     names = console_of(request).province_names
     return web.json_response(
         {

@@ -48,6 +48,14 @@ async def shot(page, name: str) -> None:
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+async def open_link(page, url: str, e164: str) -> str:
+    """Open the page as the subscriber's personal link does; the conversation's sender."""
+    sender = outreach.sender_id_for(LINK_SECRET, e164)
+    await page.goto(f"{url}#t={outreach.sign_link(LINK_SECRET, sender)}")
+    await page.wait_for_selector("body[data-session=ready]")
+    return sender
+
+
 async def test_chat_renders_buttons_and_survives_a_reload(serve, phone_page):
     page = phone_page
     dialogue = Dialogue()
@@ -133,11 +141,9 @@ async def test_form_shows_field_errors_then_the_reference(serve, phone_page, sto
 
 async def test_a_liveinfo_link_opens_its_conversation(serve, phone_page):
     page = phone_page
-    sender = outreach.sender_id_for(LINK_SECRET, "+84901234567")
     dialogue = Dialogue()
     async with serve(dialogue) as url:
-        await page.goto(f"{url}#t={outreach.sign_link(LINK_SECRET, sender)}")
-        await page.wait_for_selector("body[data-session=ready]")
+        sender = await open_link(page, url, "+84901234567")
         assert await page.evaluate("localStorage.getItem('sim4g.chat.session')") == sender
         assert "#t=" not in page.url  # the token leaves the address bar
         assert await page.locator(".msg.bot").first.inner_text() == TEXTS["chat_link_welcome"]
@@ -155,9 +161,9 @@ async def test_an_sms_invitation_link_shows_the_started_request(serve, phone_pag
     from sqlalchemy import insert
 
     from bot.campaign.schema import campaign_targets
-    from bot.campaign.sender import Outcome, claim, record
     from bot.campaign.store import ensure_campaign
     from bot.requests.db import create_store_engine, migrate
+    from tests_support.campaign import invite_by_sms
 
     url_db = os.environ["DATABASE_URL"]
     migrate(url_db)
@@ -170,24 +176,13 @@ async def test_an_sms_invitation_link_shows_the_started_request(serve, phone_pag
                 campaign_id=cid, phone_e164="+84901234567", imported_at=now
             )
         )
-    items, _ = claim(
-        engine,
-        cid,
-        "c1",
-        "sms",
-        after=0,
-        size=1,
-        link_key=lambda e164: outreach.subscriber_key(LINK_SECRET, e164),
-    )
-    record(engine, [Outcome(items[0], "sent", 1, now)], "sms")
+    assert len(invite_by_sms(engine, "c1", LINK_SECRET, now)) == 1
     engine.dispose()
 
     page = phone_page
-    sender = outreach.sender_id_for(LINK_SECRET, "+84901234567")
     dialogue = Dialogue()
     async with serve(dialogue) as url:
-        await page.goto(f"{url}#t={outreach.sign_link(LINK_SECRET, sender)}")
-        await page.wait_for_selector("body[data-session=ready]")
+        sender = await open_link(page, url, "+84901234567")
         first = page.locator(".msg.bot").first
         assert await first.inner_text() == "Bạn muốn đổi SIM 4G cho số nào?"
         assert await page.locator(".buttons button").count() == 2

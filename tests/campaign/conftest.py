@@ -7,16 +7,18 @@ skip them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from bot.requests.db import create_store_engine, migrate
+from bot.requests.schema import sim_requests, teams
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES = (
@@ -77,3 +79,42 @@ def write_csv(path: Path, text_: str, *, bom: bool = False) -> Path:
     """Write a CSV file as operators' tools do (optionally with Excel's BOM)."""
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text_.encode("utf-8"))
     return path
+
+
+def insert_team(conn: Connection, province: str, name: str, at: dt.datetime) -> None:
+    """The province team ``p<province>`` that :func:`insert_request` routes to."""
+    conn.execute(insert(teams).values(id=f"p{province}", name=name, kind="province", updated_at=at))
+
+
+def insert_request(
+    conn: Connection,
+    rid: int,
+    phone: str,
+    status: str,
+    *,
+    created_at: dt.datetime,
+    updated_at: dt.datetime,
+    province: str = "48",
+    channel: str = "rest",
+    campaign: str | None = None,
+) -> None:
+    """A stored SIM-swap request of ``phone``, routed to its province team, as the
+    request service writes it (what segmentation and the funnel read)."""
+    conn.execute(
+        insert(sim_requests).values(
+            id=rid,
+            reference=f"R{rid}",
+            request_type="sim_swap",
+            status=status,
+            phone_e164=phone,
+            province_code=province,
+            channel=channel,
+            sender_id=f"s{rid}",
+            campaign=campaign,
+            team_id=f"p{province}",
+            route_rule=f"province:{province}",
+            created_by="test",
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+    )

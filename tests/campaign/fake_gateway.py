@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests_support.loopback import serve_on_loopback
+
 SMS_PATH = "/sms/send"
 PUSH_PATH = "/liveinfo/push"
 
@@ -53,11 +55,7 @@ class FakeGateway:
         app = web.Application()
         app.router.add_post(SMS_PATH, self._sms)
         app.router.add_post(PUSH_PATH, self._push)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def close(self) -> None:

@@ -24,8 +24,8 @@ from bot.campaign.schema import campaign_targets
 from bot.campaign.store import opt_out, record_step
 from bot.outreach import Answer, OutreachStore
 from bot.requests.db import create_store_engine, downgrade, migrate
-from bot.requests.schema import request_events, sim_requests, teams
-from tests.campaign.conftest import TABLES, write_csv
+from bot.requests.schema import request_events
+from tests.campaign.conftest import TABLES, insert_request, insert_team, write_csv
 from tests_support.databases import temporary_postgres
 
 UTC = dt.timezone.utc
@@ -134,27 +134,18 @@ def test_pre_aggregated_counts_equal_direct_counts(pg, tmp_path):
         [Answer(f"a{i}", phone, "c1", "NO", T0) for i, phone in enumerate(phones[:15])]
     )
     with pg.begin() as conn:
-        conn.execute(
-            insert(teams).values(id="p01", name="MobiFone Hà Nội", kind="province", updated_at=T0)
-        )
+        insert_team(conn, "01", "MobiFone Hà Nội", T0)
         for rid, phone in enumerate(phones[20:40], start=1):
-            conn.execute(
-                insert(sim_requests).values(
-                    id=rid,
-                    reference=f"R{rid}",
-                    request_type="sim_swap",
-                    status="done",
-                    phone_e164=phone,
-                    province_code="01",
-                    channel="web",
-                    sender_id=f"s{rid}",
-                    campaign="c1",
-                    team_id="p01",
-                    route_rule="province:01",
-                    created_by="test",
-                    created_at=T0 + dt.timedelta(days=1),
-                    updated_at=T0,
-                )
+            insert_request(
+                conn,
+                rid,
+                phone,
+                "done",
+                province="01",
+                channel="web",
+                campaign="c1",
+                created_at=T0 + dt.timedelta(days=1),
+                updated_at=T0,
             )
             conn.execute(
                 insert(request_events).values(

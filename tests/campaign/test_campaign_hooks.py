@@ -15,11 +15,11 @@ from sqlalchemy import insert, select, text
 from bot import outreach
 from bot.campaign import hooks, links
 from bot.campaign.schema import campaign_targets
-from bot.campaign.sender import claim, record
 from bot.campaign.store import ensure_campaign
 from bot.requests import RequestDraft, RequestService
 from bot.requests.db import create_store_engine, migrate, session_factory
 from bot.routing import load_directory
+from tests_support.campaign import invite_by_sms
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -224,19 +224,7 @@ def test_a_link_conversation_in_a_new_session_takes_the_invitation_channel(engin
 def test_a_link_finds_its_invitation_and_a_web_form_its_campaign(engine):
     target(engine)
     target(engine, e164="+84907654321")
-    cid = ensure_campaign(engine, "c1")
-    items, _ = claim(
-        engine,
-        cid,
-        "c1",
-        "sms",
-        after=0,
-        size=10,
-        link_key=lambda e164: outreach.subscriber_key(SECRET, e164),
-    )
-    from bot.campaign.sender import Outcome
-
-    record(engine, [Outcome(i, "sent", 1, T0, gateway_ref="g") for i in items], "sms")
+    invite_by_sms(engine, "c1", SECRET, T0, gateway_ref="g")
     sender = outreach.sender_id_for(SECRET, ME)
     found = links.find_invitation(engine, sender)
     assert found is not None

@@ -13,8 +13,8 @@ from bot.campaign.schema import campaign_targets
 from bot.campaign.segment import display_phone, excel_safe, export_call_lists
 from bot.campaign.store import opt_out, record_step
 from bot.outreach import Answer, OutreachStore
-from bot.requests.schema import request_events, sim_requests, teams
-from tests.campaign.conftest import write_csv
+from bot.requests.schema import request_events
+from tests.campaign.conftest import insert_request, insert_team, write_csv
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -32,23 +32,15 @@ LIST = (
 
 
 def _request(conn, rid, phone, status, campaign="c1"):
-    conn.execute(
-        insert(sim_requests).values(
-            id=rid,
-            reference=f"R{rid}",
-            request_type="sim_swap",
-            status=status,
-            phone_e164=phone,
-            province_code="48",
-            channel="liveinfo",
-            sender_id=f"s{rid}",
-            campaign=campaign,
-            team_id="p48",
-            route_rule="province:48",
-            created_by="test",
-            created_at=T0 + dt.timedelta(hours=1),
-            updated_at=T0,
-        )
+    insert_request(
+        conn,
+        rid,
+        phone,
+        status,
+        channel="liveinfo",
+        campaign=campaign,
+        created_at=T0 + dt.timedelta(hours=1),
+        updated_at=T0,
     )
 
 
@@ -67,9 +59,7 @@ def _setup(engine, tmp_path):
     )
     opt_out(engine, "+84901000004", "sms")
     with engine.begin() as conn:
-        conn.execute(
-            insert(teams).values(id="p48", name="MobiFone Đà Nẵng", kind="province", updated_at=T0)
-        )
+        insert_team(conn, "48", "MobiFone Đà Nẵng", T0)
         _request(conn, 1, "+84901000005", "accepted")
         _request(conn, 2, "+84901000006", "cancelled")
         _request(conn, 3, "+84901000007", "done")

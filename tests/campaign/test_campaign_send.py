@@ -41,7 +41,8 @@ from bot.campaign.sender import (
 from bot.campaign.store import ensure_campaign, opt_out
 from bot.outreach import Answer, OutreachStore
 from bot.phone import mask
-from bot.requests.schema import sim_requests, teams
+from bot.requests.schema import teams
+from tests.campaign.conftest import insert_request, insert_team
 from tests.campaign.fake_gateway import FakeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,28 +74,8 @@ def add_targets(engine, campaign: str, count: int, start: int = 0) -> list[str]:
 def add_request(engine, rid: int, e164: str, status: str) -> None:
     with engine.begin() as conn:
         if conn.scalar(select(teams.c.id).where(teams.c.id == "p48")) is None:
-            conn.execute(
-                insert(teams).values(
-                    id="p48", name="MobiFone Đà Nẵng", kind="province", updated_at=T0
-                )
-            )
-        conn.execute(
-            insert(sim_requests).values(
-                id=rid,
-                reference=f"R{rid}",
-                request_type="sim_swap",
-                status=status,
-                phone_e164=e164,
-                province_code="48",
-                channel="rest",
-                sender_id=f"s{rid}",
-                team_id="p48",
-                route_rule="province:48",
-                created_by="test",
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
+            insert_team(conn, "48", "MobiFone Đà Nẵng", T0)
+        insert_request(conn, rid, e164, status, created_at=T0, updated_at=T0)
 
 
 def sends(engine, channel: str = "sms") -> dict[str, dict]:

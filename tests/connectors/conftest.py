@@ -28,6 +28,8 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.run import configure_app
 from sanic import Sanic
 
+from tests_support.loopback import serve_on_loopback
+
 Sanic.test_mode = True  # several apps with Rasa's fixed name in one process
 
 
@@ -143,11 +145,7 @@ class FakePlatform:
     async def start(self) -> FakePlatform:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def close(self) -> None:

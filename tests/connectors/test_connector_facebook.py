@@ -63,8 +63,8 @@ async def graph(platform):
     return platform
 
 
-@pytest.fixture
-def channel(graph):
+def facebook_input(graph, **extra) -> FacebookInput:
+    """The page's channel pointed at the fake Graph API, retrying fast."""
     return FacebookInput(
         verify_token=VERIFY,
         app_secret=SECRET,
@@ -72,7 +72,13 @@ def channel(graph):
         graph_url=graph.url,
         deduplicator=MemoryDeduplicator(),
         client=PlatformClient("facebook", base_delay=0.01, max_delay=0.05),
+        **extra,
     )
+
+
+@pytest.fixture
+def channel(graph):
+    return facebook_input(graph)
 
 
 async def post(http, url, payload, signature=None):
@@ -327,15 +333,7 @@ def test_missing_credentials_refused():
 
 
 def queued_channel(graph, capacity: int, workers: int = 1) -> FacebookInput:
-    return FacebookInput(
-        verify_token=VERIFY,
-        app_secret=SECRET,
-        page_access_token=TOKEN,
-        graph_url=graph.url,
-        deduplicator=MemoryDeduplicator(),
-        client=PlatformClient("facebook", base_delay=0.01, max_delay=0.05),
-        turns=TurnQueue(capacity=capacity, workers=workers),
-    )
+    return facebook_input(graph, turns=TurnQueue(capacity=capacity, workers=workers))
 
 
 async def test_full_turn_queue_answers_503_and_metas_redelivery_is_processed(

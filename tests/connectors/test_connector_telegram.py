@@ -27,8 +27,8 @@ async def tg():
         yield fake
 
 
-@pytest.fixture
-def channel(tg):
+def telegram_input(tg, **extra) -> TelegramInput:
+    """The customer bot's channel pointed at the fake Bot API, retrying fast, no Redis."""
     return TelegramInput(
         access_token=tg.token,
         secret_token=SECRET,
@@ -36,7 +36,13 @@ def channel(tg):
         redis_url="",
         deduplicator=MemoryDeduplicator(),
         retry_base_delay=0.01,
+        **extra,
     )
+
+
+@pytest.fixture
+def channel(tg):
+    return telegram_input(tg)
 
 
 def text_update(update_id: int, text: str, chat_id: int = CHAT, chat_type: str = "private") -> dict:
@@ -179,15 +185,7 @@ async def test_full_turn_queue_answers_503_before_the_update_is_taken(
     gate.set()
     buttons = [{"title": "Có", "payload": "/affirm"}]
     agent = agent_factory(reply={"text": "Đổi SIM 4G?", "buttons": buttons}, gate=gate)
-    channel = TelegramInput(
-        access_token=tg.token,
-        secret_token=SECRET,
-        base_url=tg.base_url,
-        redis_url="",
-        deduplicator=MemoryDeduplicator(),
-        retry_base_delay=0.01,
-        turns=TurnQueue(capacity=1, workers=1),
-    )
+    channel = telegram_input(tg, turns=TurnQueue(capacity=1, workers=1))
     async with serve(channel, agent) as served:
         assert (await post(http, served.url, text_update(900000201, "xin chào")))[0] == 200
         await served.drain()

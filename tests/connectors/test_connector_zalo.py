@@ -121,8 +121,8 @@ def zalo(platform):
     return FakeZalo(platform)
 
 
-@pytest.fixture
-def channel(platform, zalo, tmp_path):
+def zalo_input(platform, tmp_path, **extra) -> ZaloInput:
+    """The OA's channel pointed at the fake, tokens in ``tmp_path``, no Redis."""
     return ZaloInput(
         app_id=APP_ID,
         oa_secret_key=OA_SECRET,
@@ -134,7 +134,14 @@ def channel(platform, zalo, tmp_path):
         token_file=tmp_path / "zalo_tokens.json",
         redis_url="",
         deduplicator=MemoryDeduplicator(),
-        client=PlatformClient("zalo", base_delay=0.01, max_delay=0.05),
+        **extra,
+    )
+
+
+@pytest.fixture
+def channel(platform, zalo, tmp_path):
+    return zalo_input(
+        platform, tmp_path, client=PlatformClient("zalo", base_delay=0.01, max_delay=0.05)
     )
 
 
@@ -404,19 +411,7 @@ async def test_full_turn_queue_answers_503_and_keeps_the_msg_id_free(
 ):
     gate = threading.Event()
     agent = agent_factory(gate=gate)
-    channel = ZaloInput(
-        app_id=APP_ID,
-        oa_secret_key=OA_SECRET,
-        app_secret_key=APP_SECRET,
-        access_token="at-0",
-        refresh_token="rt-0",
-        api_url=platform.url,
-        oauth_url=platform.url,
-        token_file=tmp_path / "zalo_tokens.json",
-        redis_url="",
-        deduplicator=MemoryDeduplicator(),
-        turns=TurnQueue(capacity=1, workers=1),
-    )
+    channel = zalo_input(platform, tmp_path, turns=TurnQueue(capacity=1, workers=1))
     async with serve(channel, agent) as served:
         assert (await post(http, served.url, text_event("8850", "msg-q1", "một")))[0] == 200
         status, body = await post(http, served.url, text_event("8851", "msg-q2", "hai"))

@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from bot.requests import RequestService
 from bot.requests.db import create_store_engine, session_factory
 from bot.routing import load_directory
 from tests_support.fake_telegram import FakeTelegram
+from tests_support.loopback import serve_on_loopback
 from tests_support.servers import ROOT, Stack, running_stack
 
 pytestmark = pytest.mark.servers
@@ -109,13 +111,7 @@ class FakeApi:
     async def start(self) -> FakeApi:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def close(self) -> None:
@@ -186,10 +182,14 @@ TURNS = [
 
 
 def converse(
-    send: Callable[[str], None], replies: Callable[[], list[str]], stack: Stack
+    send: Callable[[str], None],
+    replies: Callable[[], list[str]],
+    stack: Stack,
+    turns: list[tuple[str, str]] = TURNS,
 ) -> tuple[str, Any]:
-    """The whole conversation; returns the final replies and the one stored request."""
-    for text, expected in TURNS:
+    """The conversation from ``turns`` to "dung roi"; returns the final replies and the
+    one stored request."""
+    for text, expected in turns:
         seen = len(replies())
         send(text)
         wait_for(
@@ -207,6 +207,50 @@ def converse(
     time.sleep(1)
     assert len(service.find_open(PHONE, "sim_swap")) == 1
     return final, stored
+
+
+# The turns left once a link has started the request with the number known.
+AFTER_LINK = TURNS[2:]
+
+
+def open_link(stack: Stack, sms_text: str) -> dict[str, Any]:
+    """What the request page does with the ``#t=`` token of an SMS link: exchange it,
+    with the page's CSRF token, for the conversation (``session_id``, ``messages``)."""
+    token = re.search(r"#t=([A-Za-z0-9._\-]+)", sms_text)
+    assert token, sms_text
+    page = httpx.get(f"{stack.rasa_url}/webhooks/webchat/", timeout=10)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert csrf
+    link = httpx.post(
+        f"{stack.rasa_url}/webhooks/webchat/link",
+        json={"token": token.group(1)},
+        headers={"Origin": stack.rasa_url, "X-CSRF-Token": csrf.group(1)},
+        timeout=60,  # the link may start the request: the bot's first turn runs first
+    )
+    assert link.status_code == 200, link.text
+    return dict(link.json())
+
+
+@contextmanager
+def page_chat(
+    stack: Stack, sender: str
+) -> Iterator[tuple[Callable[[str], None], Callable[[], list[str]]]]:
+    """The page's socket.io session ``sender``: how to send a text, and the replies."""
+    bot_said: list[str] = []
+    client = socketio.Client(reconnection=False)
+    client.on("bot_uttered", lambda data: bot_said.append(str(data.get("text", ""))))
+    confirmed = threading.Event()
+    client.on("session_confirm", lambda data: confirmed.set())
+    client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
+    try:
+        client.emit("session_request", {"session_id": sender})
+        assert confirmed.wait(20)
+        yield (
+            lambda text: client.emit("user_uttered", {"message": text, "session_id": sender}),
+            lambda: bot_said,
+        )
+    finally:
+        client.disconnect()
 
 
 # ----------------------------------------------------------------------------- Facebook
@@ -448,52 +492,13 @@ def test_liveinfo_yes_conversation(tmp_path: Path, fake_api: Any) -> None:
         assert sms.body["to"] == "+84" + PHONE[1:]
         assert sms.body["reference"] == request_id
         assert "dia chi" in sms.body["text"].lower()  # SMS text is without diacritics
-        token = re.search(r"#t=([A-Za-z0-9._\-]+)", sms.body["text"])
-        assert token, sms.body["text"]
 
         # The customer opens the link: the page exchanges its token for the conversation.
-        page = httpx.get(f"{stack.rasa_url}/webhooks/webchat/", timeout=10)
-        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-        assert csrf
-        link = httpx.post(
-            f"{stack.rasa_url}/webhooks/webchat/link",
-            json={"token": token.group(1)},
-            headers={"Origin": stack.rasa_url, "X-CSRF-Token": csrf.group(1)},
-            timeout=10,
-        )
-        assert link.status_code == 200, link.text
-        sender = link.json()["session_id"]
+        sender = open_link(stack, sms.body["text"])["session_id"]
         assert sender.startswith("liveinfo-")
         assert "0901234567" not in sender and "901234567" not in sender
-
-        bot_said: list[str] = []
-        client = socketio.Client(reconnection=False)
-        client.on("bot_uttered", lambda data: bot_said.append(str(data.get("text", ""))))
-        confirmed = threading.Event()
-        client.on("session_confirm", lambda data: confirmed.set())
-        client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
-        try:
-            client.emit("session_request", {"session_id": sender})
-            assert confirmed.wait(20)
-            service = _service(stack)
-            for text, expected in [(ADDRESS, "tên"), ("bo qua", PHONE)]:
-                seen = len(bot_said)
-                client.emit("user_uttered", {"message": text, "session_id": sender})
-                wait_for(
-                    f"a reply containing {expected!r}",
-                    lambda s=seen, e=expected: e.lower() in "\n".join(bot_said[s:]).lower(),
-                )
-            seen = len(bot_said)
-            client.emit("user_uttered", {"message": "dung roi", "session_id": sender})
-            [stored] = wait_for("the stored request", lambda: service.find_open(PHONE, "sim_swap"))
-            final = wait_for(
-                "the reference in the final reply",
-                lambda: _containing(bot_said[seen:], stored.reference),
-            )
-            time.sleep(1)
-            assert len(service.find_open(PHONE, "sim_swap")) == 1
-        finally:
-            client.disconnect()
+        with page_chat(stack, sender) as (send, replies):
+            final, stored = converse(send, replies, stack, AFTER_LINK)
 
     assert len(gateway.to("/sms/send")) == 1
     assert stored.reference in final
@@ -553,48 +558,16 @@ def test_sms_invitation_link_conversation(tmp_path: Path, fake_api: Any) -> None
         [sms] = gateway.to("/sms/send")
         assert sms.body["to"] == "+84" + PHONE[1:] and "9090" in sms.body["text"]
         assert PHONE[1:] not in sms.body["text"]
-        token = re.search(r"#t=([A-Za-z0-9._\-]+)", sms.body["text"])
-        assert token, sms.body["text"]
 
-        page = httpx.get(f"{stack.rasa_url}/webhooks/webchat/", timeout=10)
-        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-        assert csrf
-        link = httpx.post(
-            f"{stack.rasa_url}/webhooks/webchat/link",
-            json={"token": token.group(1)},
-            headers={"Origin": stack.rasa_url, "X-CSRF-Token": csrf.group(1)},
-            timeout=60,
-        )
-        assert link.status_code == 200, link.text
-        opened = link.json()
+        opened = open_link(stack, sms.body["text"])
         sender = opened["session_id"]
         # The real bot started the request: its first reply asks for the address.
         first = "\n".join(m["text"] for m in opened["messages"])
         assert "dia chi" in fold(first), first
-
-        bot_said: list[str] = []
-        client = socketio.Client(reconnection=False)
-        client.on("bot_uttered", lambda data: bot_said.append(str(data.get("text", ""))))
-        confirmed = threading.Event()
-        client.on("session_confirm", lambda data: confirmed.set())
-        client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
-        try:
-            client.emit("session_request", {"session_id": sender})
-            assert confirmed.wait(20)
-            service = _service(stack)
-            for text, expected in [(ADDRESS, "tên"), ("bo qua", PHONE)]:
-                seen = len(bot_said)
-                client.emit("user_uttered", {"message": text, "session_id": sender})
-                wait_for(
-                    f"a reply containing {expected!r}",
-                    lambda s=seen, e=expected: e.lower() in "\n".join(bot_said[s:]).lower(),
-                )
-            client.emit("user_uttered", {"message": "dung roi", "session_id": sender})
-            [stored] = wait_for("the stored request", lambda: service.find_open(PHONE, "sim_swap"))
-        finally:
-            client.disconnect()
+        with page_chat(stack, sender) as (send, replies):
+            _, stored = converse(send, replies, stack, AFTER_LINK)
         assert (stored.channel, stored.campaign, stored.sender_id) == ("sms", campaign, sender)
-        assert service.history(stored.reference)[0].reason == (
+        assert _service(stack).history(stored.reference)[0].reason == (
             "submitted via sms, last message on socketio"
         )
         with engine.connect() as conn:
