@@ -41,7 +41,9 @@ from bot.publish import (  # noqa: E402
     gate_tests,
     mark_live,
     publish,
+    record_key,
     remember_pass,
+    script_key,
 )
 from bot.publish import test as run_tests  # noqa: E402
 from bot.publish import train as train_candidate  # noqa: E402
@@ -183,6 +185,7 @@ def main() -> int:
         start_model = project.published / "00000000-000000.tar.gz"
         shutil.move(str(baseline), start_model)
         mark_live(project, start_model)
+        record_key(start_model, script_key(project))  # as `make publish` records it
         print(f"first training (not measured): {cold:.0f} s", flush=True)
         print(f"test stories in the gate: {kept} (dropped {dropped} the unedited script fails)")
 

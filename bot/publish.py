@@ -295,23 +295,11 @@ def core_test_key(model: Path, tests: Path) -> str | None:
     if re.search(r"^\s*-\s*bot:", text, re.MULTILINE):  # texts are compared: always test
         return None
     digest = hashlib.sha256(text.encode())
-    with tarfile.open(model, "r:gz") as archive:
-        for member in sorted(archive.getmembers(), key=lambda m: m.name):
-            parts = member.name.lstrip("/").split("/")
-            if not member.isfile() or len(parts) < 3 or parts[0] != "components":
-                continue
-            handle = archive.extractfile(member)
-            if handle is None:
-                continue
-            if parts[1] == "domain_provider" and parts[-1] == "domain.yml":
-                domain = yaml.safe_load(handle.read()) or {}
-                domain["responses"] = sorted(domain.get("responses") or {})
-                data = json.dumps(domain, sort_keys=True, default=str).encode()
-            elif "Policy" in parts[1]:
-                data = handle.read()
-            else:
-                continue
-            digest.update("/".join(parts).encode() + b"\0" + data)
+    files, domain = _model_parts(model)
+    digest.update(b"domain\0" + _names_only(domain))
+    for name in sorted(files):
+        if "Policy" in name.split("/")[1]:
+            digest.update(name.encode() + b"\0" + files[name])
     return digest.hexdigest()
 
 
@@ -437,13 +425,14 @@ def texts_only_change(live_model: Path, candidate: Path) -> bool:
     """True when the two models predict the same and differ at most in reply texts."""
     live_files, live_domain = _model_parts(live_model)
     new_files, new_domain = _model_parts(candidate)
-    if live_files != new_files:
-        return False
-    for domain in (live_domain, new_domain):
-        domain["responses"] = sorted(domain.get("responses") or {})  # type: ignore[call-overload]
-    return json.dumps(live_domain, sort_keys=True, default=str) == json.dumps(
-        new_domain, sort_keys=True, default=str
-    )
+    return live_files == new_files and _names_only(live_domain) == _names_only(new_domain)
+
+
+def _names_only(domain: dict[str, object]) -> bytes:
+    """The domain with reply texts removed and response names kept, canonical JSON."""
+    responses = domain.get("responses") or {}
+    kept = {**domain, "responses": sorted(responses)}  # type: ignore[call-overload]
+    return json.dumps(kept, sort_keys=True, default=str).encode()
 
 
 # A texts-only edit does not even need `rasa train`: the model in service plus the new
@@ -489,7 +478,11 @@ def with_new_texts(project: Project, base: Path, target: Path) -> Path:
         "responses"
     ) or {}
     tmp = target.with_name(f".{target.name}.tmp")
-    with tarfile.open(base, "r:gz") as source, tarfile.open(tmp, "w:gz") as out:
+    # Level 1: the archive is rewritten on every texts-only publish; speed over size.
+    with (
+        tarfile.open(base, "r:gz") as source,
+        tarfile.open(tmp, "w:gz", compresslevel=1) as out,
+    ):
         for member in source.getmembers():
             handle = source.extractfile(member) if member.isfile() else None
             data = handle.read() if handle else None
@@ -557,8 +550,18 @@ def _locked(project: Project) -> Iterator[None]:
         yield
 
 
-def _go_live(project: Project, model: Path, report: Report, in_service: Path | None) -> None:
-    """Hand ``model`` to the server; ``in_service`` is the model it runs now (None: unknown)."""
+def _go_live(
+    project: Project,
+    model: Path,
+    report: Report,
+    in_service: Path | None,
+    texts_only: bool | None = None,
+) -> None:
+    """Hand ``model`` to the server; ``in_service`` is the model it runs now (None: unknown).
+
+    ``texts_only``: already known (a model built from ``in_service`` by
+    :func:`with_new_texts`); None compares the two archives.
+    """
     started = time.monotonic()
     if server_model(project) is None:
         mark_live(project, model)
@@ -569,7 +572,11 @@ def _go_live(project: Project, model: Path, report: Report, in_service: Path | N
             f"Rasa không chạy ở {project.rasa_url}: mô hình sẽ được dùng ở lần `make run` tới",
         )
         return
-    if in_service is not None and in_service != model and texts_only_change(in_service, model):
+    if texts_only is None:
+        texts_only = (
+            in_service is not None and in_service != model and texts_only_change(in_service, model)
+        )
+    if texts_only:
         mark_live(project, model)
         write_live_responses(project, model)
         report.live = True
@@ -630,10 +637,15 @@ def _new_published(project: Project) -> Path:
 
 
 def _finish(
-    project: Project, report: Report, model: Path, in_service: Path | None, key: str
+    project: Project,
+    report: Report,
+    model: Path,
+    in_service: Path | None,
+    key: str,
+    texts_only: bool | None = None,
 ) -> None:
     try:
-        _go_live(project, model, report, in_service)
+        _go_live(project, model, report, in_service, texts_only)
     except GateFailed:
         model.unlink(missing_ok=True)
         raise
@@ -660,7 +672,7 @@ def _publish_texts(project: Project, report: Report, in_service: Path, key: str)
     except GateFailed:
         model.unlink(missing_ok=True)
         raise
-    _finish(project, report, model, in_service, key)
+    _finish(project, report, model, in_service, key, texts_only=True)
     return report
 
 
