@@ -486,6 +486,7 @@ class TurnQueue:
         self._size = 0
         self.running = 0
         self.done = 0
+        self.closing = False  # the server is stopping: refuse, the platform redelivers
 
     @classmethod
     def from_env(cls) -> TurnQueue:
@@ -511,7 +512,7 @@ class TurnQueue:
         A batch larger than the whole queue is taken when the queue is empty, or it
         could never be accepted.
         """
-        if min(count, self.capacity) > self.free:
+        if self.closing or min(count, self.capacity) > self.free:
             raise Busy(channel)
         self._reserved += count
         return Reservation(self, count)
@@ -721,6 +722,10 @@ class Pipeline:
         self.duplicates += 1
         logger.info("%s: duplicate %s dropped", self.channel, redact(dedupe_key))
         return False
+
+    async def forget(self, dedupe_key: str) -> None:
+        """Free a key taken by :meth:`first_seen` for a message that was not queued."""
+        await asyncio.shield(self.deduplicator.forget(f"{self.channel}:{dedupe_key}"))
 
     def submit(self, message: UserMessage, reservation: Reservation) -> asyncio.Future[None]:
         """Queue ``message`` in room reserved by :meth:`reserve`."""
@@ -959,14 +964,24 @@ def install_lifecycle(
     *closables: Closable,
     drain_timeout: float = 30.0,
 ) -> None:
-    """On server stop: finish the turns already acknowledged, then close clients."""
+    """On server stop: finish the turns already acknowledged, then close clients.
+
+    The server still answers webhooks while it drains (Sanic closes the socket after
+    ``before_server_stop``): from the stop on the shared queue refuses them with 503,
+    so nothing is acknowledged that the drain (or another channel's) would not wait for.
+    """
+
+    async def _start(*_: Any) -> None:
+        dispatcher.turns.closing = False
 
     async def _stop(*_: Any) -> None:
+        dispatcher.turns.closing = True
         await dispatcher.drain(drain_timeout)
         for closable in closables:
             with contextlib.suppress(Exception):
                 await closable.close()
 
+    blueprint.listener("before_server_start")(_start)
     blueprint.listener("before_server_stop")(_stop)
 
 

@@ -60,6 +60,11 @@ _CAMPAIGN = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 FIELDS = ("request_id", "msisdn", "campaign", "answer", "answered_at")
 
 
+def _busy() -> HTTPResponse:
+    """503 + ``Retry-After``: nothing kept, the gateway's retry is processed."""
+    return response.json({"error": "busy, retry later"}, status=503, headers={"Retry-After": "1"})
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The ``X-Liveinfo-Signature`` value for ``body`` sent at ``timestamp`` (gateway side)."""
     return "sha256=" + hmac_sha256_hex(secret, timestamp.encode() + b"." + body)
@@ -226,6 +231,7 @@ class LiveinfoInput(InputChannel):
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self._numbers: dict[str, str] = {}  # request id -> E.164, until its SMS is sent
         self.stats = {"accepted": 0, "duplicates": 0, "busy": 0, "recorded": 0, "processed": 0}
+        self._stopping = False  # set by ``stop``: the webhook answers 503 from then on
 
     # -- the webhook -------------------------------------------------------------------
 
@@ -247,6 +253,7 @@ class LiveinfoInput(InputChannel):
 
         @bp.listener("after_server_start")
         async def _start(*_: Any) -> None:
+            self._stopping = False
             await self.start()
 
         @bp.listener("before_server_stop")
@@ -266,6 +273,9 @@ class LiveinfoInput(InputChannel):
             raw,
         )
         answer = parse_answer(parse_json(raw))
+        if self._stopping:  # the recorder is going: keep nothing, the gateway retries
+            self.stats["busy"] += 1
+            return _busy()
         await self.start()
         assert self._queue is not None
         key = f"liveinfo:{answer.request_id}"
@@ -277,9 +287,7 @@ class LiveinfoInput(InputChannel):
         except asyncio.QueueFull:
             await self.deduplicator.forget(key)  # the gateway's retry must be processed
             self.stats["busy"] += 1
-            return response.json(
-                {"error": "busy, retry later"}, status=503, headers={"Retry-After": "1"}
-            )
+            return _busy()
         self.stats["accepted"] += 1
         return response.json({"status": "accepted", "request_id": answer.request_id}, 202)
 
@@ -307,7 +315,12 @@ class LiveinfoInput(InputChannel):
             )
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Finish what was acknowledged (queue, then conversations), then close clients."""
+        """Finish what was acknowledged (queue, then conversations), then close clients.
+
+        The server still answers webhooks until this returns: they get 503 from now on,
+        or an answer would wait in a queue nobody records any more.
+        """
+        self._stopping = True
         deadline = time.monotonic() + timeout
         if self._queue is not None:
             with contextlib.suppress(asyncio.TimeoutError):

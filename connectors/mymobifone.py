@@ -155,7 +155,13 @@ class MyMobiFoneInput(InputChannel):
             turn = dispatcher.submit(message, reservation)
         try:
             await asyncio.wait_for(turn, self.turn_timeout)  # a timeout cancels the turn
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, asyncio.CancelledError) as stopped:
+            # Cancelled (perhaps before it ran, waiting in a full queue) and not answered:
+            # the app's retry with the same message_id must be processed, not dropped.
+            if message_id is not None:
+                await asyncio.shield(self.deduplicator.forget(f"mymobifone:{message_id}"))
+            if isinstance(stopped, asyncio.CancelledError):  # the app hung up
+                raise
             logger.error("mymobifone: turn timed out for %s", redact(sender))
             return response.json({"error": "timeout"}, status=504)
         except Exception:  # logged by the dispatcher with the sender and message id

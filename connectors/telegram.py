@@ -444,7 +444,11 @@ class TelegramInput(InputChannel):
             with reservation:
                 if not await pipeline.first_seen(key):
                     return response.json({"ok": True})
-                converted = await self._to_message(update)
+                try:
+                    converted = await self._to_message(update)
+                except BaseException:  # not queued: Telegram's redelivery must be taken
+                    await pipeline.forget(key)
+                    raise
                 if converted is not None:
                     chat_id, text, meta = converted
                     meta["update_id"] = update.update_id

@@ -77,6 +77,7 @@ class Served:
     app: Sanic
     channel: InputChannel
     agent: Any
+    server: Any = None  # Sanic's AsyncioServer: a test may start the stop sequence itself
 
     async def drain(self, timeout: float = 10.0) -> None:
         pipeline = getattr(self.channel, "pipeline", None)
@@ -100,7 +101,7 @@ async def serve_channel(channel: InputChannel, agent: Any) -> AsyncIterator[Serv
     await server.after_start()
     port = server.server.sockets[0].getsockname()[1]
     try:
-        yield Served(f"http://127.0.0.1:{port}", app, channel, agent)
+        yield Served(f"http://127.0.0.1:{port}", app, channel, agent, server)
     finally:
         await server.before_stop()
         server.close()

@@ -389,3 +389,27 @@ async def test_burst_beyond_the_queue_loses_nothing_when_redelivered(
     for n in range(12):
         assert [t for t in texts if t.startswith(f"{n}:")] == [f"{n}:{i}" for i in range(4)]
     assert len(graph.calls_to(SEND)) == 48
+
+
+async def test_a_stopping_server_refuses_new_messages_and_finishes_the_accepted_ones(
+    serve, agent_factory, http, graph
+):
+    """While the stop drains the queue the server still listens: a message taken then
+    would be acknowledged after the drain was over and lost with the loop. It gets 503
+    (Meta redelivers it to the restarted server); the accepted one is finished."""
+    gate = threading.Event()
+    agent = agent_factory(gate=gate)
+    channel = queued_channel(graph, capacity=10)
+    async with serve(channel, agent) as served:
+        first = envelope([text_event("5001", "m_s1", "trước")])
+        assert (await post(http, served.url, first))[0] == 200
+        await asyncio.wait_for(agent.received.wait(), 5)
+        stopping = asyncio.create_task(served.server.before_stop())  # drains for up to 30 s
+        await asyncio.sleep(0.05)
+        late = envelope([text_event("5002", "m_s2", "trong lúc dừng")])
+        status, _ = await post(http, served.url, late)
+        gate.set()
+        await asyncio.wait_for(stopping, 10)
+        assert status == 503
+    assert [m.text for m in agent.messages] == ["trước"]
+    assert len(graph.calls_to(SEND)) == 1

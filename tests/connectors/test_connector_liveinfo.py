@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import threading
 import time
 import uuid
 
@@ -50,6 +51,7 @@ async def _serve(channel, agent):
 
     class Served:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        stopping = server  # a test may start the stop sequence itself
 
     try:
         yield Served()
@@ -426,3 +428,24 @@ async def test_answers_stamp_the_campaign_funnel_and_the_yes_carries_its_origin(
         "campaign": "sim4g-2020-04",
         "via": "liveinfo_yes",
     }
+
+
+async def test_an_answer_during_the_stop_is_refused_not_left_in_the_queue(
+    http, serve, agent_factory, channel, sms_gateway
+):
+    """The stop cancels the recorder, then waits for the follow-ups while the server
+    still listens: an answer taken then stayed in the queue and was lost. It gets 503
+    (the gateway retries) and its request id stays free."""
+    gate = threading.Event()
+    agent = agent_factory(gate=gate)
+    async with serve(channel, agent) as served:
+        assert (await post(http, served, answer("YES")))[0] == 202
+        await asyncio.wait_for(agent.received.wait(), 5)
+        stopping = asyncio.create_task(served.stopping.before_stop())
+        await asyncio.sleep(0.1)
+        late = answer("NO", msisdn="0907654321")
+        status, _, headers = await post(http, served, late)
+        gate.set()
+        await asyncio.wait_for(stopping, 10)
+        assert (status, headers.get("Retry-After")) == (503, "1")
+        assert await channel.deduplicator.first_seen(f"liveinfo:{late['request_id']}")

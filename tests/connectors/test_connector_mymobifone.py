@@ -9,6 +9,7 @@ import socket
 import threading
 
 import pytest
+from rasa.core.channels.channel import UserMessage
 from rasa.core.run import configure_app
 from sanic import Sanic
 
@@ -139,3 +140,33 @@ async def test_full_turn_queue_is_503_and_the_message_id_stays_free(http, agent_
             assert resp.status == 200
             assert (await resp.json())[0]["text"] == "Đã nhận: hai"
     assert [m.text for m in agent.messages] == ["một", "hai"]
+
+
+async def test_a_timed_out_turn_leaves_its_message_id_free_for_the_retry(http, agent_factory):
+    """Under load a turn can wait in the queue past ``turn_timeout``: it is cancelled
+    before it runs and the app gets 504. Its retry with the same ``message_id`` must be
+    processed, not answered ``[]`` as a duplicate of a message nobody handled."""
+    turns = TurnQueue(capacity=5, workers=1)
+    release = asyncio.Event()
+
+    async def busy_turn(message) -> None:
+        await release.wait()
+
+    agent = agent_factory(reply={"text": "Bạn cần đổi SIM 4G?"})
+    channel = MyMobiFoneInput(
+        TOKEN, deduplicator=MemoryDeduplicator(), turn_timeout=0.3, turns=turns
+    )
+    body = {"sender": "u-9", "message": "đổi SIM", "message_id": "app-msg-9"}
+    async with _serve(channel, agent) as url:
+        occupying = turns.put(UserMessage("x", sender_id="other"), busy_turn)  # the worker
+        async with http.post(url, json=body, headers=auth()) as resp:
+            assert resp.status == 504
+        release.set()
+        await occupying
+        async with http.post(url, json=body, headers=auth()) as resp:  # the app retries
+            assert resp.status == 200
+            assert resp.headers.get("X-Duplicate") is None
+            assert await resp.json() == [
+                {"recipient_id": "mymobifone:u-9", "text": "Bạn cần đổi SIM 4G?"}
+            ]
+    assert [m.text for m in agent.messages] == ["đổi SIM"]

@@ -205,3 +205,30 @@ async def test_full_turn_queue_answers_503_before_the_update_is_taken(
     assert [m.text for m in agent.messages] == ["xin chào", "alo", "/affirm"]
     assert len(tg.calls_of("answerCallbackQuery")) == 1
     assert channel.pipeline.busy == 1 and channel.pipeline.duplicates == 1
+
+
+async def test_an_update_that_fails_after_its_id_is_taken_leaves_the_id_free(
+    channel, serve, agent_factory, http, tg
+):
+    """The id is taken before the update is converted (a button's payload is looked up
+    in Redis, the callback answered): if that fails the webhook answers 500 and
+    Telegram redelivers; the redelivery must not be dropped as a duplicate."""
+    press = {  # no "from": conversion fails after the id was taken
+        "update_id": 900000301,
+        "callback_query": {
+            "id": "4711",
+            "chat_instance": f"-{CHAT}77",
+            "data": "/affirm",
+            "message": {
+                "message_id": 1,
+                "date": 1712345678,
+                "chat": {"id": CHAT, "type": "private"},
+                "text": "Đổi SIM 4G?",
+            },
+        },
+    }
+    async with serve(channel, agent_factory()) as served:
+        assert (await post(http, served.url, press))[0] == 500
+        await channel.close()
+    key = f"telegram:{tg.token.split(':')[0]}:{press['update_id']}"
+    assert await channel.deduplicator.first_seen(key)  # free for the redelivery
