@@ -34,9 +34,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
+from ruamel.yaml import YAML
 
 from bot import scriptlint
 
@@ -401,6 +403,15 @@ def mark_live(project: Project, model: Path) -> None:
 # /model``, no model load, no message waiting for it.
 
 
+def _read_yaml(data: bytes) -> dict[str, Any]:
+    """A script or model YAML file read as Rasa reads it: YAML 1.2, where ``Yes``, ``No``
+    and ``on`` are words (YAML 1.1 would turn a button titled Yes into ``True``)."""
+    parser = YAML(typ="safe")
+    parser.version = (1, 2)  # type: ignore[assignment]
+    loaded = parser.load(data.decode("utf-8"))
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def _model_parts(model: Path) -> tuple[dict[str, bytes], dict[str, object]]:
     """Component files (domain excluded) and the domain of a model archive."""
     files: dict[str, bytes] = {}
@@ -415,7 +426,7 @@ def _model_parts(model: Path) -> tuple[dict[str, bytes], dict[str, object]]:
                 continue
             data = handle.read()
             if parts[1] == "domain_provider" and parts[-1] == "domain.yml":
-                domain = yaml.safe_load(data) or {}
+                domain = _read_yaml(data)
             else:
                 files["/".join(parts)] = data
     return files, domain
@@ -449,11 +460,13 @@ def script_key(project: Project) -> str:
     Retrieval answers (``utter_faq/…``) stay in: Rasa trains the ResponseSelector on them.
     """
     digest = hashlib.sha256(project.config.read_bytes())
-    for path in sorted((ROOT / "nlu_components").glob("*.py")):
+    # The NLU components' code and the folding rules they import (bot/text.py).
+    for path in [*sorted((ROOT / "nlu_components").glob("*.py")), ROOT / "bot" / "text.py"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for path in sorted(project.data.rglob("*.yml")):
+    # Every file: Rasa trains on .yml, .yaml and .json alike (a stray file costs a training).
+    for path in sorted(p for p in project.data.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(project.data)).encode() + b"\0" + path.read_bytes())
-    domain = yaml.safe_load(project.domain.read_text(encoding="utf-8")) or {}
+    domain = _read_yaml(project.domain.read_bytes())
     responses = domain.get("responses") or {}
     domain["responses"] = {name: (v if "/" in name else None) for name, v in responses.items()}
     digest.update(json.dumps(domain, sort_keys=True, default=str).encode())
@@ -474,9 +487,7 @@ def with_new_texts(project: Project, base: Path, target: Path) -> Path:
 
     Every other file is copied byte for byte; the model gets a new id and training time.
     """
-    responses = (yaml.safe_load(project.domain.read_text(encoding="utf-8")) or {}).get(
-        "responses"
-    ) or {}
+    responses = _read_yaml(project.domain.read_bytes()).get("responses") or {}
     tmp = target.with_name(f".{target.name}.tmp")
     # Level 1: the archive is rewritten on every texts-only publish; speed over size.
     with (
@@ -489,13 +500,13 @@ def with_new_texts(project: Project, base: Path, target: Path) -> Path:
             name = member.name.lstrip("/")
             if name == "metadata.json" and data is not None:
                 metadata = json.loads(data)
-                metadata["domain"]["responses"] = responses
+                metadata["domain"]["responses"] = _texts(metadata["domain"], responses)
                 metadata["model_id"] = os.urandom(16).hex()
                 metadata["trained_at"] = dt.datetime.now().isoformat()
                 data = json.dumps(metadata, ensure_ascii=False, indent=2).encode()
             elif name == "components/domain_provider/domain.yml" and data is not None:
-                domain = yaml.safe_load(data) or {}
-                domain["responses"] = responses
+                domain = _read_yaml(data)
+                domain["responses"] = _texts(domain, responses)
                 data = yaml.safe_dump(domain, allow_unicode=True, sort_keys=False).encode()
             if data is None:
                 out.addfile(member)
@@ -506,22 +517,62 @@ def with_new_texts(project: Project, base: Path, target: Path) -> Path:
     return target
 
 
+def _texts(base: dict[str, object], responses: dict[str, object]) -> dict[str, object]:
+    """domain.yml's responses, plus the FAQ answers Rasa merged in from NLU data files.
+
+    Those are in the script key (data/), so a texts-only change left them as they were.
+    """
+    kept = base.get("responses")
+    if not isinstance(kept, dict):
+        kept = {}
+    merged = {k: v for k, v in kept.items() if "/" in k and k not in responses}
+    return {**responses, **merged}
+
+
 def live_responses_file(project: Project) -> Path:
     var = Path(project.env.get("VAR_DIR") or os.environ.get("VAR_DIR") or project.root / "var")
     return var / "live-responses.yml"
 
 
-def write_live_responses(project: Project, model: Path) -> Path:
-    """The model's reply texts, written where the server's NLG reads them (atomic replace)."""
+def responses_fingerprint(responses: object) -> str:
+    """A model's reply texts, hashed: which models a live-responses file may override."""
+    canonical = json.dumps(responses or {}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _listed_models(path: Path) -> list[str]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    models = loaded.get("models") if isinstance(loaded, dict) else None
+    return [str(m) for m in models] if isinstance(models, list) else []
+
+
+def write_live_responses(project: Project, model: Path, *, also_for: Path | None = None) -> Path:
+    """The model's reply texts, written where the server's NLG reads them (atomic replace).
+
+    ``models`` lists the response fingerprints of the models the texts may override: this
+    one's, and on a texts-only hand-over (``also_for``: the model the server keeps) that
+    one's and those already listed. Any other model (``make train`` then ``make run``)
+    serves its own texts.
+    """
     _, domain = _model_parts(model)
+    responses = domain.get("responses") or {}
     target = live_responses_file(project)
+    models = [responses_fingerprint(responses)]
+    if also_for is not None:
+        models.append(responses_fingerprint(_model_parts(also_for)[1].get("responses")))
+        models.extend(_listed_models(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(
         "# Written by `make publish` / `make rollback` from "
         f"{model.name}; edit domain.yml, not this file.\n"
         + yaml.safe_dump(
-            {"responses": domain.get("responses") or {}}, allow_unicode=True, sort_keys=True
+            {"models": list(dict.fromkeys(models)), "responses": responses},
+            allow_unicode=True,
+            sort_keys=True,
         ),
         encoding="utf-8",
     )
@@ -578,7 +629,7 @@ def _go_live(
         )
     if texts_only:
         mark_live(project, model)
-        write_live_responses(project, model)
+        write_live_responses(project, model, also_for=in_service)
         report.live = True
         report.add(
             "đưa vào dùng",

@@ -8,8 +8,10 @@ configured in ``endpoints.yml`` (``nlg: type: nlg.live_responses.LiveResponsesNL
 serves each reply from that file, picking up a new version on the next message.
 
 Safety rules: only names the loaded model knows are taken from the file (a reply for an
-action the model lacks is never produced); a missing, unreadable or malformed file leaves
-the model's own texts in service and is logged, never raised into a conversation.
+action the model lacks is never produced); the file lists (``models:``) the response
+fingerprints of the models it was published for, so a model trained since (``make train``
+then ``make run``) serves its own texts; a missing, unreadable or malformed file (Rasa's
+domain schema) leaves the texts in service and is logged, never raised into a conversation.
 Everything else (channel variants, slot conditions, ``{slot}`` filling) is Rasa's
 ``TemplatedNaturalLanguageGenerator``.
 """
@@ -23,9 +25,14 @@ from typing import Any
 
 import yaml
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+from rasa.shared.constants import DOMAIN_SCHEMA_FILE
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import YamlException
+from rasa.shared.utils.validation import validate_yaml_schema
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.publish import responses_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +60,7 @@ class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
         """The model's own texts first; ``responses:`` in the endpoint config moves the file."""
         self._model_responses: dict[str, list[dict[str, Any]]] = {}
         self._published: dict[str, Any] = {}
+        self._for_models: set[str] | None = None  # None: a file without ``models`` (older)
         self._merged: dict[str, list[dict[str, Any]]] = {}
         configured = (endpoint_config.kwargs.get("responses") if endpoint_config else None) or ""
         self.path = Path(configured) if configured else live_responses_path()
@@ -71,6 +79,15 @@ class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
         self._merge()
 
     def _merge(self) -> None:
+        if (
+            self._for_models is not None
+            and self._published
+            and responses_fingerprint(self._model_responses) not in self._for_models
+        ):
+            # Written for other models (a `make train` since): their texts, not ours.
+            logger.info("%s was published for another model: not used", self.path)
+            self._merged = dict(self._model_responses)
+            return
         known = {
             name: variants
             for name, variants in self._published.items()
@@ -86,6 +103,7 @@ class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
             if self._seen is not None:
                 logger.warning("%s disappeared: serving the model's own texts", self.path)
                 self._published = {}
+                self._for_models = None
                 self._merge()
                 self._seen = None
             return False
@@ -94,14 +112,22 @@ class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
             return False
         self._seen = seen
         try:
-            loaded = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+            text = self.path.read_text(encoding="utf-8")
+            # Rasa's domain schema: a variant Rasa cannot pick from (a bare string, a
+            # null, a malformed condition) would raise inside a conversation.
+            validate_yaml_schema(text, DOMAIN_SCHEMA_FILE)
+            loaded = yaml.safe_load(text) or {}
             published = loaded.get("responses") or {}
             if not isinstance(published, dict):
                 raise ValueError("'responses' is not a mapping")
-        except (OSError, ValueError, AttributeError, yaml.YAMLError) as error:
+            models = loaded.get("models")
+            if models is not None and not isinstance(models, list):
+                raise ValueError("'models' is not a list")
+        except (OSError, ValueError, AttributeError, yaml.YAMLError, YamlException) as error:
             logger.error("%s not used, keeping the current texts: %s", self.path, error)
             return False
         self._published = published
+        self._for_models = None if models is None else {str(m) for m in models}
         self._merge()
         logger.info("reply texts reloaded from %s (%d responses)", self.path, len(published))
         return True

@@ -137,3 +137,70 @@ async def test_the_agent_rasa_loads_serves_published_texts_after_each_model_load
     texts.unlink()
     reply = await agent.nlg.generate("utter_thanks", tracker(agent.domain), "rest")
     assert reply["text"] == model_text
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [["a bare string"], [None], [{"text": "x", "condition": "not a list"}]],
+    ids=["string", "null", "bad-condition"],
+)
+async def test_a_malformed_response_in_the_file_never_breaks_a_reply(
+    domain, texts, caplog, variants
+):
+    """Rasa's variation filter calls ``.get`` on every variant: a bad one must not get in."""
+    nlg = make(domain, texts)
+    publish(texts, {"utter_greet": [{"text": "Bản đang dùng"}]})
+    assert (await nlg.generate("utter_greet", tracker(domain), "rest"))["text"] == "Bản đang dùng"
+    publish(texts, {"utter_greet": variants, "utter_thanks": [{"text": "Cảm ơn ạ"}]})
+    reply = await nlg.generate("utter_greet", tracker(domain), "rest")
+    assert reply is not None and reply["text"] == "Bản đang dùng"
+    assert "not used" in caplog.text
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="needs the trained model (make train)")
+async def test_published_texts_only_apply_to_the_models_they_were_written_for(
+    tmp_path, monkeypatch
+):
+    """After a publish, `make train` + `make run` serves the new model's own texts, not the
+    older published ones; a texts-only publish still reaches the model the server runs."""
+    import shutil
+
+    from rasa.core.agent import Agent
+
+    from bot import publish as pub
+
+    var = tmp_path / "var"
+    monkeypatch.setenv("VAR_DIR", str(var))
+    script = tmp_path / "script"
+    script.mkdir()
+    shutil.copy2(ROOT / "domain.yml", script / "domain.yml")
+    shutil.copy2(ROOT / "config.yml", script / "config.yml")
+    (script / "data").mkdir()
+    project = pub.Project.from_env(script)
+    domain_text = project.domain.read_text(encoding="utf-8")
+
+    def model_with(text: str, name: str) -> Path:
+        edited = Domain.load(str(ROOT / "domain.yml")).responses["utter_thanks"][0]["text"]
+        project.domain.write_text(domain_text.replace(edited, text), encoding="utf-8")
+        return pub.with_new_texts(project, MODEL, tmp_path / name)
+
+    published = model_with("Bản đã publish.", "published.tar.gz")
+    pub.write_live_responses(project, published)  # a full publish of `published`
+    agent = Agent(generator=EndpointConfig(type="nlg.live_responses.LiveResponsesNLG"))
+    agent.load_model(str(published))
+
+    async def thanks() -> str:
+        return (await agent.nlg.generate("utter_thanks", tracker(agent.domain), "rest"))["text"]
+
+    assert await thanks() == "Bản đã publish."
+    # texts-only publish: the server keeps `published` loaded, the file carries the new text
+    texts_only = model_with("Sửa chữ, không nạp lại.", "texts.tar.gz")
+    pub.write_live_responses(project, texts_only, also_for=published)
+    assert await thanks() == "Sửa chữ, không nạp lại."
+    again = model_with("Sửa lần nữa.", "again.tar.gz")  # LIVE is texts.tar.gz now
+    pub.write_live_responses(project, again, also_for=texts_only)
+    assert await thanks() == "Sửa lần nữa."
+    # a developer edits the text, `make train`, `make run`: the new model's own text
+    retrained = model_with("Huấn luyện lại bằng make train.", "current.tar.gz")
+    agent.load_model(str(retrained))
+    assert await thanks() == "Huấn luyện lại bằng make train."

@@ -154,3 +154,13 @@ def test_a_missing_model_leaves_messages_unclassified(storage: LocalModelStorage
     )
     messages = [Message(data={TEXT: "đổi sim"})]
     assert classifier.process(messages)[0].get("intent") is None
+
+
+def test_the_tokenizer_fingerprint_follows_the_folding_rules() -> None:
+    """Rasa's cache must retrain when bot/text.py (teen-code, folding) changes."""
+    import hashlib
+
+    import bot.text
+
+    expected = hashlib.sha256(Path(bot.text.__file__).read_bytes()).hexdigest()
+    assert VietnameseTokenizer.fingerprint_addon({}) == expected

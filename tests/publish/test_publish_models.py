@@ -170,8 +170,10 @@ def test_live_responses_are_written_atomically_from_the_model(project, tmp_path)
     model = fake_archive(tmp_path / "m.tar.gz", DOMAIN.replace("Chào", "Chào Quý khách 👋"))
     path = pub.write_live_responses(project, model)
     assert path == tmp_path / "var" / "live-responses.yml"
+    responses = {"utter_greet": [{"text": "Chào Quý khách 👋"}]}
     assert yaml.safe_load(path.read_text(encoding="utf-8")) == {
-        "responses": {"utter_greet": [{"text": "Chào Quý khách 👋"}]}
+        "models": [pub.responses_fingerprint(responses)],  # the texts are for this model
+        "responses": responses,
     }
     assert [p.name for p in path.parent.iterdir()] == ["live-responses.yml"]  # no temp left
 
@@ -221,3 +223,66 @@ def test_a_texts_only_publish_reuses_the_live_model_without_training(project, tm
     assert pub.texts_only_change(live_model, report.model)
     served = pub.live_responses_file(project).read_text(encoding="utf-8")
     assert "Chào anh chị ạ." in served
+
+
+def test_script_key_sees_every_training_file_not_only_yml(project):
+    """Rasa trains on ``.yaml`` files too: a new one must not take the texts-only path."""
+    key = pub.script_key(project)
+    extra = project.data / "nlu" / "more.yaml"
+    extra.write_text(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - xin chào bạn nhé\n',
+        encoding="utf-8",
+    )
+    assert pub.script_key(project) != key
+
+
+@pytest.mark.skipif(not pub.ROOT.joinpath("models/current.tar.gz").exists(), reason="make train")
+def test_with_new_texts_keeps_faq_answers_written_in_the_training_data(project, tmp_path):
+    """Rasa merges ``responses:`` of NLU data files into the model's domain; a texts-only
+    model must keep them, or the FAQ answer the ResponseSelector picks has no text."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    domain = yaml.safe_load(project.domain.read_text(encoding="utf-8"))
+    answer = domain["responses"].pop("utter_faq/is_free")
+    project.domain.write_text(yaml.safe_dump(domain, allow_unicode=True), encoding="utf-8")
+    (project.data / "nlu" / "faq_answers.yml").write_text(
+        yaml.safe_dump({"version": "3.1", "responses": {"utter_faq/is_free": answer}}),
+        encoding="utf-8",
+    )
+    base = pub.ROOT / "models/current.tar.gz"  # what Rasa builds from this layout too
+    model = pub.with_new_texts(project, base, tmp_path / "texts.tar.gz")
+    metadata = LocalModelStorage.metadata_from_archive(model)
+    assert metadata.domain.responses["utter_faq/is_free"] == answer
+    assert pub.texts_only_change(base, model)
+
+
+@pytest.mark.skipif(not pub.ROOT.joinpath("models/current.tar.gz").exists(), reason="make train")
+def test_texts_are_read_as_rasa_reads_them_yes_and_no_stay_words(project, tmp_path):
+    """Rasa reads YAML 1.2 and writes ``Yes``/``No`` unquoted; YAML 1.1 makes them booleans,
+    and a button titled ``True`` would reach the customer."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.shared.core.domain import Domain
+
+    project.env["VAR_DIR"] = str(tmp_path / "var")
+    text = project.domain.read_text(encoding="utf-8")
+    greet = "  utter_greet:\n"
+    assert greet in text
+    project.domain.write_text(
+        text.replace(
+            greet,
+            greet + "    - text: No\n      buttons:\n      - title: Yes\n        payload: on\n",
+        ),
+        encoding="utf-8",
+    )
+    rasa_reads = Domain.load(str(project.domain)).responses["utter_greet"][0]
+    assert rasa_reads == {"text": "No", "buttons": [{"title": "Yes", "payload": "on"}]}
+
+    model = pub.with_new_texts(project, pub.ROOT / "models/current.tar.gz", tmp_path / "m.tar.gz")
+    metadata = LocalModelStorage.metadata_from_archive(model)
+    assert metadata.domain.responses["utter_greet"][0] == rasa_reads
+
+    persisted = tmp_path / "persisted.yml"  # the domain file Rasa itself puts in a model
+    Domain.load(str(project.domain)).persist(persisted)
+    rasa_made = fake_archive(tmp_path / "r.tar.gz", persisted.read_text(encoding="utf-8"))
+    served = pub.write_live_responses(project, rasa_made).read_text(encoding="utf-8")
+    assert yaml.safe_load(served)["responses"]["utter_greet"][0] == rasa_reads
