@@ -13,26 +13,21 @@ duplicate) to show the cost of the exactly-once path.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from bot.phone import InvalidPhoneError, parse
 from bot.requests import RequestDraft, RequestService
 from bot.requests.db import create_store_engine, migrate, session_factory
 from bot.routing import load_directory, official_wards
+from tests_support.databases import temporary_postgres
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PREFIXES = ("90", "93", "70", "76", "77", "78", "79", "89")
 
 
@@ -98,17 +93,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", items, args.threads)
 
-    name = f"bench_requests_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with temporary_postgres("bench_requests") as url:  # TEST_DATABASE_URL's server
         run("postgresql", url, items, args.threads)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return 0
 
 

@@ -173,6 +173,23 @@ class _Job:
     lease: dt.datetime  # the next_attempt_at this dispatcher wrote: its claim on the row
 
 
+def _compare_and_set(session: Session, row_id: int, held: dt.datetime, until: dt.datetime) -> bool:
+    """Move an undelivered outbox row's ``next_attempt_at`` from ``held`` to ``until``.
+
+    The row's due time is its claim: only the caller that still holds it wins.
+    """
+    result = session.execute(
+        update(outbox)
+        .where(
+            outbox.c.id == row_id,
+            outbox.c.delivered_at.is_(None),
+            outbox.c.next_attempt_at == held,
+        )
+        .values(next_attempt_at=until)
+    )
+    return bool(result.rowcount == 1)
+
+
 class Dispatcher:
     """One dispatcher process (several may run: rows are claimed, not shared)."""
 
@@ -331,16 +348,7 @@ class Dispatcher:
         jobs: list[_Job] = []
         with self.sessions.begin() as session:
             for row in session.execute(stmt).all():
-                claimed = session.execute(
-                    update(outbox)
-                    .where(
-                        outbox.c.id == row.id,
-                        outbox.c.delivered_at.is_(None),
-                        outbox.c.next_attempt_at == row.next_attempt_at,
-                    )
-                    .values(next_attempt_at=lease)
-                )
-                if claimed.rowcount == 1:
+                if _compare_and_set(session, row.id, row.next_attempt_at, lease):
                     jobs.append(
                         _Job(
                             id=row.id,
@@ -480,16 +488,7 @@ class Dispatcher:
         ``lease_seconds`` from now, far beyond one call's HTTP timeouts (about 26 s)."""
         lease = self.clock() + dt.timedelta(seconds=self.config.lease_seconds)
         with self.sessions.begin() as session:
-            result = session.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id == job.id,
-                    outbox.c.delivered_at.is_(None),
-                    outbox.c.next_attempt_at == job.lease,
-                )
-                .values(next_attempt_at=lease)
-            )
-        return result.rowcount == 1
+            return _compare_and_set(session, job.id, job.lease, lease)
 
     async def _record_delivery(self, job: _Job, sent: SentMessage) -> None:
         """Record a posted message, retrying through a database hiccup: the post is out,
@@ -560,15 +559,7 @@ class Dispatcher:
             return
         with self.sessions.begin() as session:
             for job in jobs:
-                session.execute(
-                    update(outbox)
-                    .where(
-                        outbox.c.id == job.id,
-                        outbox.c.delivered_at.is_(None),
-                        outbox.c.next_attempt_at == job.lease,
-                    )
-                    .values(next_attempt_at=at)
-                )
+                _compare_and_set(session, job.id, job.lease, at)
 
     def _reschedule(self, job: _Job, error: str, retry_after: float | None) -> dt.datetime:
         attempts = job.attempts + 1
