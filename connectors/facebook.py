@@ -81,9 +81,10 @@ def verify_signature(app_secret: str, body: bytes, header: str | None) -> bool:
 
 
 def _location(message: dict[str, Any]) -> dict[str, float] | None:
-    for attachment in message.get("attachments") or []:
+    attachments = message.get("attachments")
+    for attachment in attachments if isinstance(attachments, list) else []:
         if isinstance(attachment, dict) and attachment.get("type") == "location":
-            coordinates = (attachment.get("payload") or {}).get("coordinates") or {}
+            coordinates = _object(_object(attachment.get("payload")).get("coordinates"))
             try:
                 return {"lat": float(coordinates["lat"]), "long": float(coordinates["long"])}
             except (KeyError, TypeError, ValueError):
@@ -99,14 +100,14 @@ def parse_event(
     Echoes of the page's own messages, deliveries, reads, reactions and anything
     without a sender are ignored.
     """
-    sender = (event.get("sender") or {}).get("id")
-    if not sender:
+    sender = _object(event.get("sender")).get("id")
+    if not isinstance(sender, (str, int)) or not str(sender):
         return None
     psid = str(sender)
     metadata: dict[str, Any] = {
         "facebook": {
             "psid": psid,
-            "page_id": (event.get("recipient") or {}).get("id") or page_id,
+            "page_id": _object(event.get("recipient")).get("id") or page_id,
             "timestamp": event.get("timestamp"),
         }
     }
@@ -116,8 +117,9 @@ def parse_event(
             return None
         mid = message.get("mid")
         metadata["facebook"]["mid"] = mid
-        quick_reply = message.get("quick_reply") or {}
-        text = quick_reply.get("payload") or message.get("text")
+        text = _text(_object(message.get("quick_reply")).get("payload")) or _text(
+            message.get("text")
+        )
         location = _location(message)
         if location is not None:
             metadata["location"] = location
@@ -127,7 +129,7 @@ def parse_event(
         return key, psid, text or "", metadata
     postback = event.get("postback")
     if isinstance(postback, dict):
-        payload = postback.get("payload") or postback.get("title")
+        payload = _text(postback.get("payload")) or _text(postback.get("title"))
         if not payload:
             return None
         mid = postback.get("mid")
@@ -136,6 +138,16 @@ def parse_event(
         key = str(mid) if mid else _hash_key(psid, event.get("timestamp"), payload)
         return key, psid, payload, metadata
     return None  # delivery, read, reaction, optin, referral, handover...
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A field that should be an object; anything else reads as empty (signed but odd input
+    must be ignored, not answered with a 500 that Meta would redeliver forever)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _hash_key(psid: str, timestamp: Any, payload: str) -> str:
@@ -397,7 +409,8 @@ class FacebookInput(InputChannel):
             if not isinstance(entry, dict):
                 continue
             page_id = entry.get("id")
-            for event in entry.get("messaging") or []:
+            events = entry.get("messaging")
+            for event in events if isinstance(events, list) else []:
                 if not isinstance(event, dict):
                     continue
                 parsed = parse_event(event, page_id)

@@ -446,6 +446,12 @@ class TelegramInput(InputChannel):
                     return response.json({"ok": True})
                 try:
                     converted = await self._to_message(update)
+                except (TelegramError, AttributeError, KeyError, TypeError, ValueError):
+                    # An update of a shape we cannot read (a callback without `from`...):
+                    # a clear 400, and its id stays free.
+                    await pipeline.forget(key)
+                    logger.warning("telegram: update %s not readable", update.update_id)
+                    return Rejected(400, "not a readable Telegram update").response()
                 except BaseException:  # not queued: Telegram's redelivery must be taken
                     await pipeline.forget(key)
                     raise

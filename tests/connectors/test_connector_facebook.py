@@ -242,6 +242,32 @@ async def test_malformed_json_signed_is_400(channel, serve, agent_factory, http)
         assert status == 400, body
 
 
+async def test_signed_events_of_odd_shapes_are_ignored_and_the_rest_processed(
+    channel, serve, agent_factory, http
+):
+    """Fields of the wrong type never give a 500 (Meta would redeliver forever)."""
+    odd = [
+        {"sender": "2021", "message": {"mid": "m_o1", "text": "x"}},
+        {"sender": {"id": "2021"}, "recipient": 5, "message": {"mid": "m_o2", "text": 7}},
+        {"sender": {"id": "2021"}, "message": {"mid": "m_o3", "quick_reply": ["a"], "text": "y"}},
+        {"sender": {"id": "2021"}, "message": {"mid": "m_o4", "attachments": 3}},
+        {
+            "sender": {"id": "2021"},
+            "message": {"mid": "m_o5", "attachments": [{"type": "location", "payload": [1]}]},
+        },
+        {"sender": {"id": "2021"}, "postback": {"payload": {"a": 1}, "title": 2}},
+        {"sender": ["2021"], "postback": {"payload": "/greet"}},
+    ]
+    payload = envelope(odd, [text_event("2021", "m_ok", "Đổi sim 4G")])
+    payload["entry"].append({"id": PAGE_ID, "messaging": 12})
+    agent = agent_factory()
+    async with serve(channel, agent) as served:
+        status, _ = await post(http, served.url, payload)
+        await served.drain()
+    assert status == 200
+    assert [m.text for m in agent.messages] == ["y", "Đổi sim 4G"]
+
+
 async def test_duplicates_and_retries_give_one_user_message(
     channel, serve, agent_factory, http, graph
 ):
