@@ -31,7 +31,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from bot import scriptlint
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = 5
+LIVE_RESPONSES = "live-responses.yml"  # read by nlg/live_responses.py
 LOAD_TIMEOUT = 300.0
 _RESTORED = re.compile(r"Restored component '(\w+)' from cache")
 _TRAINED = re.compile(r"Starting to train component '(\w+)'")
@@ -297,11 +298,10 @@ def core_test_key(model: Path, tests: Path) -> str | None:
     if re.search(r"^\s*-\s*bot:", text, re.MULTILINE):  # texts are compared: always test
         return None
     digest = hashlib.sha256(text.encode())
-    files, domain = _model_parts(model)
+    files, domain = _model_parts(model, keep=lambda node: "Policy" in node)
     digest.update(b"domain\0" + _names_only(domain))
     for name in sorted(files):
-        if "Policy" in name.split("/")[1]:
-            digest.update(name.encode() + b"\0" + files[name])
+        digest.update(name.encode() + b"\0" + files[name])
     return digest.hexdigest()
 
 
@@ -412,8 +412,21 @@ def _read_yaml(data: bytes) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _model_parts(model: Path) -> tuple[dict[str, bytes], dict[str, object]]:
-    """Component files (domain excluded) and the domain of a model archive."""
+def _every_node(node: str) -> bool:
+    return True
+
+
+def _no_node(node: str) -> bool:
+    return False
+
+
+def _model_parts(
+    model: Path, keep: Callable[[str], bool] = _every_node
+) -> tuple[dict[str, bytes], dict[str, object]]:
+    """The domain of a model archive and the files of the component nodes ``keep`` accepts.
+
+    Files of other nodes are not read (the TED and ResponseSelector weights are megabytes).
+    """
     files: dict[str, bytes] = {}
     domain: dict[str, object] = {}
     with tarfile.open(model, "r:gz") as archive:
@@ -421,11 +434,14 @@ def _model_parts(model: Path) -> tuple[dict[str, bytes], dict[str, object]]:
             parts = member.name.lstrip("/").split("/")
             if not member.isfile() or len(parts) < 3 or parts[0] != "components":
                 continue
+            is_domain = parts[1] == "domain_provider" and parts[-1] == "domain.yml"
+            if not is_domain and not keep(parts[1]):
+                continue
             handle = archive.extractfile(member)
             if handle is None:
                 continue
             data = handle.read()
-            if parts[1] == "domain_provider" and parts[-1] == "domain.yml":
+            if is_domain:
                 domain = _read_yaml(data)
             else:
                 files["/".join(parts)] = data
@@ -531,7 +547,7 @@ def _texts(base: dict[str, object], responses: dict[str, object]) -> dict[str, o
 
 def live_responses_file(project: Project) -> Path:
     var = Path(project.env.get("VAR_DIR") or os.environ.get("VAR_DIR") or project.root / "var")
-    return var / "live-responses.yml"
+    return var / LIVE_RESPONSES
 
 
 def responses_fingerprint(responses: object) -> str:
@@ -557,12 +573,13 @@ def write_live_responses(project: Project, model: Path, *, also_for: Path | None
     one's and those already listed. Any other model (``make train`` then ``make run``)
     serves its own texts.
     """
-    _, domain = _model_parts(model)
+    _, domain = _model_parts(model, keep=_no_node)
     responses = domain.get("responses") or {}
     target = live_responses_file(project)
     models = [responses_fingerprint(responses)]
     if also_for is not None:
-        models.append(responses_fingerprint(_model_parts(also_for)[1].get("responses")))
+        _, kept = _model_parts(also_for, keep=_no_node)
+        models.append(responses_fingerprint(kept.get("responses")))
         models.extend(_listed_models(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

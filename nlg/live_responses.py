@@ -32,17 +32,15 @@ from rasa.shared.exceptions import YamlException
 from rasa.shared.utils.validation import validate_yaml_schema
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.publish import responses_fingerprint
+from bot.publish import LIVE_RESPONSES, responses_fingerprint
 
 logger = logging.getLogger(__name__)
-
-FILE_NAME = "live-responses.yml"
 
 
 def live_responses_path() -> Path:
     """Where ``make publish`` writes the texts: the same ``VAR_DIR`` as every other service."""
     root = Path(__file__).resolve().parent.parent
-    return Path(os.environ.get("VAR_DIR") or root / "var") / FILE_NAME
+    return Path(os.environ.get("VAR_DIR") or root / "var") / LIVE_RESPONSES
 
 
 class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
