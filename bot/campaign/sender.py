@@ -37,7 +37,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -67,6 +67,7 @@ from bot.campaign.templates import Templates, load_templates, sms_length
 from bot.phone import mask
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNELS = ("sms", "liveinfo")
 DEFAULT_TEMPLATE = {"sms": "sms", "liveinfo": "liveinfo"}
@@ -472,6 +473,18 @@ class SendOptions:
     retry: RetryPolicy = RetryPolicy()
 
 
+async def _in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a blocking database step in a thread; a cancel (Ctrl-C, a crash in tests)
+    waits for the step to commit or roll back first, so no transaction outlives the run
+    and a resume never races an orphaned claim."""
+    step = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        await asyncio.wait([step])
+        raise
+
+
 class Sender:
     """Runs one send: resume, claim, deliver (paced, retried), record, report."""
 
@@ -610,13 +623,13 @@ class Sender:
         """The whole send; cancelled (a crash) it leaves its rows claimed for a resume."""
         opts = self.options
         started = time.monotonic()
-        cid = await asyncio.to_thread(self._campaign_id)
+        cid = await _in_thread(self._campaign_id)
         self.preflight()
         with _run_lock(self.engine, cid, opts.channel):
             if opts.retry_failed:
-                reopened = await asyncio.to_thread(reopen_failed, self.engine, cid, opts.channel)
+                reopened = await _in_thread(reopen_failed, self.engine, cid, opts.channel)
                 log.info("%d failed sends reopened", reopened)
-            resumed, skipped = await asyncio.to_thread(
+            resumed, skipped = await _in_thread(
                 resumable, self.engine, cid, opts.campaign, opts.channel
             )
             self.report.skipped += skipped
@@ -624,7 +637,7 @@ class Sender:
             if budget is not None:
                 resumed = resumed[:budget]
             self.report.resumed = len(resumed)
-            todo = await asyncio.to_thread(remaining, self.engine, opts.campaign, opts.channel)
+            todo = await _in_thread(remaining, self.engine, opts.campaign, opts.channel)
             planned = len(resumed) + (
                 todo if budget is None else max(0, min(todo, budget - len(resumed)))
             )
@@ -633,7 +646,7 @@ class Sender:
                 await self._pipeline(cid, resumed, budget)
             finally:
                 self._close_bar()
-            self.report.remaining = await asyncio.to_thread(
+            self.report.remaining = await _in_thread(
                 remaining, self.engine, opts.campaign, opts.channel
             )
         self.report.interrupted = self.stop.is_set()
@@ -663,7 +676,7 @@ class Sender:
             cursor: int | None = 0
             while not self.stop.is_set() and (left is None or left > 0):
                 size = opts.batch_size if left is None else min(opts.batch_size, left)
-                items, cursor = await asyncio.to_thread(
+                items, cursor = await _in_thread(
                     claim,
                     self.engine,
                     cid,
@@ -722,7 +735,7 @@ class Sender:
                 continue
             for attempt in range(1, 6):
                 try:
-                    await asyncio.to_thread(record, self.engine, batch, self.options.channel)
+                    await _in_thread(record, self.engine, batch, self.options.channel)
                     break
                 except Exception as exc:
                     if attempt == 5:
