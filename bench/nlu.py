@@ -187,7 +187,7 @@ def _label_of(parsed: dict[str, Any]) -> tuple[str, bool]:
     """Full predicted label (``faq/<key>`` via the ResponseSelector) and fallback flag."""
     ranking = parsed.get("intent_ranking") or [parsed.get("intent") or {}]
     fell_back = (parsed.get("intent") or {}).get("name") == FALLBACK_INTENT
-    best = next((r for r in ranking if r.get("name") != FALLBACK_INTENT), {})
+    best: dict[str, Any] = next((r for r in ranking if r.get("name") != FALLBACK_INTENT), {})
     intent = str(best.get("name") or "")
     selectors = parsed.get("response_selector") or {}
     selector = selectors.get(intent) or selectors.get("default")

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.response import HTTPResponse
 
@@ -128,6 +128,17 @@ def parse_json(raw: bytes | None) -> Any:
 # ---------------------------------------------------------------------- redaction
 
 _PHONE_LIKE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\d)")
+
+
+def required_credentials(
+    channel: type[InputChannel], credentials: dict[str, Any] | None, *keys: str
+) -> dict[str, Any]:
+    """The channel's ``credentials.yml`` section, or Rasa's "missing credentials" error when
+    it (or one of ``keys``) is absent: a channel must not start half configured."""
+    if not credentials or any(not credentials.get(key) for key in keys):
+        channel.raise_missing_credentials_exception()
+        raise AssertionError("unreachable: Rasa's raiser is not typed NoReturn")
+    return credentials
 
 
 def redact(value: object) -> str:

@@ -41,6 +41,7 @@ from connectors.common import (
     hmac_sha256_hex,
     parse_json,
     redact,
+    required_credentials,
     signatures_match,
     split_text,
     truncate,
@@ -321,8 +322,7 @@ class FacebookInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        if not credentials:
-            cls.raise_missing_credentials_exception()
+        credentials = required_credentials(cls, credentials)
         return cls(
             verify_token=str(credentials.get("verify") or ""),
             app_secret=str(credentials.get("secret") or ""),

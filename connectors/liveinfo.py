@@ -44,6 +44,7 @@ from connectors.common import (
     make_deduplicator,
     offload_dialogue,
     parse_json,
+    required_credentials,
     signatures_match,
 )
 
@@ -177,9 +178,7 @@ class LiveinfoInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        if not credentials or not credentials.get("secret"):
-            cls.raise_missing_credentials_exception()
-        assert credentials is not None
+        credentials = required_credentials(cls, credentials, "secret")
         return cls(
             secret=str(credentials["secret"]),
             sms_gateway_url=str(credentials.get("sms_gateway_url") or ""),

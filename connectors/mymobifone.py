@@ -34,6 +34,7 @@ from connectors.common import (
     offload_dialogue,
     parse_json,
     redact,
+    required_credentials,
 )
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,7 @@ class MyMobiFoneInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        if not credentials or not credentials.get("token"):
-            cls.raise_missing_credentials_exception()
-        assert credentials is not None
+        credentials = required_credentials(cls, credentials, "token")
         return cls(
             str(credentials["token"]),
             turn_timeout=float(credentials.get("turn_timeout") or 30),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
@@ -61,6 +62,7 @@ from connectors.common import (
     health,
     parse_json,
     redact,
+    required_credentials,
     signatures_match,
     split_text,
     truncate,
@@ -256,7 +258,7 @@ class TelegramOutput(OutputChannel):
         """Text, split at 4096 characters."""
         chat = chat_id_of(recipient_id)
         for chunk in split_text(text, TEXT_LIMIT):
-            await self._call(recipient_id, lambda c=chunk: self.bot.send_message(chat, c))
+            await self._call(recipient_id, functools.partial(self.bot.send_message, chat, chunk))
 
     async def keyboard(self, buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup:
         """One button per row: Vietnamese titles are long and phones are narrow."""
@@ -278,7 +280,7 @@ class TelegramOutput(OutputChannel):
         chat = chat_id_of(recipient_id)
         chunks = split_text(text, TEXT_LIMIT) or ["…"]
         for chunk in chunks[:-1]:
-            await self._call(recipient_id, lambda c=chunk: self.bot.send_message(chat, c))
+            await self._call(recipient_id, functools.partial(self.bot.send_message, chat, chunk))
         markup = await self.keyboard(buttons)
         await self._call(
             recipient_id,
@@ -310,8 +312,7 @@ class TelegramInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        if not credentials:
-            cls.raise_missing_credentials_exception()
+        credentials = required_credentials(cls, credentials)
         return cls(
             access_token=str(credentials.get("access_token") or ""),
             secret_token=str(credentials.get("secret_token") or ""),
@@ -383,8 +384,8 @@ class TelegramInput(InputChannel):
             if payload is None:
                 logger.warning("telegram: unknown button key pressed")
                 return None
-            meta = {"callback_query_id": query.id, "from_id": query.from_user.id}
-            return chat.id, payload, meta
+            pressed: dict[str, Any] = {"callback_query_id": query.id, "from_id": query.from_user.id}
+            return chat.id, payload, pressed
         message = update.message
         if message is None or message.chat.type != "private":
             return None

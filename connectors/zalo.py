@@ -53,6 +53,7 @@ from connectors.common import (
     health,
     parse_json,
     redact,
+    required_credentials,
     sha256_hex,
     signatures_match,
     split_text,
@@ -432,7 +433,8 @@ def parse_event(
 ) -> tuple[str, str, str, dict[str, Any]] | None:
     """A webhook event → (dedupe key, user id, text, metadata), or None to ignore."""
     event = data.get("event_name")
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
+    raw_message = data.get("message")
+    message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
     meta: dict[str, Any] = {
         "zalo": {
             "event_name": event,
@@ -479,8 +481,7 @@ class ZaloInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        if not credentials:
-            cls.raise_missing_credentials_exception()
+        credentials = required_credentials(cls, credentials)
         return cls(
             app_id=str(credentials.get("app-id") or ""),
             oa_secret_key=str(credentials.get("oa-secret-key") or ""),

@@ -66,7 +66,7 @@ class LiveResponsesNLG(TemplatedNaturalLanguageGenerator):
         super().__init__(dict((domain or Domain.empty()).responses))
         self.refresh()
 
-    @property  # type: ignore[override]
+    @property
     def responses(self) -> dict[str, list[dict[str, Any]]]:
         """What Rasa picks variations from: the model's texts with the published ones on top."""
         return self._merged

@@ -72,7 +72,7 @@ class FakeGateway:
         return f"http://127.0.0.1:{self.port}{PUSH_PATH}"
 
     def delivered_to(self) -> list[str]:
-        return [d.get("to") or d.get("msisdn") for d in self.delivered]
+        return [str(d.get("to") or d.get("msisdn")) for d in self.delivered]
 
     def calls_with(self, key: str) -> list[Call]:
         return [c for c in self.calls if c.key == key]
