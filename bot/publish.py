@@ -518,7 +518,9 @@ def with_new_texts(project: Project, base: Path, target: Path) -> Path:
                 metadata = json.loads(data)
                 metadata["domain"]["responses"] = _texts(metadata["domain"], responses)
                 metadata["model_id"] = os.urandom(16).hex()
-                metadata["trained_at"] = dt.datetime.now().isoformat()
+                metadata["trained_at"] = (
+                    dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat()
+                )  # as Rasa writes it: naive UTC
                 data = json.dumps(metadata, ensure_ascii=False, indent=2).encode()
             elif name == "components/domain_provider/domain.yml" and data is not None:
                 domain = _read_yaml(data)
@@ -666,8 +668,8 @@ def _keep_first(project: Project) -> None:
     project.published.mkdir(parents=True, exist_ok=True)
     if published(project) or not project.current.exists():
         return
-    made = dt.datetime.fromtimestamp(project.current.stat().st_mtime)
-    shutil.copyfile(project.current, project.published / f"{made:%Y%m%d-%H%M%S}.tar.gz")
+    made = dt.datetime.fromtimestamp(project.current.stat().st_mtime, dt.timezone.utc)
+    shutil.copyfile(project.current, _free_name(project, made))
 
 
 def publish(project: Project) -> Report:
@@ -700,8 +702,18 @@ def publish(project: Project) -> Report:
 
 
 def _new_published(project: Project) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return project.published / f"{stamp}.tar.gz"
+    return _free_name(project, dt.datetime.now(dt.timezone.utc))
+
+
+def _free_name(project: Project, moment: dt.datetime) -> Path:
+    """``<UTC time>.tar.gz``: names sort in publishing order whatever the server's time
+    zone, and two publishes in one second take the next free second rather than
+    overwriting a model that rollback may need."""
+    while True:
+        path = project.published / f"{moment:%Y%m%d-%H%M%S}.tar.gz"
+        if not path.exists():
+            return path
+        moment += dt.timedelta(seconds=1)
 
 
 def _finish(

@@ -286,3 +286,29 @@ def test_texts_are_read_as_rasa_reads_them_yes_and_no_stay_words(project, tmp_pa
     rasa_made = fake_archive(tmp_path / "r.tar.gz", persisted.read_text(encoding="utf-8"))
     served = pub.write_live_responses(project, rasa_made).read_text(encoding="utf-8")
     assert yaml.safe_load(served)["responses"]["utter_greet"][0] == rasa_reads
+
+
+def test_published_names_are_utc_and_never_overwrite_a_kept_model(project, monkeypatch):
+    """Rollback picks by name order: names are UTC, a second publish in the same second
+    takes the next free second instead of replacing the first."""
+    import datetime as dt
+
+    moment = dt.datetime(2026, 11, 26, 12, 0, 5, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    (first,) = fake_models(project, "20261126-050005")  # 12:00:05 in Hà Nội
+    assert pub._free_name(project, moment.astimezone(dt.timezone.utc)) == (
+        project.published / "20261126-050006.tar.gz"
+    )
+    assert first.read_bytes() == b"20261126-050005"
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Ho_Chi_Minh")  # a server on Vietnamese local time
+    time.tzset()
+    try:
+        fresh = pub._new_published(project)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert fresh.name.endswith(".tar.gz") and not fresh.exists()
+    now = dt.datetime.now(dt.timezone.utc)
+    stamped = dt.datetime.strptime(fresh.name[:15], "%Y%m%d-%H%M%S").replace(tzinfo=dt.timezone.utc)
+    assert abs((now - stamped).total_seconds()) < 5
