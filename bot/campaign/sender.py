@@ -192,6 +192,8 @@ class SendReport:
     remaining: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    # the gateway refused our credentials (401/403): the run stopped, nobody marked failed
+    refused: str | None = None
     errors: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> str:
@@ -205,6 +207,11 @@ class SendReport:
             f"still to invite on {self.channel}: {self.remaining}"
             + (" (interrupted: run again to continue)" if self.interrupted else ""),
         ]
+        if self.refused:
+            lines.append(
+                f"stopped: the gateway refused the credentials ({self.refused}); fix the "
+                "token or secret and run again: nobody was marked failed"
+            )
         for error, count in self.errors.most_common(10):
             lines.append(f"  failed: {error}: {count}")
         return "\n".join(lines)
@@ -594,6 +601,15 @@ class Sender:
             try:
                 accepted: Accepted = await self.gateway.send(message)
             except GatewayError as exc:
+                if exc.status in (401, 403):
+                    # Our token or secret, not this subscriber: failing every target one
+                    # by one would only need a --retry-failed later. Stop; rows stay
+                    # claimed and the next run sends them with the same keys.
+                    if self.report.refused is None:
+                        log.error("gateway refused the credentials: %s; stopping", exc)
+                        self.report.refused = str(exc)
+                    self.stop.set()
+                    return None
                 if exc.retryable and attempts < policy.max_attempts:
                     log.info(
                         "send %s to %s: %s, retrying (attempt %d)",

@@ -428,13 +428,14 @@ async def test_liveinfo_prompts_are_signed_and_carry_the_campaign(engine, gatewa
     assert sms.report.sent == 3
 
 
-async def test_a_wrong_push_secret_is_a_recorded_4xx_not_a_crash(engine, gateway):
-    add_targets(engine, "c1", 1)
+async def test_a_wrong_push_secret_stops_the_run_not_a_crash(engine, gateway):
+    add_targets(engine, "c1", 2)
     gw = LiveinfoPushGateway(gateway.push_url, "not-the-secret")
     sender = Sender(engine, gw, options(channel="liveinfo"))
     report = await sender.run()
     await gw.aclose()
-    assert report.failed == 1 and report.errors["HTTP 403"] == 1
+    assert report.refused and report.refused.startswith("HTTP 403")
+    assert report.failed == 0 and report.interrupted and not report.errors
 
 
 async def test_bad_setups_are_refused_before_anything_is_claimed(engine, gateway):
@@ -578,3 +579,25 @@ def test_the_command_refuses_clearly_without_gateway_or_campaign(tmp_path, monke
     monkeypatch.setenv("SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
     assert main([*base, "--channel", "sms", "--no-progress"]) == 1
     assert "unknown campaign 'nope'" in capsys.readouterr().err
+
+
+async def test_refused_credentials_stop_the_run_without_failing_anyone(engine, gateway):
+    phones = add_targets(engine, "c1", 12)
+    wrong = SmsGateway(gateway.sms_url, "not-the-token", timeout=5)
+    sender = Sender(engine, wrong, options(max_in_flight=3, batch_size=5), sleep=asyncio.sleep)
+    try:
+        await sender.run()
+    finally:
+        await wrong.aclose()
+
+    report = sender.report
+    assert report.refused and report.refused.startswith("HTTP 401")
+    assert report.interrupted and report.failed == 0 and report.sent == 0
+    assert "refused the credentials" in report.summary()
+    assert len(gateway.calls) <= 3  # the workers in flight, not one call per target
+    assert not [r for r in sends(engine).values() if r["status"] == "failed"]
+
+    resumed = await run_send(engine, gateway)  # the right token: everyone, once
+    assert resumed.report.refused is None
+    assert sorted(gateway.delivered_to()) == sorted(phones)
+    assert all(r["status"] == "sent" for r in sends(engine).values())
