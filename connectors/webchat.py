@@ -43,7 +43,7 @@ from socketio import AsyncServer
 from bot import outreach
 from bot.campaign import hooks, links
 from bot.phone import InvalidPhoneError, mask
-from connectors.common import MessageDispatcher, offload_dialogue
+from connectors.common import MessageDispatcher, install_lifecycle, offload_dialogue
 
 logger = logging.getLogger(__name__)
 
@@ -464,6 +464,8 @@ class WebChatSocketIOInput(SocketIOInput):
         # Chat turns share the process's turn queue (in order per session, a few at
         # once) and run on the dialogue thread; the page waits, so none is refused.
         turns = MessageDispatcher(self.name(), offload_dialogue(on_new_message))
+        # On stop, finish the turns already taken: the page shows their replies.
+        install_lifecycle(bp, turns)
         self.sio = sio
         sessions: dict[str, str] = {}
 

@@ -30,8 +30,9 @@ TEXTS = load_texts()
 
 
 @contextlib.asynccontextmanager
-async def serve_page(agent):
-    """The page's channel and the socket.io channel, as ``rasa run`` would mount them."""
+async def serve_page(agent, started: list | None = None):
+    """The page's channel and the socket.io channel, as ``rasa run`` would mount them;
+    ``started`` receives Sanic's server, for a test that runs the stop sequence itself."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -42,6 +43,8 @@ async def serve_page(agent):
     await server.startup()
     await server.before_start()
     await server.after_start()
+    if started is not None:
+        started.append(server)
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
@@ -410,3 +413,27 @@ async def test_a_form_sent_from_an_invitation_keeps_its_campaign_and_channel(htt
     assert history[0].reason == "submitted via sms, last message on webform"
     stamped = _target(db, "+84901234567")
     assert stamped["address_at"] is not None and stamped["confirmed_at"] is not None
+
+
+async def test_a_stopping_server_finishes_the_chat_turn_in_progress(agent_factory):
+    """Stopping (Ctrl-C, a redeploy) waits for a socket.io turn already taken: the
+    customer gets the reply instead of a message swallowed with the loop."""
+    import threading
+
+    gate = threading.Event()
+    agent = agent_factory(gate=gate)
+    started: list = []
+    async with serve_page(agent, started) as url:
+        client, session, uttered = await _client(url, None)
+        try:
+            await client.emit("user_uttered", {"message": "đổi sim", "session_id": session})
+            await asyncio.wait_for(agent.received.wait(), 10)
+            stopping = asyncio.create_task(started[0].before_stop())
+            await asyncio.sleep(0.3)
+            assert not stopping.done(), "the stop must wait for the turn in progress"
+            gate.set()
+            await asyncio.wait_for(stopping, 10)
+            assert await asyncio.wait_for(uttered.get(), 10) == {"text": "Đã nhận: đổi sim"}
+        finally:
+            gate.set()
+            await _close(client)
