@@ -758,6 +758,12 @@ class Pipeline:
         """
         if not items:
             return 0
+        # Shielded: a platform hanging up (Sanic cancels the handler) between taking a
+        # message's key and queueing it would leave the key taken and the message lost,
+        # its redelivery dropped as a duplicate. Once started, the batch is queued.
+        return await asyncio.shield(self._accept_all(items))
+
+    async def _accept_all(self, items: list[tuple[str | None, UserMessage]]) -> int:
         accepted = 0
         with self.reserve(len(items)) as reservation:
             for key, message in items:

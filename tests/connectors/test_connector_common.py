@@ -302,3 +302,39 @@ async def test_client_gives_up_with_platform_error(platform):
     assert info.value.status == 0
     await client.close()
     await unreachable.close()
+
+
+async def test_a_hang_up_after_the_key_is_taken_still_queues_the_message():
+    """Sanic cancels the handler when the platform hangs up; if that lands between
+    taking the message id and queueing, the id must not stay taken for nothing."""
+    handled: list[str] = []
+
+    async def handle(message: UserMessage) -> None:
+        handled.append(message.text)
+
+    class SlowAnswer(MemoryDeduplicator):
+        """The store took the key; its answer is still on the way (a slow Redis)."""
+
+        taken = asyncio.Event()
+        answer = asyncio.Event()
+
+        async def first_seen(self, key: str) -> bool:
+            seen = await super().first_seen(key)
+            self.taken.set()
+            await self.answer.wait()
+            return seen
+
+    dedupe = SlowAnswer()
+    pipeline = Pipeline("test", handle, dedupe, turns=TurnQueue(capacity=4), offload=False)
+    message = UserMessage(text="đổi sim", sender_id="s1", message_id="m1")
+    webhook = asyncio.create_task(pipeline.accept("m1", message))
+    await asyncio.wait_for(dedupe.taken.wait(), 5)
+    webhook.cancel()  # the platform hung up
+    dedupe.answer.set()
+    with pytest.raises(asyncio.CancelledError):
+        await webhook
+    await asyncio.sleep(0)
+    assert await pipeline.dispatcher.drain(5)
+    assert handled == ["đổi sim"]
+    assert not await pipeline.accept("m1", message)  # the redelivery: a duplicate
+    assert handled == ["đổi sim"]
