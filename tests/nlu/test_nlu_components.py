@@ -120,6 +120,49 @@ def test_classifier_learns_persists_and_loads(storage: LocalModelStorage) -> Non
     assert all(isinstance(r["confidence"], float) for r in ranking)  # JSON-serialisable
 
 
+FAQ = {
+    "faq/is_free": ["đổi sim có mất tiền không", "doi sim co mat phi ko", "miễn phí không"],
+    "faq/keep_number": ["có giữ số không", "giu nguyen so ko", "đổi sim có mất số không"],
+}
+
+
+def test_retrieval_intents_train_per_key_and_rank_as_one_intent(
+    storage: LocalModelStorage,
+) -> None:
+    """FAQ keys are learnt apart but the ranking names ``faq`` once, with their sum."""
+    messages = _training_data().training_examples + [
+        Message(data={TEXT: text, "intent": "faq", "intent_response_key": key})
+        for key, texts in FAQ.items()
+        for text in texts
+    ]
+    data = TrainingData(messages)
+    _featurize(storage, data.training_examples, train=True)
+    config = LinearIntentClassifier.get_default_config()
+    classifier = LinearIntentClassifier.create(config, storage, Resource("linear"), _context())
+    classifier.train(data)
+    assert classifier._model is not None
+    assert {"faq/is_free", "faq/keep_number"} <= set(classifier._model.classes_)
+
+    asked = [Message(data={TEXT: "DOI SIM CO MAT TIEN KHONG"})]
+    _featurize(storage, asked, train=False)
+    classifier.process(asked)
+
+    ranking = asked[0].get("intent_ranking")
+    names = [r["name"] for r in ranking]
+    assert asked[0].get("intent")["name"] == "faq"
+    assert sorted(names) == ["faq", "goodbye", "request_sim_swap", "thank"]
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6
+    per_key = classifier._model.predict_proba(classifier._features(asked))[0]
+    keys = [i for i, c in enumerate(classifier._model.classes_) if c.startswith("faq/")]
+    assert abs(ranking[0]["confidence"] - float(per_key[keys].sum())) < 1e-9
+
+    flat = LinearIntentClassifier.create(
+        {**config, "sub_intents": False}, storage, Resource("flat"), _context()
+    )
+    flat.train(data)
+    assert flat._model is not None and "faq" in set(flat._model.classes_)
+
+
 def test_unseen_text_gets_a_low_confidence(storage: LocalModelStorage) -> None:
     """Nonsense must not be classified with near certainty (the fallback depends on it)."""
     data = _training_data()
