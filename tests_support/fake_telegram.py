@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests_support.loopback import serve_on_loopback
+from tests_support.loopback import LoopbackFake
 
 BOT_USER = {
     "id": 7000000001,
@@ -62,7 +62,7 @@ class _Failure:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LoopbackFake):
     """The fake server; start it with ``async with`` or :meth:`start`."""
 
     token: str = "123456:TEST-token"  # noqa: S105 - the fake's own
@@ -80,17 +80,9 @@ class FakeTelegram:
     port: int = 0
 
     # -- lifecycle -------------------------------------------------------------------
-    async def start(self) -> FakeTelegram:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner, self.port = await serve_on_loopback(app)
         self._new_update = asyncio.Event()
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def __aenter__(self) -> FakeTelegram:
         return await self.start()

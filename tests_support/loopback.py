@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aiohttp import web
+
+F = TypeVar("F", bound="LoopbackFake")
 
 
 async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -15,3 +19,34 @@ async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     return runner, int(runner.addresses[0][1])
+
+
+class LoopbackFake:
+    """Start, stop and address of a platform fake, so each fake only says what it
+    answers (:meth:`add_routes`). Subclasses are dataclasses with ``port`` and
+    ``_runner`` fields."""
+
+    port: int
+    _runner: web.AppRunner | None
+
+    def add_routes(self, app: web.Application) -> None:
+        """Every method and path to :meth:`handle`, unless a fake routes its own."""
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+    async def start(self: F) -> F:
+        app = web.Application()
+        self.add_routes(app)
+        self._runner, self.port = await serve_on_loopback(app)
+        return self
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

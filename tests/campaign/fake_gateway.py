@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests_support.loopback import serve_on_loopback
+from tests_support.loopback import LoopbackFake
 
 SMS_PATH = "/sms/send"
 PUSH_PATH = "/liveinfo/push"
@@ -36,7 +36,7 @@ class Call:
 
 
 @dataclass
-class FakeGateway:
+class FakeGateway(LoopbackFake):
     token: str = "sms-token"
     secret: str = "push-secret"
     calls: list[Call] = field(default_factory=list)
@@ -51,17 +51,13 @@ class FakeGateway:
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _never: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def start(self) -> FakeGateway:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post(SMS_PATH, self._sms)
         app.router.add_post(PUSH_PATH, self._push)
-        self._runner, self.port = await serve_on_loopback(app)
-        return self
 
     async def close(self) -> None:
-        self._never.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        self._never.set()  # release the hung deliveries first
+        await super().close()
 
     @property
     def sms_url(self) -> str:

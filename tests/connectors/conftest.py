@@ -28,7 +28,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.run import configure_app
 from sanic import Sanic
 
-from tests_support.loopback import serve_on_loopback
+from tests_support.loopback import LoopbackFake
 
 Sanic.test_mode = True  # several apps with Rasa's fixed name in one process
 
@@ -133,7 +133,7 @@ Handler = Callable[[Recorded], Awaitable[web.Response]]
 
 
 @dataclass
-class FakePlatform:
+class FakePlatform(LoopbackFake):
     """Records every request; ``routes`` map "METHOD /path" to a handler."""
 
     routes: dict[str, Handler] = field(default_factory=dict)
@@ -142,20 +142,6 @@ class FakePlatform:
     port: int = 0
     _runner: web.AppRunner | None = None
     _event: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def start(self) -> FakePlatform:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner, self.port = await serve_on_loopback(app)
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, route: str, *responses: web.Response) -> None:
         """Answer the next calls of ``route`` with ``responses`` before the handler."""
@@ -176,7 +162,7 @@ class FakePlatform:
         await asyncio.wait_for(_until(), timeout)
         return self.calls_to(route)
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         recorded = Recorded(
             request.method,
             request.path,

@@ -39,7 +39,7 @@ from bot.requests import RequestService
 from bot.requests.db import create_store_engine, session_factory
 from bot.routing import load_directory
 from tests_support.fake_telegram import FakeTelegram
-from tests_support.loopback import serve_on_loopback
+from tests_support.loopback import LoopbackFake
 from tests_support.servers import ROOT, Stack, running_stack
 
 pytestmark = pytest.mark.servers
@@ -100,7 +100,7 @@ class Recorded:
 
 
 @dataclass
-class FakeApi:
+class FakeApi(LoopbackFake):
     """Any platform HTTP API: records every request, answers ``answer(path)`` as JSON."""
 
     answer: Callable[[str], dict[str, Any]]
@@ -108,21 +108,7 @@ class FakeApi:
     port: int = 0
     _runner: web.AppRunner | None = None
 
-    async def start(self) -> FakeApi:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner, self.port = await serve_on_loopback(app)
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
         try:
             body: Any = json.loads(raw) if raw else None
