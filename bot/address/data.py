@@ -73,8 +73,12 @@ class Reading(NamedTuple):
     full: bool
     sample: Unit  # any of them: they share what the score depends on
     units: tuple[Unit, ...]
-    # the same units by the current province they lie in, with the old wards among them
-    placed: tuple[tuple[str, tuple[Unit, ...], tuple[Unit, ...]], ...]
+    # the same units by the current province they lie in: (its code, the units, and among
+    # them the old wards, the current wards and the old districts)
+    placed: tuple[
+        tuple[str, tuple[Unit, ...], tuple[Unit, ...], tuple[Unit, ...], tuple[Unit, ...]], ...
+    ]
+    codes: tuple[str, ...]  # those current provinces' codes
 
 
 @dataclass(slots=True)
@@ -96,6 +100,10 @@ class Data:
     max_key_tokens: int = 6
     # fuzzy index: a key with one character deleted → keys (short names, length ≥ 6)
     deletes: dict[str, list[str]] = field(default_factory=dict)
+    # the same, plus every index key under itself: one look-up per deletion of a typed key
+    near: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # every proper prefix of an index key: a run of words that is none is not extended
+    prefixes: frozenset[str] = frozenset()
     # initials: "bmt|" → Buôn Ma Thuột, "bh|hoaa" → Bình Hưng Hòa A (see _add_initials)
     initials: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # ``index`` and ``initials`` grouped for scoring (see :class:`Reading`)
@@ -330,9 +338,16 @@ def _group(data: Data, entries: list[tuple[str, str, bool]]) -> tuple[Reading, .
                 units[0],
                 tuple(units),
                 tuple(
-                    (code, tuple(members), tuple(u for u in members if u.level == OLD_WARD))
+                    (
+                        code,
+                        tuple(members),
+                        tuple(u for u in members if u.level == OLD_WARD),
+                        tuple(u for u in members if u.level == WARD),
+                        tuple(u for u in members if u.level == OLD_DISTRICT),
+                    )
                     for code, members in placed.items()
                 ),
+                tuple(placed),
             )
         )
     return tuple(readings)
@@ -484,4 +499,9 @@ def load() -> Data:
         if (len(key) >= 6 or (len(key) == 5 and key in province_keys)) and not key.isdigit():
             for deleted in _deletes(key):
                 data.deletes.setdefault(deleted, []).append(key)
+    near: dict[str, list[str]] = {key: list(keys) for key, keys in data.deletes.items()}
+    for key in data.index:
+        near.setdefault(key, []).append(key)
+    data.near = {key: tuple(keys) for key, keys in near.items()}
+    data.prefixes = frozenset(key[:i] for key in data.readings for i in range(1, len(key)))
     return data

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, partial
 from typing import NamedTuple
+
+from rapidfuzz.distance import OSA
 
 from bot.address.data import (
     OLD_DISTRICT,
@@ -42,6 +45,7 @@ from bot.address.data import (
     Spelling,
     Unit,
     load,
+    spelling,
     tones_agree,
     typed_spelling,
 )
@@ -54,7 +58,6 @@ MIN_USABLE = 0.6  # below this (one stray syllable, a fuzzy guess) nothing is us
 _SURE = 1.5  # a decision on less (one name, no district or province) is checked for typos
 MAX_CANDIDATES = 5
 
-_SPACES = re.compile(r"\s+")
 _STREET_SPLIT = re.compile(r"[,;\n]")
 _PIECE = re.compile(r"[^\W_]+|[,;\n|]")
 _SEPARATORS = frozenset(",;\n|")
@@ -126,6 +129,7 @@ _STREET_TAIL = 0.7  # a name closing a "house number + street" part: street or w
 _INSIDE = 0.3  # a name lying inside a longer, stronger reading of the same words
 _FUZZY = 0.85
 _FUZZY_SHORT = 0.7  # a typo in a key of fewer than eight letters
+_FUZZY_TWO = 0.7  # two typos in a name (looked for in the province decided only)
 
 
 class _Token(NamedTuple):
@@ -163,10 +167,12 @@ class _Hypothesis:
 def _tokens(text: str) -> list[_Token]:
     """Folded tokens with their character offsets and the comma-separated part they sit in."""
     tokens: list[_Token] = []
+    append = tokens.append
     segment = 0
     separated = False
     # Capitals say "initials" only in a text that also has lower case.
     mixed_case = not text.isupper()
+    words = _WORDS
     for found in _PIECE.finditer(text):
         word = found.group()
         if word in _SEPARATORS:
@@ -176,20 +182,33 @@ def _tokens(text: str) -> list[_Token]:
             segment += 1
             separated = False
         start = found.start()
-        for key, begin, end, tone, caps in _read_word(word):
-            tokens.append(
-                _Token(key, start + begin, start + end, segment, tone, caps and mixed_case)
+        pieces = words.get(word)
+        if pieces is None:
+            pieces = _read_word(word)
+            if len(words) >= _WORDS_MAX:
+                words.clear()
+            words[word] = pieces
+        for key, begin, end, tone, caps in pieces:
+            # tuple.__new__: a NamedTuple's own constructor is a Python call, ten per text.
+            append(
+                tuple.__new__(
+                    _Token, (key, start + begin, start + end, segment, tone, caps and mixed_case)
+                )
             )
     return tokens
 
 
-@lru_cache(maxsize=1 << 16)
+# Words repeat across addresses: their tokens are kept (a plain dict, cleared when full:
+# a look-up costs less than through an LRU wrapper).
+_WORDS: dict[str, tuple[tuple[str, int, int, Spelling | None, bool], ...]] = {}
+_WORDS_MAX = 1 << 16
+
+
 def _read_word(
     word: str,
 ) -> tuple[tuple[str, int, int, Spelling | None, bool], ...]:
     """The tokens of one word: (folded key, offsets in the word, diacritics, written in
-    capitals). "P13" is a marker and a number, "TPHCM" stays whole. Words repeat across
-    addresses, so this is cached."""
+    capitals). "P13" is a marker and a number, "TPHCM" stays whole."""
     key = fold(word)
     tone = typed_spelling(word)
     caps = 2 <= len(word) <= 4 and word.isupper() and word.isalpha()
@@ -209,20 +228,52 @@ def _read_word(
 
 def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
     """The type marker that ends right before each token: (type, its first token)."""
-    out: list[tuple[str, int] | None] = [None] * len(tokens)
-    for index in range(1, len(tokens)):
-        segment = tokens[index].segment
-        previous = tokens[index - 1]
-        if previous.segment != segment:
+    count = len(tokens)
+    out: list[tuple[str, int] | None] = [None] * count
+    keys = [token.key for token in tokens]
+    segments = [token.segment for token in tokens]
+    single = _SINGLE_MARKERS
+    for index in range(1, count):
+        segment = segments[index]
+        if segments[index - 1] != segment:
             continue
-        if index >= 2 and tokens[index - 2].segment == segment:
-            kind = _MARKERS.get((tokens[index - 2].key, previous.key))
+        previous = keys[index - 1]
+        if index >= 2 and keys[index - 2] in _PAIR_FIRSTS and segments[index - 2] == segment:
+            kind = _MARKERS.get((keys[index - 2], previous))
             if kind:
                 out[index] = (kind, index - 2)
                 continue
-        kind = _MARKERS.get((previous.key,))
+        kind = single.get(previous)
         if kind:
             out[index] = (kind, index - 1)
+        elif keys[index].isdigit():
+            # "uQận 12", "Phườg 4": before a number, a misspelt type word still numbers
+            # the unit (not when the misspelling is a syllable of some name: "Quang 2").
+            kind = _marker_typos().get(previous)
+            if kind:
+                out[index] = (kind, index - 1)
+    return out
+
+
+_SINGLE_MARKERS = {key[0]: kind for key, kind in _MARKERS.items() if len(key) == 1}
+_PAIR_FIRSTS = frozenset(key[0] for key in _MARKERS if len(key) == 2)
+
+
+@cache
+def _marker_typos() -> dict[str, str]:
+    """Spellings one edit from a type word that numbers units (quận, phường, huyện), minus
+    the syllables unit names use."""
+    syllables = {word for unit in load().units.values() for word in fold(unit.name).split()}
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out: dict[str, str] = {}
+    for word in ("quan", "phuong", "huyen"):
+        variants = {word[:i] + word[i + 1 :] for i in range(len(word))}
+        variants |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+        variants |= {word[:i] + ch + word[i + 1 :] for i in range(len(word)) for ch in letters}
+        variants |= {word[:i] + ch + word[i:] for i in range(len(word) + 1) for ch in letters}
+        for variant in variants - syllables - {word}:
+            if (variant,) not in _MARKERS:
+                out[variant] = word
     return out
 
 
@@ -369,28 +420,49 @@ def _score(
         if factor is None:
             factor = memo.street[(start, end)] = _streetish(tokens, start, end)
         score *= factor
-    syllables = len(unit.tones)
+    tones = unit.tones
+    syllables = len(tones)
     if syllables and syllables <= end and memo.toned[end] > memo.toned[end - syllables]:
-        known = memo.tone.get((end, id(unit.tones)))
+        memo_key = (end, id(tones))
+        known = memo.tone.get(memo_key)
         if known is None:
-            known = memo.tone[(end, id(unit.tones))] = _tone_factor(tokens, end, unit)
+            # The same words typed the same way meet the same names in other texts.
+            shared = (tones, tuple(memo.spelt[end - syllables : end]))
+            known = _TONE_FACTORS.get(shared)
+            if known is None:
+                if len(_TONE_FACTORS) >= _WORDS_MAX:
+                    _TONE_FACTORS.clear()
+                known = _TONE_FACTORS[shared] = _tone_factor(tokens, end, unit)
+            memo.tone[memo_key] = known
         score *= known
     return score, first
+
+
+# (a name's spelling, the words typed with their diacritics) → tone factor.
+_TONE_FACTORS: dict[
+    tuple[tuple[Spelling, ...], tuple[tuple[str, Spelling | None], ...]], float
+] = {}
 
 
 class _Memo:
     """What the runs of one text share across index hits: the street discount of each
     run, and how many tokens up to each index were typed with diacritics."""
 
-    __slots__ = ("street", "tone", "toned")
+    __slots__ = ("spelt", "street", "tone", "toned")
 
     def __init__(self, tokens: list[_Token]) -> None:
         self.street: dict[tuple[int, int], float] = {}
         # (end, id of a shared spelling tuple) → tone factor (spellings are interned)
         self.tone: dict[tuple[int, int], float] = {}
-        self.toned = [0]
+        toned = [0]
+        count = 0
         for token in tokens:
-            self.toned.append(self.toned[-1] + (token.tone is not None))
+            if token.tone is not None:
+                count += 1
+            toned.append(count)
+        self.toned = toned
+        # each token's folded key and diacritics: what its tone factors depend on
+        self.spelt = [(token.key, token.tone) for token in tokens]
 
 
 def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
@@ -414,16 +486,17 @@ def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
     return factor
 
 
-def _fuzzy_keys(data: Data, key: str) -> set[str]:
-    """Index keys within one edit of ``key`` (deletion, insertion, substitution, swap)."""
-    found = set(data.deletes.get(key, ()))
+def _fuzzy_keys(data: Data, key: str) -> list[str]:
+    """Index keys within one edit of ``key`` (deletion, insertion, substitution, swap),
+    sorted: ``key`` itself and each of its deletions looked up in the near index."""
+    near = data.near
+    found = set(near.get(key, ()))
     for i in range(len(key)):
-        deleted = key[:i] + key[i + 1 :]
-        if deleted in data.index:
-            found.add(deleted)
-        found.update(data.deletes.get(deleted, ()))
+        keys = near.get(key[:i] + key[i + 1 :])
+        if keys:
+            found.update(keys)
     found.discard(key)
-    return found
+    return sorted(found)
 
 
 class _Exact(NamedTuple):
@@ -442,6 +515,7 @@ def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
     markers = _markers(tokens)
     memo = _Memo(tokens)
     lookup = data.readings.get
+    prefixes = data.prefixes
     keys = [token.key for token in tokens]
     segments = [token.segment for token in tokens]
     longest = data.max_key_tokens
@@ -452,6 +526,8 @@ def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
         for end in range(start + 1, min(count, start + longest) + 1):
             if segments[end - 1] != segment:
                 break
+            if end - 1 > start and key not in prefixes:
+                break  # no name starts with these words: longer runs match nothing
             key += keys[end - 1]
             readings = lookup(key)
             if readings:
@@ -462,7 +538,9 @@ def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
                     if scored:
                         marked = reading.full or scored[1] < start
                         first, score = scored[1], scored[0]
-                        out.append(_Match(reading, first, end, score, start, marked))
+                        out.append(
+                            tuple.__new__(_Match, (reading, first, end, score, start, marked))
+                        )
         if tokens[start].caps and tokens[start].key not in data.index:
             out.extend(_initials_matches(data, tokens, start, marker, memo))
     out = _discount_partial(tokens, out)
@@ -508,15 +586,20 @@ def _discount_partial(tokens: list[_Token], matches: list[_Match]) -> list[_Matc
     starts with; anything else means the reading is cut short (a typo, an unknown name).
     """
     count = len(tokens)
+    # Most matches are not marked, or end their part: then there is nothing to check.
+    cut = [
+        m.marked and m.end < count and tokens[m.end].segment == tokens[m.end - 1].segment
+        for m in matches
+    ]
+    if not any(cut):
+        return matches
     starts = {m.name for m in matches if m.score >= _SHORT}
     starts.update(m.start for m in matches if m.score >= _SHORT)
     out: list[_Match] = []
-    for match in matches:
+    for match, open_end in zip(matches, cut, strict=True):
         after = match.end
         if (
-            match.marked
-            and after < count
-            and tokens[after].segment == tokens[after - 1].segment
+            open_end
             and after not in starts
             and not tokens[after].key.isdigit()
             and tokens[after].key not in _STREET_WORDS
@@ -539,33 +622,53 @@ def _starts_marker(tokens: list[_Token], index: int) -> bool:
     )
 
 
+# Type words as written with their diacritics: "Quản" is not "Quận" (see _is_marker_word).
+_MARKER_SPELLINGS = {
+    fold(word): spelling(word) for word in ("phường", "xã", "quận", "huyện", "tỉnh")
+}
+
+
+def _is_marker_word(token: _Token) -> bool:
+    """Whether a token is a type word ("quận", "P"), unless typed with other diacritics
+    than the type word's: "Quản Ninh" is Quảng Ninh misspelt, not a district's marker."""
+    if (token.key,) not in _MARKERS:
+        return False
+    written = _MARKER_SPELLINGS.get(token.key)
+    return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
+
+
 def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
     """Names one edit away from runs the exact pass left unexplained (typos)."""
     out: list[_Match] = []
     count = len(tokens)
     covered = exact.covered
+    # Spans an exact reading covers, by where a run may not start or end (cut through).
+    inside: set[int] = set()
+    for a, b in exact.spans:
+        inside.update(range(a + 1, b))
+    digits = [not token.key.isalpha() and any(ch.isdigit() for ch in token.key) for token in tokens]
+    index = data.index
     for start in range(count):
+        # A type, street or hamlet word is a word rightly spelt that introduces a name:
+        # "Thôn Nhất" is not a typo of Thống Nhất.
+        first_word = tokens[start].key
+        if _is_marker_word(tokens[start]) or first_word in _STREET_WORDS or start in inside:
+            continue
         key = ""
+        segment = tokens[start].segment
         for end in range(start + 1, min(count, start + 4) + 1):
-            if tokens[end - 1].segment != tokens[start].segment:
+            if tokens[end - 1].segment != segment or digits[end - 1]:
                 break
             key += tokens[end - 1].key
             # Words an exact reading already explains are not re-read with a typo, nor cut
             # through ("Hòa Hòa Bình" is not "Hạ Hòa" + "Bình"); a run may contain one ("cồ
             # Chí Minh").
-            if len(key) < 5 or all(covered[start:end]) or any(ch.isdigit() for ch in key):
-                continue
-            if any(a < start < b or a < end < b for a, b in exact.spans):
-                continue
-            # A type, street or hamlet word is a word rightly spelt that introduces a name:
-            # "Thôn Nhất" is not a typo of Thống Nhất.
-            first_word = tokens[start].key
-            if key in data.index or (first_word,) in _MARKERS or first_word in _STREET_WORDS:
+            if len(key) < 5 or end in inside or all(covered[start:end]) or key in index:
                 continue
             # Short keys (one edit is a large change) may only be a province: "Hà Nộm".
             provinces_only = len(key) < 6 or (end - start < 2 and len(key) < 7)
             factor = _FUZZY if len(key) >= 8 else _FUZZY_SHORT
-            for near in sorted(_fuzzy_keys(data, key)):
+            for near in _fuzzy_keys(data, key):
                 for reading in data.readings[near]:
                     sample = reading.sample
                     if provinces_only and sample.level not in (PROVINCE, OLD_PROVINCE):
@@ -586,6 +689,73 @@ def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Mat
     return out
 
 
+def _local_typos(
+    data: Data, tokens: list[_Token], matches: list[_Match], exact: _Exact, code: str
+) -> list[_Match]:
+    """Wards, old wards and districts of province ``code`` within one edit of a run of
+    words that no reading there explains (two edits for a run of eight letters or more),
+    by deletion-index look-ups filtered to the province, the distance then checked."""
+    count = len(tokens)
+    covered = [False] * count
+    for match in matches:
+        if match.score >= _SHORT_ONE and any(entry[0] == code for entry in match.reading.placed):
+            for index in range(match.name, match.end):
+                covered[index] = True
+    out: list[_Match] = []
+    near = data.near
+    for start in range(count):
+        first_word = tokens[start].key
+        if covered[start] or _is_marker_word(tokens[start]) or first_word in _STREET_WORDS:
+            continue
+        key = ""
+        segment = tokens[start].segment
+        for end in range(start + 1, min(count, start + 4) + 1):
+            token = tokens[end - 1]
+            if token.segment != segment or covered[end - 1] or not token.key.isalpha():
+                break
+            key += token.key
+            if len(key) < 5:
+                continue
+            most = 2 if len(key) >= 8 else 1
+            variants = {key}
+            for _ in range(most):
+                variants |= {v[:i] + v[i + 1 :] for v in variants for i in range(len(v))}
+            found: set[str] = set()
+            for variant in variants:
+                keys = near.get(variant)
+                if keys:
+                    found.update(keys)
+            found.discard(key)
+            for near_key in sorted(found):
+                distance = OSA.distance(key, near_key, score_cutoff=most)
+                if distance > most:
+                    continue
+                factor = (_FUZZY if len(key) >= 8 else _FUZZY_SHORT) * (
+                    1.0 if distance <= 1 else _FUZZY_TWO
+                )
+                for reading in data.readings[near_key]:
+                    sample = reading.sample
+                    if sample.level in (PROVINCE, OLD_PROVINCE) or not any(
+                        entry[0] == code for entry in reading.placed
+                    ):
+                        continue
+                    scored = _score(
+                        tokens,
+                        start,
+                        end,
+                        sample,
+                        reading.full,
+                        near_key,
+                        exact.markers[start],
+                        exact.memo,
+                    )
+                    # Two typos are a guess unless the type word or a marker stands with it
+                    # ("P.Hòqa Thạsnh"): "119 Hải ohòng" is a street.
+                    if scored and (distance <= 1 or reading.full or scored[1] < start):
+                        out.append(_Match(reading, scored[1], end, scored[0] * factor, start))
+    return out
+
+
 def _prefer_longest(matches: list[_Match]) -> list[_Match]:
     """Discount a match lying strictly inside a longer one at least as strong ("Trang" in
     "Tràng Tiền"): the longer reading explains more of the text. On the very same words, a
@@ -595,37 +765,34 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
     matches but a few dozen spans."""
     best: dict[tuple[int, int], float] = {}
     province_best: dict[tuple[int, int], float] = {}
+    spans: list[tuple[int, int]] = []
     for match in matches:
         span = (match.start, match.end)
-        if match.score > best.get(span, -1.0):
-            best[span] = match.score
-        if match.reading.sample.level in (
-            PROVINCE,
-            OLD_PROVINCE,
-        ) and match.score > province_best.get(span, -1.0):
-            province_best[span] = match.score
+        spans.append(span)
+        score = match.score
+        if score > best.get(span, -1.0):
+            best[span] = score
+        if match.reading.sample.level in _PROVINCE_LEVELS and score > province_best.get(span, -1.0):
+            province_best[span] = score
     # Strongest reading strictly containing each span.
     container: dict[tuple[int, int], float] = {}
-    for span in best:
+    items = [(start, end, score) for (start, end), score in best.items()]
+    for low, high, _ in items:
+        length = high - low
         top = -1.0
-        for other, score in best.items():
-            if (
-                other[0] <= span[0]
-                and span[1] <= other[1]
-                and other[1] - other[0] > span[1] - span[0]
-                and score > top
-            ):
+        for start, end, score in items:
+            if start <= low and high <= end and end - start > length and score > top:
                 top = score
-        container[span] = top
+        container[(low, high)] = top
     named = [span for span, score in province_best.items() if score >= MIN_USABLE]
     out: list[_Match] = []
-    for match in matches:
-        span = (match.start, match.end)
-        if container[span] >= match.score:
+    for match, span in zip(matches, spans, strict=True):
+        score = match.score
+        if container[span] >= score:
             match = _rescored(match, _INSIDE)
         elif (
-            match.reading.sample.level not in (PROVINCE, OLD_PROVINCE)
-            and province_best.get(span, -1.0) >= match.score
+            province_best.get(span, -1.0) >= score
+            and match.reading.sample.level not in _PROVINCE_LEVELS
             # ...unless a province is also named elsewhere: then these words are free to be
             # the ward or district (xã Hòa Bình of Trà Ôn, then "Vĩnh Long"; the city of
             # Vĩnh Long, then the province).
@@ -636,9 +803,12 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
     return out
 
 
+_PROVINCE_LEVELS = frozenset((PROVINCE, OLD_PROVINCE))
+
+
 def _rescored(match: _Match, factor: float) -> _Match:
     reading, start, end, score, name, marked = match
-    return _Match(reading, start, end, score * factor, name, marked)
+    return tuple.__new__(_Match, (reading, start, end, score * factor, name, marked))
 
 
 def _overlaps(span: tuple[int, int], used: tuple[tuple[int, int], ...]) -> bool:
@@ -665,48 +835,73 @@ class _Province:
 
     __slots__ = (
         "district_top",
+        "district_units",
         "districts",
         "mention_top",
         "mentions",
         "new_wards",
+        "old_ward_units",
         "old_wards",
         "raw",
-        "units",
         "ward_top",
     )
+    old_wards: dict[str, list[tuple[float, int, int]]]
+    new_wards: dict[str, list[tuple[float, int, int]]]
+    districts: dict[str, list[tuple[float, int, int]]]
+    district_units: dict[str, Unit]
 
     def __init__(self) -> None:
-        # readings here: (their units in this province, score, start, end)
-        self.raw: list[tuple[tuple[Unit, ...], float, int, int]] = []
+        # readings here: (their old wards, current wards, old districts; score, start, end)
+        self.raw: list[
+            tuple[tuple[Unit, ...], tuple[Unit, ...], tuple[Unit, ...], float, int, int]
+        ] = []
         # mentions of the province: (score, start, end, old province code or None)
         self.mentions: list[tuple[float, int, int, str | None]] = []
-        self.old_wards: dict[str, list[tuple[float, int, int]]] = {}
-        self.new_wards: dict[str, list[tuple[float, int, int]]] = {}
-        self.districts: dict[str, list[tuple[float, int, int]]] = {}
-        self.units: dict[tuple[str, str], Unit] | None = None
         self.ward_top = self.district_top = self.mention_top = 0.0
+        # Filled by tables(), for a visited province only (most are not): options (score,
+        # start, end) by unit code, and the old wards' and districts' units by code.
+        self.old_ward_units: dict[str, Unit] | None = None
 
     @property
     def bound(self) -> float:
         """No hypothesis here scores more: its best ward, district and mention together."""
         return self.ward_top + self.district_top + self.mention_top
 
-    def tables(self) -> dict[tuple[str, str], Unit]:
-        """Fill the tables by level and unit (once); returns the units by (level, code)."""
-        if self.units is None:
-            self.units = {}
-            for units, score, start, end in self.raw:
-                option = (score, start, end)
-                for unit in units:
-                    level = unit.level
-                    if level == OLD_WARD:
-                        self.old_wards.setdefault(unit.code, []).append(option)
-                    elif level == WARD:
-                        self.new_wards.setdefault(unit.code, []).append(option)
-                    else:
-                        self.districts.setdefault(unit.code, []).append(option)
-                    self.units[(level, unit.code)] = unit
-        return self.units
+    def tables(self) -> None:
+        """Fill the tables by level and unit (once)."""
+        if self.old_ward_units is not None:
+            return
+        old_units: dict[str, Unit] = {}
+        old_wards: dict[str, list[tuple[float, int, int]]] = {}
+        new_wards: dict[str, list[tuple[float, int, int]]] = {}
+        districts: dict[str, list[tuple[float, int, int]]] = {}
+        district_units: dict[str, Unit] = {}
+        self.old_ward_units, self.old_wards, self.new_wards = old_units, old_wards, new_wards
+        self.districts, self.district_units = districts, district_units
+        for olds, news, dists, score, start, end in self.raw:
+            option = (score, start, end)
+            for unit in olds:
+                code = unit.code
+                options = old_wards.get(code)
+                if options is None:
+                    old_wards[code] = [option]
+                    old_units[code] = unit
+                else:
+                    options.append(option)
+            for unit in news:
+                options = new_wards.get(unit.code)
+                if options is None:
+                    new_wards[unit.code] = [option]
+                else:
+                    options.append(option)
+            for unit in dists:
+                code = unit.code
+                options = districts.get(code)
+                if options is None:
+                    districts[code] = [option]
+                    district_units[code] = unit
+                else:
+                    options.append(option)
 
     def province_for(
         self, old_code: str | None, used: tuple[tuple[int, int], ...]
@@ -728,8 +923,7 @@ class _Evidence:
 
     def __init__(self, matches: list[_Match]) -> None:
         self.provinces: dict[str, _Province] = {}
-        # span → old-ward units read there, for the "no other ward agrees" check
-        self.old_ward_spans: dict[tuple[int, int], list[Unit]] = {}
+        self._matches = matches  # for the "no other ward agrees" check, seldom needed
         self._agrees: dict[tuple[int, int], bool] = {}
         # Spans that name a province plainly, and the provinces read on each of them.
         self.named_spans: dict[tuple[int, int], set[str]] = {
@@ -742,25 +936,29 @@ class _Evidence:
         for match in matches:
             score = match.score
             start, end = match.start, match.end
-            level = match.reading.sample.level
-            for named, readers in named_spans.items():
-                if start < named[1] and named[0] < end:
-                    readers.update(code for code, _, _ in match.reading.placed)
-            for code, units, old_wards in match.reading.placed:
-                province = provinces.get(code)
-                if province is None:
-                    province = provinces[code] = _Province()
-                if level in (OLD_WARD, WARD):
-                    province.raw.append((units, score, start, end))
-                    if old_wards:
-                        self.old_ward_spans.setdefault((start, end), []).extend(old_wards)
-                    if score > province.ward_top:
-                        province.ward_top = score
-                elif level == OLD_DISTRICT:
-                    province.raw.append((units, score, start, end))
-                    if score > province.district_top:
+            reading = match.reading
+            level = reading.sample.level
+            if named_spans:
+                for named, readers in named_spans.items():
+                    if start < named[1] and named[0] < end:
+                        readers.update(reading.codes)
+            if level in (WARD, OLD_WARD, OLD_DISTRICT):
+                ward = level != OLD_DISTRICT
+                for code, _units, olds, news, dists in reading.placed:
+                    province = provinces.get(code)
+                    if province is None:
+                        province = provinces[code] = _Province()
+                    province.raw.append((olds, news, dists, score, start, end))
+                    if ward:
+                        if score > province.ward_top:
+                            province.ward_top = score
+                    elif score > province.district_top:
                         province.district_top = score
-                else:
+            else:
+                for code, units, _olds, _news, _dists in reading.placed:
+                    province = provinces.get(code)
+                    if province is None:
+                        province = provinces[code] = _Province()
                     for unit in units:
                         old = unit.code if unit.level == OLD_PROVINCE else None
                         province.mentions.append((score, start, end, old))
@@ -784,9 +982,21 @@ class _Evidence:
         if known is None:
             known = self._agrees[span] = any(
                 _district_of(data, self._tabled(unit.current), unit, (span,)) is not None
-                for unit in self.old_ward_spans.get(span, ())
+                for unit in self._old_wards_on(span)
             )
         return known
+
+    def _old_wards_on(self, span: tuple[int, int]) -> list[Unit]:
+        """The old-ward units read on ``span``, in any province."""
+        return [
+            unit
+            for match in self._matches
+            if match.start == span[0]
+            and match.end == span[1]
+            and match.reading.sample.level in (WARD, OLD_WARD)
+            for entry in match.reading.placed
+            for unit in entry[2]
+        ]
 
     def _tabled(self, code: str) -> _Province:
         province = self.provinces[code]
@@ -818,14 +1028,17 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
     mentions consistent with it on disjoint spans."""
     hyps: list[_Hypothesis] = []
     province = evidence.provinces[code]
-    units = province.tables()
+    province.tables()
+    old_ward_units = province.old_ward_units
+    district_units = province.district_units
+    assert old_ward_units is not None
     for ward_code, options in province.old_wards.items():
-        unit = units[(OLD_WARD, ward_code)]
+        unit = old_ward_units[ward_code]
         new_wards = unit.new_wards
         for score, start, end in options:
             span = (start, end)
             used: tuple[tuple[int, int], ...] = (span,)
-            district = _district_of(data, province, unit, used)
+            district = _district_of(data, province, unit, used) if province.districts else None
             old_district = unit.district
             if (
                 district is None
@@ -839,11 +1052,13 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                 # Phong, Nghi Lộc" when the list has moved Nghi Phong under Thành phố
                 # Vinh). The district is reported as typed.
                 for district_code, district_options in province.districts.items():
-                    if units[(OLD_DISTRICT, district_code)].province != unit.province:
+                    if district_units[district_code].province != unit.province:
                         continue
                     found = _best(district_options, used)
                     # ...but not on words that name the province better ("Điện Biên").
-                    mention = province.province_for(unit.province, used)
+                    mention = (
+                        province.province_for(unit.province, used) if province.mentions else None
+                    )
                     if (
                         found
                         and mention
@@ -857,7 +1072,7 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
             if district:
                 score += district[0]
                 used += (district[1],)
-            mention = province.province_for(unit.province, used)
+            mention = province.province_for(unit.province, used) if province.mentions else None
             if mention:
                 score += mention[0]
                 used += (mention[1],)
@@ -880,8 +1095,8 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
             if best_district:
                 score += best_district[0]
                 used += (best_district[1],)
-            old_province = units[(OLD_DISTRICT, old_district)].province if old_district else None
-            mention = province.province_for(old_province, used)
+            old_province = district_units[old_district].province if old_district else None
+            mention = province.province_for(old_province, used) if province.mentions else None
             if mention:
                 score += mention[0]
                 used += (mention[1],)
@@ -899,10 +1114,10 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                 )
             )
     for district_code, options in province.districts.items():
-        unit = units[(OLD_DISTRICT, district_code)]
+        unit = district_units[district_code]
         for score, start, end in options:
             used = ((start, end),)
-            mention = province.province_for(unit.province, used)
+            mention = province.province_for(unit.province, used) if province.mentions else None
             if mention:
                 score += mention[0]
                 used += (mention[1],)
@@ -926,12 +1141,15 @@ def _street(text: str, tokens: list[_Token], spans: tuple[tuple[int, int], ...])
         last = max(last, tokens[end - 1].end)
     pieces.append(text[last:])
     parts = [
-        _SPACES.sub(" ", part).strip(" ,;.-/")
+        " ".join(part.split()).strip(" ,;.-/")
         for piece in pieces
         for part in _STREET_SPLIT.split(piece)
     ]
-    street = ", ".join(part for part in parts if part and any(ch.isalnum() for ch in part))
+    street = ", ".join(part for part in parts if part and _ALNUM.search(part))
     return street or None
+
+
+_ALNUM = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
 
 
 def _candidate(
@@ -995,7 +1213,7 @@ def _decide_ward(
     tokens: list[_Token],
     hyps: list[_Hypothesis],
     province_confidence: float,
-) -> Resolution:
+) -> _Answer:
     """The province is known: pick the ward, or list the wards the text may mean."""
     hyps = sorted(hyps, key=lambda h: (-round(h.score, 6), h.identity is not None))
     best_any = hyps[0]
@@ -1026,38 +1244,61 @@ def _decide_ward(
             wards[hyp.identity] = hyp
     ranked = list(wards.values())
     if not ranked or (ranked[0].score - 1e-6 <= best_any.score and best_any.identity is None):
-        return _build(data, text, tokens, best_any, "province_only", province_confidence, ())
+        return _Answer(
+            "province_only",
+            partial(_build, data, text, tokens, best_any, "province_only", province_confidence, ()),
+            best_any.province,
+            province_confidence,
+        )
     best = ranked[0]
     runner_up = ranked[1].score if len(ranked) > 1 else 0.0
     lead = best.score - runner_up
     if lead >= MARGIN and len(best.new_wards) == 1:
         ward_confidence = min(1.0, 0.6 + 0.4 * min(1.0, lead / 1.5) + 0.1 * (best.score >= 2))
-        return _build(
-            data, text, tokens, best, "resolved", province_confidence * ward_confidence, ()
+        return _Answer(
+            "resolved",
+            partial(
+                _build,
+                data,
+                text,
+                tokens,
+                best,
+                "resolved",
+                province_confidence * ward_confidence,
+                (),
+            ),
+            best.province,
+            province_confidence,
         )
-    if lead >= MARGIN:
-        # The old ward was split between several current wards: name them all.
-        candidates = tuple(_candidate(data, best, code, best.score) for code in best.new_wards)[
-            :MAX_CANDIDATES
-        ]
-        return _build(data, text, tokens, best, "province_only", province_confidence, candidates)
-    close = [hyp for hyp in ranked if best.score - hyp.score < MARGIN]
-    split: list[Candidate] = []
-    seen: set[str] = set()
-    for hyp in close:
-        for code in hyp.new_wards:
-            if code not in seen:
-                seen.add(code)
-                split.append(_candidate(data, hyp, code, best.score))
-    return _build(
-        data,
-        text,
-        tokens,
-        best,
-        "province_only",
-        province_confidence,
-        tuple(split[:MAX_CANDIDATES]),
-    )
+
+    def make() -> Resolution:
+        if lead >= MARGIN:
+            # The old ward was split between several current wards: name them all.
+            candidates = tuple(_candidate(data, best, code, best.score) for code in best.new_wards)[
+                :MAX_CANDIDATES
+            ]
+            return _build(
+                data, text, tokens, best, "province_only", province_confidence, candidates
+            )
+        close = [hyp for hyp in ranked if best.score - hyp.score < MARGIN]
+        split: list[Candidate] = []
+        seen: set[str] = set()
+        for hyp in close:
+            for code in hyp.new_wards:
+                if code not in seen:
+                    seen.add(code)
+                    split.append(_candidate(data, hyp, code, best.score))
+        return _build(
+            data,
+            text,
+            tokens,
+            best,
+            "province_only",
+            province_confidence,
+            tuple(split[:MAX_CANDIDATES]),
+        )
+
+    return _Answer("province_only", make, best.province, province_confidence)
 
 
 def _resolve(text: str, restrict: str | None) -> Resolution:
@@ -1065,20 +1306,49 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     clean = unicodedata.normalize("NFC", text)
     tokens = _tokens(clean)
     exact = _exact_matches(data, tokens)
-    result, top = _pass(data, text, tokens, exact.matches, restrict)
-    if result.status == "resolved" and (top >= _SURE or not _unexplained(tokens, exact)):
-        return result
+    answer, top = _pass(data, text, tokens, exact.matches, restrict)
+    if answer.status == "resolved" and (top >= _SURE or not _unexplained(tokens, exact)):
+        return answer.make()
     # Not decided, or decided on little while some words are left unexplained ("Khuôn
     # Lùng, Ngiên Loan"): read those words as typos too, and decide on everything.
     typos = _fuzzy_matches(data, tokens, exact)
-    if not typos:
-        return result
-    return _pass(data, text, tokens, exact.matches + typos, restrict)[0]
+    matches = exact.matches
+    if typos:
+        matches = matches + typos
+        answer = _pass(data, text, tokens, matches, restrict)[0]
+    if answer.status == "province_only" and answer.province is not None:
+        # The province is known but no ward: words that name nothing there may be a ward
+        # or district of it misspelt, one edit away or two in a long name ("Hòqa Thạsnh").
+        # Looked up in that province only, where a namesake elsewhere does not hide it.
+        local = _local_typos(data, tokens, matches, exact, answer.province)
+        if local:
+            code = answer.province
+            evidence = _Evidence(_prefer_longest(matches + local))
+            if code in evidence.provinces:
+                hyps = _hypotheses(data, evidence, code)
+                named = evidence.named()
+                if hyps and named:
+                    hyps = _against_named_province(hyps, named)
+                if hyps:
+                    better = _decide_ward(data, text, tokens, hyps, answer.confidence)
+                    if better.status == "resolved":
+                        return better.make()
+    return answer.make()
+
+
+class _Answer(NamedTuple):
+    """A decision, and how to write it out: only the last pass's answer is written (its
+    street part and buttons), so a first pass that the typo pass overrules costs less."""
+
+    status: str
+    make: Callable[[], Resolution]
+    province: str | None = None  # the current province decided (province_only, resolved)
+    confidence: float = 0.0  # how sure the province is
 
 
 def _pass(
     data: Data, text: str, tokens: list[_Token], matches: list[_Match], restrict: str | None
-) -> tuple[Resolution, float]:
+) -> tuple[_Answer, float]:
     """Decide on one set of matches; also returns the best hypothesis's score."""
     evidence = _Evidence(_prefer_longest(matches))
     if restrict is not None:
@@ -1152,24 +1422,30 @@ def _by_prior(
 
 def _decide_in(
     data: Data, text: str, tokens: list[_Token], hyps: list[_Hypothesis], restrict: str
-) -> Resolution:
+) -> _Answer:
     """The province is given ("which province?" answered): only the ward is to decide."""
     if not hyps:
         province = data.units[(PROVINCE, restrict)]
-        return Resolution(
-            text=text,
-            status="province_only",
-            confidence=0.9,
-            province_code=province.code,
-            province_name=province.name,
-            street=text.strip() or None,
+        return _Answer(
+            "province_only",
+            partial(
+                Resolution,
+                text=text,
+                status="province_only",
+                confidence=0.9,
+                province_code=province.code,
+                province_name=province.name,
+                street=text.strip() or None,
+            ),
+            restrict,
+            0.9,
         )
     return _decide_ward(data, text, tokens, hyps, 0.95)
 
 
 def _decide(
     data: Data, text: str, tokens: list[_Token], evidence: _Evidence
-) -> tuple[Resolution, float]:
+) -> tuple[_Answer, float]:
     """Pick the province (or list candidates), then the ward; also returns the best
     hypothesis's score.
 
@@ -1211,8 +1487,15 @@ def _decide(
         visited[code] = _against_named_province(hyps, named) if named else hyps
         best_of[code] = max([hyp.score for hyp in hyps])
     if not visited or raw_top < MIN_USABLE:
-        return Resolution(
-            text=text, status="not_found", confidence=0.0, street=text.strip() or None
+        return _Answer(
+            "not_found",
+            partial(
+                Resolution,
+                text=text,
+                status="not_found",
+                confidence=0.0,
+                street=text.strip() or None,
+            ),
         ), raw_top
     # Each province's best reading (the first of equals); by score, then by the prior.
     per_province = [max(hyps, key=lambda h: h.score) for hyps in visited.values()]
@@ -1225,28 +1508,34 @@ def _decide(
             1.0 if runner_up == 0 else min(1.0, 0.7 + 0.3 * lead / best.score)
         )
         return _decide_ward(data, text, tokens, visited[best.province], confidence), raw_top
-    ranked, places = _by_prior(data, per_province, [h for hyps in visited.values() for h in hyps])
-    best = ranked[0]
-    # A province button names its ward only when the text points to one ward there
-    # ("Phường 1" in Hồ Chí Minh City could be eleven: the ward is asked next).
-    candidates = tuple(
-        _candidate(
-            data,
-            hyp,
-            hyp.new_wards[0] if len(places.get(hyp.province, ())) == 1 else None,
-            best.score,
-            several=len(places.get(hyp.province, ())) > 1,
+
+    def make() -> Resolution:
+        ranked, places = _by_prior(
+            data, per_province, [h for hyps in visited.values() for h in hyps]
         )
-        for hyp in ranked[:MAX_CANDIDATES]
-    )
-    total = sum(hyp.score for hyp in ranked[:MAX_CANDIDATES])
-    return Resolution(
-        text=text,
-        status="ambiguous",
-        confidence=round(min(0.5, best.score / total if total else 0.0), 3),
-        street=_street(text, tokens, best.spans),
-        candidates=candidates,
-    ), raw_top
+        best = ranked[0]
+        # A province button names its ward only when the text points to one ward there
+        # ("Phường 1" in Hồ Chí Minh City could be eleven: the ward is asked next).
+        candidates = tuple(
+            _candidate(
+                data,
+                hyp,
+                hyp.new_wards[0] if len(places.get(hyp.province, ())) == 1 else None,
+                best.score,
+                several=len(places.get(hyp.province, ())) > 1,
+            )
+            for hyp in ranked[:MAX_CANDIDATES]
+        )
+        total = sum(hyp.score for hyp in ranked[:MAX_CANDIDATES])
+        return Resolution(
+            text=text,
+            status="ambiguous",
+            confidence=round(min(0.5, best.score / total if total else 0.0), 3),
+            street=_street(text, tokens, best.spans),
+            candidates=candidates,
+        )
+
+    return _Answer("ambiguous", make), raw_top
 
 
 def resolve(text: str) -> Resolution:

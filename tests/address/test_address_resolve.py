@@ -286,7 +286,9 @@ def test_labels_and_dict() -> None:
     assert out["province_code"] == "01"
     assert isinstance(out["candidates"], list)
     ambiguous = resolve("Tân Phú").to_dict()
-    assert ambiguous["candidates"][0]["label"]
+    candidates = ambiguous["candidates"]
+    assert isinstance(candidates, list)
+    assert candidates[0]["label"]
     assert resolve("HN").label == HANOI
     assert resolve("abc").label == ""
 

@@ -17,7 +17,7 @@ from bot.address.data import (
     tones_agree,
     typed_spelling,
 )
-from bot.address.resolver import _relation
+from bot.address.resolver import _marker_typos, _relation
 
 HCMC = "Thành phố Hồ Chí Minh"
 HANOI = "Thành phố Hà Nội"
@@ -272,3 +272,48 @@ def test_candidate_names_its_ward_when_the_province_has_one() -> None:
     result = resolve("Khuôn Lùng, Ngiên Loan")
     by_province = {c.province_name: c for c in result.candidates}
     assert by_province["Tỉnh Tuyên Quang"].ward_name == "Xã Khuôn Lùng"
+
+
+# --- typos (2026-11-26, second round) ----------------------------------------------------
+
+
+def test_typo_of_a_ward_is_looked_for_in_the_province_decided() -> None:
+    # "Nghi Tân" is a ward of Nghệ An; with Cầu Giấy and Hà Nội it is Nghĩa Tân misspelt.
+    result = resolve("Ngõ 5, Nghi Tân, Cầu Giấy, Hà Nội")
+    _is(result, HANOI, "Phường Nghĩa Đô")
+    assert result.old_ward_name == "Phường Nghĩa Tân"
+
+
+def test_two_typos_in_a_name_need_its_marker() -> None:
+    marked = resolve("12 Lê Lợi, P. Bếnn Ngghé, Quận 1, TP. Hồ Chí Minh")
+    _is(marked, HCMC, "Phường Sài Gòn")
+    assert marked.old_ward_name == "Phường Bến Nghé"
+    # Without "P." the same words may be a street: no ward is guessed.
+    bare = resolve("12 Lê Lợi, Bếnn Ngghé, Quận 1, TP. Hồ Chí Minh")
+    assert bare.province_name == HCMC
+    assert bare.status == "province_only"
+    assert bare.ward_name is None
+
+
+def test_misspelt_type_word_before_a_number_still_numbers_the_unit() -> None:
+    result = resolve("7 Nguyễn Trãi, Phườnng 2, Qậun 5, TP. Hồ Chí Minh")
+    _is(result, HCMC, "Phường Chợ Quán")
+    assert result.old_district_name == "Quận 5"
+    # A syllable of unit names is not a misspelt type word: "Quang 5" is no district.
+    assert resolve("8 Quang 5, TP. Hồ Chí Minh").old_district_name is None
+
+
+def test_type_word_typed_with_other_diacritics_is_read_as_a_typo() -> None:
+    # "Quản" is not "Quận": "Quản Ninh" is Quảng Ninh misspelt.
+    result = resolve("Xã Hải Xuân, Quản Ninh")
+    _is(result, "Tỉnh Quảng Ninh", "Phường Móng Cái 1")
+    # Typed as the type word itself, it stays a marker: the province is asked.
+    assert resolve("Xã Hải Xuân, Quận Ninh").status == "ambiguous"
+
+
+def test_marker_typos_are_not_name_syllables() -> None:
+    typos = _marker_typos()
+    assert typos["qan"] == "quan"
+    assert typos["phuog"] == "phuong"
+    for syllable in ("quang", "xuan", "huong", "phung"):
+        assert syllable not in typos
