@@ -45,7 +45,8 @@ from bot import scriptlint
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = 5
 LIVE_RESPONSES = "live-responses.yml"  # read by nlg/live_responses.py
-LOAD_TIMEOUT = 300.0
+LOAD_TIMEOUT = 300.0  # PUT /model
+SETTLE_TIMEOUT = 300.0  # after a PUT /model that timed out: until the server answers again
 _RESTORED = re.compile(r"Restored component '(\w+)' from cache")
 _TRAINED = re.compile(r"Starting to train component '(\w+)'")
 
@@ -355,6 +356,17 @@ def load_on_server(project: Project, model: Path) -> None:
             json={"model_file": str(model.resolve())},
             timeout=LOAD_TIMEOUT,
         )
+    except httpx.TimeoutException:
+        # The request is in; Rasa may still be loading (on its event loop, so /status
+        # answers only when that is over). Ask which model won rather than call it a
+        # failure, which would leave LIVE naming the old model while the new one serves.
+        reported = _settled_model(project, model)
+        if model.name in reported:
+            return
+        raise GateFailed(
+            f"máy chủ Rasa không trả lời PUT /model sau {LOAD_TIMEOUT:.0f} s "
+            f"và vẫn báo mô hình: {reported or 'không rõ'}"
+        ) from None
     except httpx.HTTPError as exc:
         raise GateFailed(f"máy chủ Rasa không nạp được mô hình: {exc}") from exc
     if response.status_code != 204:
@@ -364,6 +376,26 @@ def load_on_server(project: Project, model: Path) -> None:
     reported = server_model(project) or ""
     if model.name not in reported:
         raise GateFailed(f"máy chủ vẫn báo mô hình cũ: {reported}")
+
+
+def _settled_model(project: Project, model: Path, grace: float = 15.0) -> str:
+    """After a timed-out ``PUT /model``: the model the server reports once it answers
+    again, waiting up to ``SETTLE_TIMEOUT`` for it to answer and then ``grace`` seconds
+    for ``model`` to appear."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    answered_at: float | None = None
+    reported = ""
+    while time.monotonic() < deadline:
+        current = server_model(project)
+        if current is not None:
+            reported = current
+            if model.name in current:
+                return current
+            answered_at = answered_at or time.monotonic()
+            if time.monotonic() - answered_at > grace:
+                return current
+        time.sleep(1)
+    return reported
 
 
 # -- the published models ---------------------------------------------------------------------

@@ -312,3 +312,24 @@ def test_published_names_are_utc_and_never_overwrite_a_kept_model(project, monke
     now = dt.datetime.now(dt.timezone.utc)
     stamped = dt.datetime.strptime(fresh.name[:15], "%Y%m%d-%H%M%S").replace(tzinfo=dt.timezone.utc)
     assert abs((now - stamped).total_seconds()) < 5
+
+
+@pytest.mark.skipif(not pub.ROOT.joinpath("models/current.tar.gz").exists(), reason="make train")
+def test_a_load_slower_than_put_model_timeout_still_goes_live(project, tmp_path, monkeypatch):
+    """The client gives up on ``PUT /model`` while the real server goes on loading: once it
+    answers again and reports the new model, LIVE must name that model (not the old one)."""
+    from tests_support.servers import running_stack
+
+    model = project.published / "20991231-000000.tar.gz"
+    project.published.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pub.ROOT / "models/current.tar.gz", model)
+    monkeypatch.setattr(pub, "LOAD_TIMEOUT", 0.05)  # far shorter than any model load
+    with running_stack(tmp_path / "stack", services="rasa") as stack:
+        project.rasa_url, project.token = stack.rasa_url, stack.token
+        assert model.name not in (pub.server_model(project) or "")
+        report = pub.Report()
+        pub._go_live(project, model, report, in_service=None, texts_only=False)
+        assert report.live
+        assert model.name in (pub.server_model(project) or "")
+    assert project.live_marker.read_text() == model.name
+    assert project.current.read_bytes() == model.read_bytes()
