@@ -269,6 +269,11 @@ def accuracy(gold: list[str], pred: list[str]) -> float:
     return sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold) if gold else 0.0
 
 
+def _share(flags: list[bool]) -> float:
+    """Share of True; 0 for none."""
+    return sum(flags) / len(flags) if flags else 0.0
+
+
 def top_level(labels: list[str]) -> list[str]:
     """Collapse retrieval labels: ``faq/is_free`` → ``faq``."""
     return [label.split("/", 1)[0] for label in labels]
@@ -284,7 +289,7 @@ def report(
     """Print the pipeline × variant table, cost figures and the worst confusions."""
     header = (
         f"{'pipeline':<12} {'variant':<11} {'acc':>7} {'macroF1':>8} {'acc(top)':>9} "
-        f"{'acc(changed)':>13} {'fallback':>9}"
+        f"{'acc(changed)':>13} {'fallback':>9} {'fb|right':>9} {'fb|wrong':>9}"
     )
     print()
     print(header)
@@ -296,12 +301,15 @@ def report(
             p = [lab for r in mine for lab in r.predictions[variant]]
             ch = [c for r in mine for c in changed[r.fold_index]]
             fb = [f for r in mine for f in r.fallbacks[variant]]
+            right = [f for f, x, y in zip(fb, g, p, strict=True) if x == y]
+            wrong = [f for f, x, y in zip(fb, g, p, strict=True) if x != y]
             g_ch = [x for x, c in zip(g, ch, strict=True) if c]
             p_ch = [x for x, c in zip(p, ch, strict=True) if c]
             print(
                 f"{pipeline.name:<12} {variant:<11} {accuracy(g, p):>7.2%} "
                 f"{macro_f1(g, p):>8.3f} {accuracy(top_level(g), top_level(p)):>9.2%} "
-                f"{accuracy(g_ch, p_ch):>13.2%} {sum(fb) / len(fb):>9.2%}"
+                f"{accuracy(g_ch, p_ch):>13.2%} {sum(fb) / len(fb):>9.2%} "
+                f"{_share(right):>9.2%} {_share(wrong):>9.2%}"
             )
     print()
     print(f"{'pipeline':<12} {'train s/fold (mean, max)':>26} {'peak RSS MB (max)':>18}")

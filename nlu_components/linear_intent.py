@@ -147,6 +147,14 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         """Probabilities per intent: a retrieval intent gets the sum of its keys'."""
         assert self._model is not None
         probabilities = self._model.predict_proba(features)
+        # A message none of whose n-grams was seen in training ("😀", a new script)
+        # carries no evidence: the intercepts alone would name the biggest intent with
+        # near certainty. Uniform instead, so the FallbackClassifier asks again.
+        seen = features.copy()
+        seen.eliminate_zeros()
+        unseen = np.diff(seen.indptr) == 0
+        if unseen.any():
+            probabilities[unseen] = 1.0 / probabilities.shape[1]
         labels = [
             str(name).split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for name in self._model.classes_
         ]

@@ -58,7 +58,8 @@ def _featurize(storage: LocalModelStorage, messages: list[Message], train: bool)
     tokenizer.process_training_data(TrainingData(messages)) if train else tokenizer.process(
         messages
     )
-    for name, config in (("words", {}), ("chars", {"analyzer": "char_wb", "max_ngram": 4})):
+    chars = {"analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4}  # as config.yml: from 2
+    for name, config in (("words", {}), ("chars", chars)):
         resource = Resource(name)
         if train:
             featurizer = CountVectorsFeaturizer.create(
@@ -207,3 +208,23 @@ def test_the_tokenizer_fingerprint_follows_the_folding_rules() -> None:
 
     expected = hashlib.sha256(Path(bot.text.__file__).read_bytes()).hexdigest()
     assert VietnameseTokenizer.fingerprint_addon({}) == expected
+
+
+def test_a_text_with_no_known_ngram_gets_no_confident_intent(storage: LocalModelStorage) -> None:
+    """Nothing seen in training (an emoji, another script): the intercepts alone must not
+    name an intent; every intent equally likely lets the FallbackClassifier ask again."""
+    data = _training_data()
+    _featurize(storage, data.training_examples, train=True)
+    classifier = LinearIntentClassifier.create(
+        {**LinearIntentClassifier.get_default_config(), "C": 300.0},
+        storage,
+        Resource("linear"),
+        _context(),
+    )
+    classifier.train(data)
+    messages = [Message(data={TEXT: "🦄"}), Message(data={TEXT: "đổi sim"})]
+    _featurize(storage, messages, train=False)
+    classifier.process(messages)
+    ranking = messages[0].get("intent_ranking")
+    assert {round(r["confidence"], 9) for r in ranking} == {round(1 / len(EXAMPLES), 9)}
+    assert messages[1].get("intent")["name"] == "request_sim_swap"
