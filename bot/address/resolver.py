@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import NamedTuple
@@ -829,6 +829,23 @@ def _best(
     return best
 
 
+def _file_options(
+    units: Iterable[Unit],
+    option: tuple[float, int, int],
+    table: dict[str, list[tuple[float, int, int]]],
+    unit_table: dict[str, Unit] | None = None,
+) -> None:
+    """Add ``option`` (score, start, end) to each unit's list, keeping the unit once."""
+    for unit in units:
+        options = table.get(unit.code)
+        if options is None:
+            table[unit.code] = [option]
+            if unit_table is not None:
+                unit_table[unit.code] = unit
+        else:
+            options.append(option)
+
+
 class _Province:
     """The matches that lie in one current province. The tables by level and unit are
     filled only for a province the decision visits (see :meth:`tables`)."""
@@ -880,28 +897,9 @@ class _Province:
         self.districts, self.district_units = districts, district_units
         for olds, news, dists, score, start, end in self.raw:
             option = (score, start, end)
-            for unit in olds:
-                code = unit.code
-                options = old_wards.get(code)
-                if options is None:
-                    old_wards[code] = [option]
-                    old_units[code] = unit
-                else:
-                    options.append(option)
-            for unit in news:
-                options = new_wards.get(unit.code)
-                if options is None:
-                    new_wards[unit.code] = [option]
-                else:
-                    options.append(option)
-            for unit in dists:
-                code = unit.code
-                options = districts.get(code)
-                if options is None:
-                    districts[code] = [option]
-                    district_units[code] = unit
-                else:
-                    options.append(option)
+            _file_options(olds, option, old_wards, old_units)
+            _file_options(news, option, new_wards)
+            _file_options(dists, option, districts, district_units)
 
     def province_for(
         self, old_code: str | None, used: tuple[tuple[int, int], ...]
