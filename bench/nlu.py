@@ -215,6 +215,9 @@ def run_fold(job: FoldJob) -> FoldResult:
 
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp:
         workdir = Path(tmp)
+        # A private training cache: runs side by side (two seeds) raced on the project's
+        # .rasa/cache, and fold models would only have filled it with entries never reused.
+        os.environ["RASA_CACHE_DIRECTORY"] = str(workdir / "cache")
         (workdir / "data").mkdir()
         (workdir / "data" / "nlu.yml").write_text(job.train_yaml, encoding="utf-8")
         (workdir / "domain.yml").write_text(job.domain_yaml, encoding="utf-8")
