@@ -147,24 +147,25 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         """Probabilities per intent: a retrieval intent gets the sum of its keys'."""
         assert self._model is not None
         probabilities = self._model.predict_proba(features)
+        labels = [
+            str(name).split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for name in self._model.classes_
+        ]
+        intents = sorted(set(labels))
+        if len(intents) < len(labels):
+            summed = np.zeros((probabilities.shape[0], len(intents)))
+            for column, label in enumerate(labels):
+                summed[:, intents.index(label)] += probabilities[:, column]
+            labels, probabilities = intents, summed
         # A message none of whose n-grams was seen in training ("😀", a new script)
         # carries no evidence: the intercepts alone would name the biggest intent with
-        # near certainty. Uniform instead, so the FallbackClassifier asks again.
+        # near certainty. Every intent equally likely instead (after the keys are summed,
+        # or `faq` would get one share per key), so the FallbackClassifier asks again.
         seen = features.copy()
         seen.eliminate_zeros()
         unseen = np.diff(seen.indptr) == 0
         if unseen.any():
             probabilities[unseen] = 1.0 / probabilities.shape[1]
-        labels = [
-            str(name).split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for name in self._model.classes_
-        ]
-        intents = sorted(set(labels))
-        if len(intents) == len(labels):
-            return labels, probabilities
-        summed = np.zeros((probabilities.shape[0], len(intents)))
-        for column, label in enumerate(labels):
-            summed[:, intents.index(label)] += probabilities[:, column]
-        return intents, summed
+        return labels, probabilities
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Set ``intent`` and ``intent_ranking`` from the class probabilities."""

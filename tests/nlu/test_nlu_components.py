@@ -213,7 +213,14 @@ def test_the_tokenizer_fingerprint_follows_the_folding_rules() -> None:
 def test_a_text_with_no_known_ngram_gets_no_confident_intent(storage: LocalModelStorage) -> None:
     """Nothing seen in training (an emoji, another script): the intercepts alone must not
     name an intent; every intent equally likely lets the FallbackClassifier ask again."""
-    data = _training_data()
+    data = TrainingData(
+        _training_data().training_examples
+        + [
+            Message(data={TEXT: text, "intent": "faq", "intent_response_key": key})
+            for key, texts in FAQ.items()
+            for text in texts
+        ]
+    )
     _featurize(storage, data.training_examples, train=True)
     classifier = LinearIntentClassifier.create(
         {**LinearIntentClassifier.get_default_config(), "C": 300.0},
@@ -226,5 +233,7 @@ def test_a_text_with_no_known_ngram_gets_no_confident_intent(storage: LocalModel
     _featurize(storage, messages, train=False)
     classifier.process(messages)
     ranking = messages[0].get("intent_ranking")
-    assert {round(r["confidence"], 9) for r in ranking} == {round(1 / len(EXAMPLES), 9)}
+    intents = len(EXAMPLES) + 1  # the FAQ keys are one intent, not one share each
+    assert len(ranking) == intents
+    assert {round(r["confidence"], 9) for r in ranking} == {round(1 / intents, 9)}
     assert messages[1].get("intent")["name"] == "request_sim_swap"
