@@ -130,6 +130,12 @@ def parse_json(raw: bytes | None) -> Any:
 _PHONE_LIKE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\d)")
 
 
+def as_object(value: Any) -> dict[str, Any]:
+    """A JSON field that should be an object; anything else reads as empty. Signed but odd
+    input is then ignored rather than answered with a 500 the platform redelivers forever."""
+    return value if isinstance(value, dict) else {}
+
+
 def required_credentials(
     channel: type[InputChannel], credentials: dict[str, Any] | None, *keys: str
 ) -> dict[str, Any]:

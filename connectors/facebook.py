@@ -37,6 +37,7 @@ from connectors.common import (
     PlatformError,
     Rejected,
     TurnQueue,
+    as_object,
     health,
     hmac_sha256_hex,
     parse_json,
@@ -85,7 +86,7 @@ def _location(message: dict[str, Any]) -> dict[str, float] | None:
     attachments = message.get("attachments")
     for attachment in attachments if isinstance(attachments, list) else []:
         if isinstance(attachment, dict) and attachment.get("type") == "location":
-            coordinates = _object(_object(attachment.get("payload")).get("coordinates"))
+            coordinates = as_object(as_object(attachment.get("payload")).get("coordinates"))
             try:
                 return {"lat": float(coordinates["lat"]), "long": float(coordinates["long"])}
             except (KeyError, TypeError, ValueError):
@@ -101,14 +102,14 @@ def parse_event(
     Echoes of the page's own messages, deliveries, reads, reactions and anything
     without a sender are ignored.
     """
-    sender = _object(event.get("sender")).get("id")
+    sender = as_object(event.get("sender")).get("id")
     if not isinstance(sender, (str, int)) or not str(sender):
         return None
     psid = str(sender)
     metadata: dict[str, Any] = {
         "facebook": {
             "psid": psid,
-            "page_id": _object(event.get("recipient")).get("id") or page_id,
+            "page_id": as_object(event.get("recipient")).get("id") or page_id,
             "timestamp": event.get("timestamp"),
         }
     }
@@ -118,7 +119,7 @@ def parse_event(
             return None
         mid = message.get("mid")
         metadata["facebook"]["mid"] = mid
-        text = _text(_object(message.get("quick_reply")).get("payload")) or _text(
+        text = _text(as_object(message.get("quick_reply")).get("payload")) or _text(
             message.get("text")
         )
         location = _location(message)
@@ -139,12 +140,6 @@ def parse_event(
         key = str(mid) if mid else _hash_key(psid, event.get("timestamp"), payload)
         return key, psid, payload, metadata
     return None  # delivery, read, reaction, optin, referral, handover...
-
-
-def _object(value: Any) -> dict[str, Any]:
-    """A field that should be an object; anything else reads as empty (signed but odd input
-    must be ignored, not answered with a 500 that Meta would redeliver forever)."""
-    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str | None:
@@ -192,7 +187,7 @@ class MessengerOutput(OutputChannel):
             return
         if result.status != 200:
             self.failures += 1
-            error = (result.body or {}).get("error", {}) if isinstance(result.body, dict) else {}
+            error = as_object(result.body).get("error", {})
             logger.error(
                 "facebook: send to %s refused: HTTP %s code=%s subcode=%s",
                 redact(recipient_id),

@@ -50,6 +50,7 @@ from connectors.common import (
     PlatformError,
     Rejected,
     TurnQueue,
+    as_object,
     health,
     parse_json,
     redact,
@@ -276,7 +277,7 @@ class ZaloTokens:
                 },
                 headers={"secret_key": self.app_secret_key},
             )
-            body = result.body if isinstance(result.body, dict) else {}
+            body = as_object(result.body)
             if result.status != 200 or not body.get("access_token"):
                 logger.error(
                     "zalo: token refresh refused: HTTP %s error=%s",
@@ -433,8 +434,7 @@ def parse_event(
 ) -> tuple[str, str, str, dict[str, Any]] | None:
     """A webhook event → (dedupe key, user id, text, metadata), or None to ignore."""
     event = data.get("event_name")
-    raw_message = data.get("message")
-    message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
+    message = as_object(data.get("message"))
     meta: dict[str, Any] = {
         "zalo": {
             "event_name": event,
