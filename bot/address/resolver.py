@@ -508,6 +508,21 @@ class _Exact(NamedTuple):
     markers: list[tuple[str, int] | None]  # the type marker before each token
     memo: _Memo
 
+    def score(
+        self, tokens: list[_Token], start: int, end: int, reading: Reading, key: str
+    ) -> tuple[float, int] | None:
+        """:func:`_score` of a reading met by a typo pass, with this text's markers and memo."""
+        return _score(
+            tokens,
+            start,
+            end,
+            reading.sample,
+            reading.full,
+            key,
+            self.markers[start],
+            self.memo,
+        )
+
 
 def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
     count = len(tokens)
@@ -673,16 +688,7 @@ def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Mat
                     sample = reading.sample
                     if provinces_only and sample.level not in (PROVINCE, OLD_PROVINCE):
                         continue
-                    scored = _score(
-                        tokens,
-                        start,
-                        end,
-                        sample,
-                        reading.full,
-                        near,
-                        exact.markers[start],
-                        exact.memo,
-                    )
+                    scored = exact.score(tokens, start, end, reading, near)
                     if scored:
                         score = scored[0] * factor
                         out.append(_Match(reading, scored[1], end, score, start))
@@ -739,16 +745,7 @@ def _local_typos(
                         entry[0] == code for entry in reading.placed
                     ):
                         continue
-                    scored = _score(
-                        tokens,
-                        start,
-                        end,
-                        sample,
-                        reading.full,
-                        near_key,
-                        exact.markers[start],
-                        exact.memo,
-                    )
+                    scored = exact.score(tokens, start, end, reading, near_key)
                     # Two typos are a guess unless the type word or a marker stands with it
                     # ("P.Hòqa Thạsnh"): "119 Hải ohòng" is a street.
                     if scored and (distance <= 1 or reading.full or scored[1] < start):
