@@ -103,3 +103,69 @@ def normalize_token(token: str) -> str:
 def normalize(text: str) -> str:
     """Fold a whole utterance word by word, expanding teen-code."""
     return " ".join(normalize_token(word) for word in _WORD.findall(text))
+
+
+# Words after which a capitalised word is someone's name ("chị Hà", "e Dung", "cô Hiền"):
+# kinship terms and pronouns, folded (so "cô" and "co", "em" and "e" both count).
+_NAME_CUES = frozenset(
+    {
+        "em",
+        "e",
+        "anh",
+        "a",
+        "chi",
+        "c",
+        "co",
+        "chu",
+        "bac",
+        "ong",
+        "ba",
+        "cau",
+        "mo",
+        "di",
+        "thim",
+        "me",
+        "bo",
+        "con",
+        "chau",
+        "ban",
+    }
+)
+# "tên là Hà", "em là Hiếu".
+_NAMING_CUES = frozenset({"la", "ten"})
+_MAX_WORDS = 6
+
+# Every feature shape_features() can return, in a fixed order (the featurizer's columns).
+SHAPE_FEATURES: tuple[str, ...] = (
+    "capital_inside",
+    "capital_after_kin",
+    "capital_after_naming",
+    "question_mark",
+    *(f"words_{n}" for n in range(_MAX_WORDS + 1)),
+)
+
+
+def shape_features(text: str) -> list[str]:
+    """How a message is written, which folding throws away.
+
+    Folding makes "em Dũng" ("my name is Dung") and "đúng" ("right") one word, and "chị
+    Hà" one with "hả" ("pardon?"); the capital a customer gives a name survives both
+    diacritic stripping and teen-code, so it tells them apart. The number of words
+    separates one-word answers from sentences. Names are in ``SHAPE_FEATURES``.
+    """
+    words = _WORD.findall(text)
+    features = []
+    folded = [fold(word) for word in words]
+    capitals = [
+        i for i, word in enumerate(words) if i > 0 and word[0].isupper() and not word.isupper()
+    ]
+    if capitals:
+        features.append("capital_inside")
+    if any(folded[i - 1] in _NAME_CUES for i in capitals):
+        features.append("capital_after_kin")
+    if any(folded[i - 1] in _NAMING_CUES for i in capitals):
+        features.append("capital_after_naming")
+    if "?" in text:
+        features.append("question_mark")
+    features.append(f"words_{min(len(words), _MAX_WORDS)}")
+    return features

@@ -24,6 +24,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
     INTENT,
     INTENT_RESPONSE_KEY,
     RESPONSE_IDENTIFIER_DELIMITER,
@@ -36,9 +37,18 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from nlu_components.shape_featurizer import SHAPE_ALIAS
+
 logger = logging.getLogger(__name__)
 
 _MODEL_FILE = "linear_intent.skops"
+
+
+def _nonzero(matrix: Any) -> int:
+    """Non-zero entries of a sparse or dense feature matrix."""
+    return int(
+        matrix.count_nonzero() if hasattr(matrix, "count_nonzero") else np.count_nonzero(matrix)
+    )
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -58,13 +68,16 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """``C``: inverse regularisation; ``ranking_length``: intents kept in the ranking;
-        ``sub_intents``: learn each retrieval intent's keys as classes of their own."""
+        ``sub_intents``: learn each retrieval intent's keys as classes of their own;
+        ``no_evidence_featurizers``: aliases of featurizers every text gets features from
+        (its length...), which therefore do not show that anything in it was seen."""
         return {
             "C": 20.0,
             "max_iter": 3000,
             "ranking_length": 10,
             "random_state": 42,
             "sub_intents": True,
+            "no_evidence_featurizers": [SHAPE_ALIAS],
         }
 
     def __init__(
@@ -143,7 +156,22 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return str(example.get(INTENT_RESPONSE_KEY))
         return str(example.get(INTENT))
 
-    def _intent_probabilities(self, features: csr_matrix) -> tuple[list[str], np.ndarray]:
+    def _unseen(self, messages: list[Message]) -> np.ndarray:
+        """Which messages have no non-zero feature but from ``no_evidence_featurizers``."""
+        skip = set(self._config["no_evidence_featurizers"] or [])
+        evidence = [
+            any(
+                _nonzero(f.features) > 0
+                for f in message.features
+                if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.origin not in skip
+            )
+            for message in messages
+        ]
+        return ~np.array(evidence, dtype=bool)
+
+    def _intent_probabilities(
+        self, features: csr_matrix, unseen: np.ndarray
+    ) -> tuple[list[str], np.ndarray]:
         """Probabilities per intent: a retrieval intent gets the sum of its keys'."""
         assert self._model is not None
         probabilities = self._model.predict_proba(features)
@@ -160,9 +188,6 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         # carries no evidence: the intercepts alone would name the biggest intent with
         # near certainty. Every intent equally likely instead (after the keys are summed,
         # or `faq` would get one share per key), so the FallbackClassifier asks again.
-        seen = features.copy()
-        seen.eliminate_zeros()
-        unseen = np.diff(seen.indptr) == 0
         if unseen.any():
             probabilities[unseen] = 1.0 / probabilities.shape[1]
         return labels, probabilities
@@ -171,7 +196,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         """Set ``intent`` and ``intent_ranking`` from the class probabilities."""
         if self._model is None or not messages:
             return messages
-        classes, probabilities = self._intent_probabilities(self._features(messages))
+        classes, probabilities = self._intent_probabilities(
+            self._features(messages), self._unseen(messages)
+        )
         length = int(self._config["ranking_length"])
         for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)

@@ -20,7 +20,9 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.text import SHAPE_FEATURES, shape_features
 from nlu_components.linear_intent import LinearIntentClassifier
+from nlu_components.shape_featurizer import SHAPE_ALIAS, TextShapeFeaturizer
 from nlu_components.vi_tokenizer import VietnameseTokenizer
 
 EXAMPLES = {
@@ -48,7 +50,7 @@ def _context() -> ExecutionContext:
 
 
 def _featurize(storage: LocalModelStorage, messages: list[Message], train: bool) -> None:
-    """Tokenizer + word and char n-gram counts, as config.yml chains them."""
+    """Tokenizer + word and char n-gram counts + text shape, as config.yml chains them."""
     tokenizer = VietnameseTokenizer.create(
         {**VietnameseTokenizer.get_default_config(), "fold": True},
         storage,
@@ -78,6 +80,13 @@ def _featurize(storage: LocalModelStorage, messages: list[Message], train: bool)
                 _context(),
             )
             featurizer.process(messages)
+    shape_config = TextShapeFeaturizer.get_default_config()
+    if train:
+        TextShapeFeaturizer.create(shape_config, storage, Resource("shape"), _context()).train(
+            TrainingData(messages)
+        )
+    shape = TextShapeFeaturizer.load(shape_config, storage, Resource("shape"), _context())
+    shape.process_training_data(TrainingData(messages)) if train else shape.process(messages)
 
 
 def _training_data() -> TrainingData:
@@ -237,3 +246,116 @@ def test_a_text_with_no_known_ngram_gets_no_confident_intent(storage: LocalModel
     assert len(ranking) == intents
     assert {round(r["confidence"], 9) for r in ranking} == {round(1 / intents, 9)}
     assert messages[1].get("intent")["name"] == "request_sim_swap"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("em Dũng nhé", {"capital_inside", "capital_after_kin", "words_3"}),
+        ("e Dung", {"capital_inside", "capital_after_kin", "words_2"}),  # teen-code, no marks
+        ("dừng đi", {"words_2"}),
+        ("hả chị", {"words_2"}),
+        ("tên em là Hiếu", {"capital_inside", "capital_after_naming", "words_4"}),
+        ("Đặng Văn Lâm", {"capital_inside", "words_3"}),
+        ("CHỊ HÀ ƠI", {"words_3"}),  # all capitals: nothing stands out
+        ("đổi sim có mất tiền không vậy ad?", {"question_mark", "words_6"}),
+        ("😀", {"words_0"}),
+    ],
+)
+def test_shape_features_keep_what_folding_loses(text: str, expected: set[str]) -> None:
+    features = shape_features(text)
+    assert set(features) == expected
+    assert set(features) <= set(SHAPE_FEATURES)
+
+
+def test_shape_featurizer_adds_fixed_sentence_columns(storage: LocalModelStorage) -> None:
+    """A name and the word it folds onto get the same n-grams but different shapes."""
+    messages = [Message(data={TEXT: "em Dũng"}), Message(data={TEXT: "em đúng"})]
+    _featurize(storage, messages, train=True)
+    rows = []
+    for message in messages:
+        shape = [f for f in message.features if f.origin == SHAPE_ALIAS]
+        sequence = next(f for f in shape if f.type == "sequence")
+        sentence = next(f for f in shape if f.type == "sentence")
+        assert sequence.features.shape[0] == 2  # one row per token
+        assert sequence.features.count_nonzero() == 0
+        rows.append(sentence.features.toarray()[0].tolist())
+    assert rows[0] != rows[1]
+    words = [m.get_sparse_features(TEXT)[1] for m in messages]
+    assert words[0] is not None and words[1] is not None
+
+
+def test_a_name_is_told_from_the_word_it_folds_onto(storage: LocalModelStorage) -> None:
+    """ "e Dung" (a contact name) and "dung roi" (that's right) share every folded n-gram."""
+    examples = {
+        "inform": ["em Dũng", "chị Hà", "cô Lan ạ", "anh Minh", "chú Tâm nhé", "bác Hùng"],
+        "affirm": ["đúng", "đúng rồi", "dung r", "đúng vậy", "ok em", "chuẩn"],
+        "ask_repeat": ["hả", "hả chị", "gì cơ", "nói lại đi", "sao cơ", "ha em"],
+    }
+    data = TrainingData(
+        [Message(data={TEXT: t, "intent": i}) for i, texts in examples.items() for t in texts]
+    )
+    _featurize(storage, data.training_examples, train=True)
+    classifier = LinearIntentClassifier.create(
+        {**LinearIntentClassifier.get_default_config(), "C": 300.0},
+        storage,
+        Resource("linear"),
+        _context(),
+    )
+    classifier.train(data)
+    messages = [Message(data={TEXT: t}) for t in ("e Dung", "dung", "c Ha a", "ha c")]
+    _featurize(storage, messages, train=False)
+    classifier.process(messages)
+    assert [m.get("intent")["name"] for m in messages] == [
+        "inform",
+        "affirm",
+        "inform",
+        "ask_repeat",
+    ]
+
+
+def test_shape_features_alone_are_no_evidence(storage: LocalModelStorage) -> None:
+    """Every text has a length: words never seen in training must still reach the
+    fallback rather than be classified by their number."""
+    data = _training_data()
+    _featurize(storage, data.training_examples, train=True)
+    classifier = LinearIntentClassifier.create(
+        {**LinearIntentClassifier.get_default_config(), "C": 300.0},
+        storage,
+        Resource("linear"),
+        _context(),
+    )
+    classifier.train(data)
+    messages = [Message(data={TEXT: "Qwxz Jjjj?"})]
+    _featurize(storage, messages, train=False)
+    assert any(f.origin == SHAPE_ALIAS for f in messages[0].features)
+    classifier.process(messages)
+    confidences = {round(r["confidence"], 9) for r in messages[0].get("intent_ranking")}
+    assert confidences == {round(1 / len(EXAMPLES), 9)}
+
+
+def test_first_and_last_words_are_features_learnt_in_training(
+    storage: LocalModelStorage,
+) -> None:
+    """ "thôi…" opens a stop, "…không" closes a question: the edge words seen in training
+    get columns of their own (folded, so "Thôi" and "thoi" share one); unseen ones none."""
+    trained = [Message(data={TEXT: "Thôi không cần"}), Message(data={TEXT: "đổi sim được ko"})]
+    _featurize(storage, trained, train=True)
+    loaded = TextShapeFeaturizer.load(
+        TextShapeFeaturizer.get_default_config(), storage, Resource("shape"), _context()
+    )
+    columns = loaded._columns
+    assert {"first:thoi", "last:can", "first:doi", "last:khong"} <= set(columns)
+    assert len(columns) == len(SHAPE_FEATURES) + 4
+
+    def active(text: str) -> set[str]:
+        message = Message(data={TEXT: text})
+        _featurize(storage, [message], train=False)
+        sentence = next(
+            f for f in message.features if f.origin == SHAPE_ALIAS and f.type == "sentence"
+        )
+        names = {index: name for name, index in columns.items()}
+        return {names[i] for i in sentence.features.nonzero()[1]}
+
+    assert active("thoi nhe, doi sim dc k") == {"first:thoi", "last:khong", "words_6"}
+    assert active("xin chào") == {"words_2"}  # neither edge word was seen
