@@ -7,6 +7,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 RASA      := $(VENV)/bin/rasa
 STAMP     := $(VENV)/.installed
+NATIVE    := $(VENV)/address-native/sources.json
 MODEL     := models/current.tar.gz
 SCRIPT    := domain.yml config.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
 
@@ -27,8 +28,13 @@ $(STAMP): requirements.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $@
 
+# The address resolver's core compiled with mypyc into .venv (bot/address/_native.py);
+# without it, or after an edit of its sources, the same code runs as pure Python.
+$(NATIVE): $(STAMP) bot/address/data.py bot/address/resolver.py bot/address/build.py
+	BOT_ADDRESS_PURE=1 $(PY) -m bot.address.build || echo "address resolver not compiled: pure Python in use"
+
 .PHONY: install
-install: $(STAMP) ## create .venv (Python 3.10) and install the pinned dependencies
+install: $(STAMP) $(NATIVE) ## create .venv (Python 3.10), install the pinned dependencies, compile the address resolver
 
 .PHONY: lock
 lock: $(STAMP) ## rewrite constraints.txt from what is installed
@@ -70,7 +76,7 @@ validate: $(STAMP) ## rasa data validate, warnings are errors
 	$(RASA) data validate --fail-on-warnings --quiet
 
 .PHONY: pytest
-pytest: $(STAMP) $(MODEL) services chromium ## unit, connector and server tests (uses the trained model)
+pytest: $(STAMP) $(NATIVE) $(MODEL) services chromium ## unit, connector and server tests (uses the trained model)
 	$(PY) -m pytest
 
 .PHONY: test-stories

@@ -5,6 +5,10 @@ rows in the same process, with its network geocoder disabled. Reads the shared d
 (third-party rows are never copied into the repository):
 
     .venv/bin/python bench/address.py [--data PATH] [--limit N] [--no-library]
+
+The resolver runs compiled when ``make install`` has compiled it (mypyc, see
+``bot/address/_native.py``); ``BOT_ADDRESS_PURE=1`` in the environment times the pure-Python
+fallback instead. The first line printed says which one ran.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.address import resolve
+from bot.address import _native, resolve
 from bot.text import fold, strip_diacritics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -293,6 +297,14 @@ def main(argv: list[str] | None = None) -> int:
         if not options.no_library:
             _library_answer(row["address"])
 
+    print(
+        "resolver: "
+        + (
+            "compiled (mypyc)"
+            if _native.compiled()
+            else f"pure Python (not compiled, out of date, or {_native.PURE_ENV}=1)"
+        )
+    )
     sources: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         sources.setdefault(row["source"], []).append(row)

@@ -4,12 +4,29 @@
 province and ward (34-province structure since 2025-07-01), the old province, district and
 ward when the text uses them, the street part, a confidence and ranked candidates when the
 text does not decide. No Rasa here: the form validator and the console both call it.
+
+``make install`` compiles ``data`` and ``resolver`` with mypyc into the virtual environment
+(:mod:`bot.address._native`); they are used when they match the sources, else the same
+modules run as pure Python.
 """
 
 from __future__ import annotations
 
-from bot.address.model import Candidate, Resolution, Status
-from bot.address.resolver import list_provinces, province_by_code, resolve, resolve_in_province
+from bot.address import _native
+
+_compiled_dir = _native.directory()
+if _compiled_dir is not None:
+    # Before the sources: ``bot.address.data`` and ``bot.address.resolver`` then load from
+    # the extension modules built from these very sources.
+    __path__.insert(0, str(_compiled_dir))
+
+from bot.address.model import Candidate, Resolution, Status  # noqa: E402
+from bot.address.resolver import (  # noqa: E402 - after the choice of compiled or pure
+    list_provinces,
+    province_by_code,
+    resolve,
+    resolve_in_province,
+)
 
 __all__ = [
     "Candidate",

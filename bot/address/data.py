@@ -21,19 +21,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 from bot.text import fold
 
 # Levels of a unit in the index.
-PROVINCE = "P"  # current province
-WARD = "W"  # current ward / commune / special zone
-OLD_PROVINCE = "p"
-OLD_DISTRICT = "d"
-OLD_WARD = "w"
+PROVINCE: Final = "P"  # current province
+WARD: Final = "W"  # current ward / commune / special zone
+OLD_PROVINCE: Final = "p"
+OLD_DISTRICT: Final = "d"
+OLD_WARD: Final = "w"
 
 # Type words as folded keys, longest first so "thanhpho" wins over a bare letter.
-TYPE_KEYS = (
+TYPE_KEYS: Final = (
     "thanhpho",
     "thitran",
     "thixa",
@@ -129,7 +129,7 @@ def _kind(name: str) -> str:
     return ""
 
 
-_TWO_WORD_KINDS = frozenset({"thanhpho", "thitran", "thixa", "dackhu"})
+_TWO_WORD_KINDS: Final = frozenset({"thanhpho", "thitran", "thixa", "dackhu"})
 
 
 def bare_name(name: str) -> str:
@@ -143,9 +143,9 @@ def bare_name(name: str) -> str:
 
 
 # Diacritics as marks: tone marks (one per syllable) and letter marks (â ă ơ ư đ).
-_TONE_MARKS = {"\u0300": "f", "\u0301": "s", "\u0303": "x", "\u0309": "r", "\u0323": "j"}
-_LETTER_MARKS = {"\u0302": "^", "\u0306": "(", "\u031b": "+"}
-_STOP_ENDINGS = ("p", "t", "c", "ch", "k")
+_TONE_MARKS: Final = {"\u0300": "f", "\u0301": "s", "\u0303": "x", "\u0309": "r", "\u0323": "j"}
+_LETTER_MARKS: Final = {"\u0302": "^", "\u0306": "(", "\u031b": "+"}
+_STOP_ENDINGS: Final = ("p", "t", "c", "ch", "k")
 
 
 class Spelling(NamedTuple):
@@ -229,7 +229,7 @@ def _unit(
 
 # Short names customers use for provinces, beyond the library's own aliases. Values are
 # folded short names of a province of either structure.
-PROVINCE_ALIASES: dict[str, str] = {
+PROVINCE_ALIASES: Final[dict[str, str]] = {
     "hn": "hanoi",
     "hcm": "hochiminh",
     "tphcm": "hochiminh",
@@ -270,7 +270,7 @@ def _add(data: Data, key: str, level: str, code: str, full: bool) -> None:
         entries.append(entry)
 
 
-_TYPED_NUMBER = re.compile(r"^(p|f|q|x|h|ward|district)\d+$")
+_TYPED_NUMBER: Final = re.compile(r"^(p|f|q|x|h|ward|district)\d+$")
 
 
 def _is_full(keyword: str, kind: str, short_key: str) -> bool:

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import cache, partial
-from typing import NamedTuple
+from typing import Final, TypeAlias
 
 from rapidfuzz.distance import OSA
 
@@ -49,23 +48,22 @@ from bot.address.data import (
     tones_agree,
     typed_spelling,
 )
-from bot.address.model import Candidate, Resolution
+from bot.address.model import Candidate, Resolution, resolution
 from bot.text import fold
 
-MARGIN = 0.45  # score lead over the runner-up needed to decide without asking
-MIN_DECIDE = 0.75  # a lone weak match (one unprefixed syllable) never decides alone
-MIN_USABLE = 0.6  # below this (one stray syllable, a fuzzy guess) nothing is usable
-_SURE = 1.5  # a decision on less (one name, no district or province) is checked for typos
-MAX_CANDIDATES = 5
+MARGIN: Final = 0.45  # score lead over the runner-up needed to decide without asking
+MIN_DECIDE: Final = 0.75  # a lone weak match (one unprefixed syllable) never decides alone
+MIN_USABLE: Final = 0.6  # below this (one stray syllable, a fuzzy guess) nothing is usable
+_SURE: Final = 1.5  # a decision on less (one name, no district or province) is checked for typos
+MAX_CANDIDATES: Final = 5
 
-_STREET_SPLIT = re.compile(r"[,;\n]")
-_PIECE = re.compile(r"[^\W_]+|[,;\n|]")
-_SEPARATORS = frozenset(",;\n|")
-_PREFIXED_NUMBER = re.compile(r"^(phuong|quan|ph|p|f|q|x|h|tt|tx)(\d+)$")
-_PREFIXED_NAME = re.compile(r"^(tp|tx|tt)([a-z]{4,})$")
+_PIECE: Final = re.compile(r"[^\W_]+|[,;\n|]")
+_SEPARATORS: Final = frozenset(",;\n|")
+_PREFIXED_NUMBER: Final = re.compile(r"^(phuong|quan|ph|p|f|q|x|h|tt|tx)(\d+)$")
+_PREFIXED_NAME: Final = re.compile(r"^(tp|tx|tt)([a-z]{4,})$")
 
 # Type markers (folded token sequences) → the type they announce.
-_MARKERS: dict[tuple[str, ...], str] = {
+_MARKERS: Final[dict[tuple[str, ...], str]] = {
     ("p",): "phuong",
     ("ph",): "phuong",
     ("phuong",): "phuong",
@@ -86,13 +84,13 @@ _MARKERS: dict[tuple[str, ...], str] = {
     ("t",): "tinh",
     ("tinh",): "tinh",
 }
-_WARD_KINDS = frozenset({"phuong", "xa", "thitran", "dackhu"})
-_DISTRICT_KINDS = frozenset({"quan", "huyen", "thixa", "thanhpho"})
-_PROVINCE_KINDS = frozenset({"tinh", "thanhpho"})
-_TIER_KINDS = _WARD_KINDS | _DISTRICT_KINDS | {"tinh"}
+_WARD_KINDS: Final = frozenset({"phuong", "xa", "thitran", "dackhu"})
+_DISTRICT_KINDS: Final = frozenset({"quan", "huyen", "thixa", "thanhpho"})
+_PROVINCE_KINDS: Final = frozenset({"tinh", "thanhpho"})
+_TIER_KINDS: Final = _WARD_KINDS | _DISTRICT_KINDS | {"tinh"}
 
 # Words that introduce a street, an alley or a hamlet: a name right after one is not a unit.
-_STREET_WORDS = frozenset(
+_STREET_WORDS: Final = frozenset(
     {
         *("so", "duong", "pho", "ngo", "ngach", "hem", "kiet", "to", "thon", "xom", "ap"),
         *("khu", "kp", "khom", "ban", "lang", "cum", "doi", "tdp", "toa", "nha", "lo"),
@@ -102,66 +100,122 @@ _STREET_WORDS = frozenset(
 
 # Words that introduce a hamlet or residential group: a number after one is the group's
 # number ("thôn 2", "khu phố 3", "tổ 5"), not a house number, and it closes the group's name.
-_HAMLET_WORDS = frozenset(
+_HAMLET_WORDS: Final = frozenset(
     {"thon", "xom", "ap", "khu", "kp", "khom", "ban", "to", "doi", "cum", "tdp", "lang"}
 )
 
 # Base scores.
-_FULL = 1.0  # name with its type word, or short name after a compatible marker
-_SHORT = 0.8  # short name of two syllables or more, no marker
-_SHORT_ONE = 0.55  # one-syllable short name, no marker
-_PROVINCE_SHORT = 0.9  # a province's name without "tỉnh": provinces are named more than wards
-_ALIAS = 0.95  # a province's customary short form (HN, HCM, SG)
-_WRONG_MARKER = 0.3
+_FULL: Final = 1.0  # name with its type word, or short name after a compatible marker
+_SHORT: Final = 0.8  # short name of two syllables or more, no marker
+_SHORT_ONE: Final = 0.55  # one-syllable short name, no marker
+_PROVINCE_SHORT: Final = 0.9  # a province without "tỉnh": provinces are named more than wards
+_ALIAS: Final = 0.95  # a province's customary short form (HN, HCM, SG)
+_WRONG_MARKER: Final = 0.3
 # A marker of the right tier but a type below the unit's ("xã" for what is now a phường,
 # "huyện" for a thị xã): customers keep the old word after an upgrade, but a namesake of
 # the very type written is the likelier reading.
-_NEAR_MARKER = 0.5
-_PARTIAL = 0.6  # a marked name followed by words of the same part that nothing explains
-_TONES_DIFFER = 0.5  # the diacritics typed are not the name's ("Thạnh" for "Thành")
-_TONE_VARIANT = 0.8  # a tone the list's spelling has not ("Đắk" for "Đăk")
-_INITIALS = 0.7  # a whole name in capital initials ("BMT", "ĐT"): several names share them
-_INITIALS_REST = 0.9  # initials, then the rest in full ("BH Hòa A"): far more specific
-_OTHER_PROVINCE = 0.5  # a reading in a province other than the one the text names
-_NAMED = 0.85  # a province mention at least this strong names the province
-_STREETISH = 0.35
-_STREET_TAIL = 0.7  # a name closing a "house number + street" part: street or ward
-_INSIDE = 0.3  # a name lying inside a longer, stronger reading of the same words
-_FUZZY = 0.85
-_FUZZY_SHORT = 0.7  # a typo in a key of fewer than eight letters
-_FUZZY_TWO = 0.7  # two typos in a name (looked for in the province decided only)
+_NEAR_MARKER: Final = 0.5
+_PARTIAL: Final = 0.6  # a marked name followed by words of the same part that nothing explains
+_TONES_DIFFER: Final = 0.5  # the diacritics typed are not the name's ("Thạnh" for "Thành")
+_TONE_VARIANT: Final = 0.8  # a tone the list's spelling has not ("Đắk" for "Đăk")
+_INITIALS: Final = 0.7  # a whole name in capital initials ("BMT", "ĐT"): several names share them
+_INITIALS_REST: Final = 0.9  # initials, then the rest in full ("BH Hòa A"): far more specific
+_OTHER_PROVINCE: Final = 0.5  # a reading in a province other than the one the text names
+_NAMED: Final = 0.85  # a province mention at least this strong names the province
+_STREETISH: Final = 0.35
+_STREET_TAIL: Final = 0.7  # a name closing a "house number + street" part: street or ward
+_INSIDE: Final = 0.3  # a name lying inside a longer, stronger reading of the same words
+_FUZZY: Final = 0.85
+_FUZZY_SHORT: Final = 0.7  # a typo in a key of fewer than eight letters
+_FUZZY_TWO: Final = 0.7  # two typos in a name (looked for in the province decided only)
 
 
-class _Token(NamedTuple):
-    key: str
-    start: int
-    end: int
-    segment: int
-    tone: Spelling | None  # its diacritics as typed (None: typed without)
-    caps: bool  # written in capitals (2 to 4 letters) in a text that is not all capitals
+# The records a text makes (_Token, _Match, _Hypothesis, _Exact, _Answer) are plain classes
+# with slots, not named tuples or dataclasses: compiled (bot/address/_native.py), such a
+# class is native, its fields typed and its constructor a C call; a named tuple's or a
+# dataclass's constructor stays a Python call.
 
 
-class _Match(NamedTuple):
+class _Token:
+    __slots__ = ("caps", "end", "key", "segment", "spelt", "start", "tone")
+
+    def __init__(
+        self,
+        key: str,
+        start: int,
+        end: int,
+        segment: int,
+        tone: Spelling | None,
+        caps: bool,
+        spelt: str,
+    ) -> None:
+        self.key = key
+        self.start = start  # character offsets in the text
+        self.end = end
+        self.segment = segment  # comma-separated part
+        self.tone = tone  # its diacritics as typed (None: typed without)
+        # written in capitals (2 to 4 letters) in a text that is not all capitals
+        self.caps = caps
+        self.spelt = spelt  # the key with its diacritics (see _spelt)
+
+
+class _Match:
     """A reading of tokens[start:end]: every unit of an index group, scored alike."""
 
-    reading: Reading
-    start: int  # token index, marker included
-    end: int
-    score: float
-    name: int  # token index where the name itself starts (after the marker)
-    marked: bool = False  # read with its type word or a compatible marker
+    __slots__ = ("end", "marked", "name", "reading", "score", "start")
+
+    def __init__(
+        self,
+        reading: Reading,
+        start: int,
+        end: int,
+        score: float,
+        name: int,
+        marked: bool = False,
+    ) -> None:
+        self.reading = reading
+        self.start = start  # token index, marker included
+        self.end = end
+        self.score = score
+        self.name = name  # token index where the name itself starts (after the marker)
+        self.marked = marked  # read with its type word or a compatible marker
 
 
-@dataclass(slots=True)
 class _Hypothesis:
-    score: float
-    province: str  # current province code
-    identity: tuple[str, str] | None  # ("W", new code) or ("w", old code of a split ward)
-    new_wards: tuple[str, ...]  # current ward codes (several when an old ward was split)
-    old_ward: str | None
-    old_district: str | None
-    old_province: str | None
-    spans: tuple[tuple[int, int], ...]
+    """One reading completed with what agrees with it. A plain class, not a dataclass:
+    compiled, its constructor is native (a dataclass's ``__init__`` stays Python)."""
+
+    __slots__ = (
+        "identity",
+        "new_wards",
+        "old_district",
+        "old_province",
+        "old_ward",
+        "province",
+        "score",
+        "spans",
+    )
+
+    def __init__(
+        self,
+        score: float,
+        province: str,
+        identity: tuple[str, str] | None,
+        new_wards: tuple[str, ...],
+        old_ward: str | None,
+        old_district: str | None,
+        old_province: str | None,
+        spans: tuple[tuple[int, int], ...],
+    ) -> None:
+        self.score = score
+        self.province = province  # current province code
+        # ("W", new code) or ("w", old code of a split ward)
+        self.identity = identity
+        self.new_wards = new_wards  # current ward codes (several when an old ward was split)
+        self.old_ward = old_ward
+        self.old_district = old_district
+        self.old_province = old_province
+        self.spans = spans
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -173,56 +227,86 @@ def _tokens(text: str) -> list[_Token]:
     # Capitals say "initials" only in a text that also has lower case.
     mixed_case = not text.isupper()
     words = _WORDS
-    for found in _PIECE.finditer(text):
-        word = found.group()
+    for word, start in _words(text):
         if word in _SEPARATORS:
             separated = True
             continue
         if separated:
             segment += 1
             separated = False
-        start = found.start()
         pieces = words.get(word)
         if pieces is None:
             pieces = _read_word(word)
             if len(words) >= _WORDS_MAX:
                 words.clear()
             words[word] = pieces
-        for key, begin, end, tone, caps in pieces:
-            # tuple.__new__: a NamedTuple's own constructor is a Python call, ten per text.
+        for key, begin, end, tone, caps, spelt in pieces:
             append(
-                tuple.__new__(
-                    _Token, (key, start + begin, start + end, segment, tone, caps and mixed_case)
-                )
+                _Token(key, start + begin, start + end, segment, tone, caps and mixed_case, spelt)
             )
     return tokens
 
 
+def _words(text: str) -> list[tuple[str, int]]:
+    """The words and separators ``_PIECE`` finds in ``text``, with their offsets.
+
+    Found faster than by the pattern alone (which tests every character's category): most
+    chunks between spaces are one word ("Phường"), or a word and a comma ("Mai,"); the
+    pattern reads the others ("P.13", "12/3"). A word is a run of ``str.isalnum``
+    characters, as the pattern's words are; a newline separates parts, so a text with one
+    is left to the pattern."""
+    if "\n" in text:
+        return [(found.group(), found.start()) for found in _PIECE.finditer(text)]
+    out: list[tuple[str, int]] = []
+    position = 0
+    separators = _SEPARATORS
+    for chunk in text.split():
+        position = text.find(chunk, position)
+        if chunk.isalnum():
+            out.append((chunk, position))
+        elif chunk[-1] in separators and chunk[:-1].isalnum():
+            out.append((chunk[:-1], position))
+            out.append((chunk[-1], position + len(chunk) - 1))
+        else:
+            for found in _PIECE.finditer(chunk):
+                out.append((found.group(), position + found.start()))
+        position += len(chunk)
+    return out
+
+
+# A token as read from one word: folded key, offsets in the word, diacritics, written in
+# capitals, and the key with its diacritics as one string (what tone factors depend on).
+_Piece: TypeAlias = tuple[str, int, int, Spelling | None, bool, str]
+
+
 # Words repeat across addresses: their tokens are kept (a plain dict, cleared when full:
 # a look-up costs less than through an LRU wrapper).
-_WORDS: dict[str, tuple[tuple[str, int, int, Spelling | None, bool], ...]] = {}
-_WORDS_MAX = 1 << 16
+_WORDS: Final[dict[str, tuple[_Piece, ...]]] = {}
+_WORDS_MAX: Final = 1 << 16
 
 
-def _read_word(
-    word: str,
-) -> tuple[tuple[str, int, int, Spelling | None, bool], ...]:
-    """The tokens of one word: (folded key, offsets in the word, diacritics, written in
-    capitals). "P13" is a marker and a number, "TPHCM" stays whole."""
+def _spelt(key: str, tone: Spelling | None) -> str:
+    """A token's key with the diacritics it was typed with, as one string."""
+    return key if tone is None else f"{key}\x1f{tone.letters}\x1f{tone.tone}"
+
+
+def _read_word(word: str) -> tuple[_Piece, ...]:
+    """The tokens of one word (see :data:`_Piece`). "P13" is a marker and a number,
+    "TPHCM" stays whole."""
     key = fold(word)
     tone = typed_spelling(word)
     caps = 2 <= len(word) <= 4 and word.isupper() and word.isalpha()
     split = _PREFIXED_NUMBER.match(key) or _PREFIXED_NAME.match(key)
-    pieces: list[tuple[str, int, int, Spelling | None, bool]] = []
+    pieces: list[_Piece] = []
     if split and not (split.group(1) == "tp" and split.group(2) in ("hcm",)):
         cut = len(split.group(1))
-        pieces.append((split.group(1), 0, cut, None, False))
+        pieces.append((split.group(1), 0, cut, None, False, split.group(1)))
         key, tone, caps = split.group(2), typed_spelling(word[cut:]), False
     else:
         cut = 0
     if key.isdigit():
         key = key.lstrip("0") or "0"
-    pieces.append((key, cut, len(word), tone, caps))
+    pieces.append((key, cut, len(word), tone, caps, _spelt(key, tone)))
     return tuple(pieces)
 
 
@@ -255,8 +339,8 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
     return out
 
 
-_SINGLE_MARKERS = {key[0]: kind for key, kind in _MARKERS.items() if len(key) == 1}
-_PAIR_FIRSTS = frozenset(key[0] for key in _MARKERS if len(key) == 2)
+_SINGLE_MARKERS: Final = {key[0]: kind for key, kind in _MARKERS.items() if len(key) == 1}
+_PAIR_FIRSTS: Final = frozenset(key[0] for key in _MARKERS if len(key) == 2)
 
 
 @cache
@@ -289,7 +373,6 @@ def _marker_before(tokens: list[_Token], index: int) -> tuple[str, int] | None:
     return None
 
 
-@cache
 def _relation(marker: str, level: str, kind: str) -> str:
     """How a type marker relates to a unit of ``level`` and ``kind``: "same" (it announces
     it), "upgraded" (its former type, see :func:`_upgraded`), "other" (another unit's
@@ -311,7 +394,7 @@ def _compatible(marker: str, level: str, kind: str) -> bool:
 
 
 # Types of a tier from rural to urban: units are upgraded along them, never back.
-_RANK = {"xa": 0, "thitran": 1, "phuong": 2, "huyen": 0, "thixa": 1, "quan": 2}
+_RANK: Final = {"xa": 0, "thitran": 1, "phuong": 2, "huyen": 0, "thixa": 1, "quan": 2}
 
 
 def _upgraded(marker: str, level: str, kind: str) -> bool:
@@ -392,8 +475,10 @@ def _score(
     key: str,
     marker: tuple[str, int] | None,
     memo: _Memo,
-) -> tuple[float, int] | None:
-    """Score one index hit on tokens[start:end]; returns (score, first token incl. marker).
+) -> tuple[float, int]:
+    """Score one index hit on tokens[start:end]; returns (score, first token incl. marker),
+    or a negative score when the words are no reading of the unit (a plain tuple, not an
+    optional one: compiled, it is returned by value, not allocated).
 
     ``marker`` is the type marker right before ``start`` (computed once per token), and
     ``memo`` caches what the current text's runs share across index hits."""
@@ -408,7 +493,7 @@ def _score(
         # "Thị trấn Đồng Văn" for what the list now calls Phường Đồng Văn.
         score, first = _NEAR_MARKER, marker[1]  # type: ignore[index]
     elif key.isdigit():
-        return None  # "13" alone is a house number, not Phường 13
+        return _NO_READING  # "13" alone is a house number, not Phường 13
     elif relation == "other":
         score, first = _WRONG_MARKER, start
     elif level in (PROVINCE, OLD_PROVINCE):
@@ -416,18 +501,19 @@ def _score(
     else:
         score, first = (_SHORT if end - start > 1 else _SHORT_ONE), start
     if not full and not compatible:
-        factor = memo.street.get((start, end))
+        run = start * memo.width + end
+        factor = memo.street.get(run)
         if factor is None:
-            factor = memo.street[(start, end)] = _streetish(tokens, start, end)
+            factor = memo.street[run] = _streetish(tokens, start, end)
         score *= factor
     tones = unit.tones
     syllables = len(tones)
     if syllables and syllables <= end and memo.toned[end] > memo.toned[end - syllables]:
-        memo_key = (end, id(tones))
+        memo_key = id(tones) * memo.width + end
         known = memo.tone.get(memo_key)
         if known is None:
             # The same words typed the same way meet the same names in other texts.
-            shared = (tones, tuple(memo.spelt[end - syllables : end]))
+            shared = (id(tones), tuple(memo.spelt[end - syllables : end]))
             known = _TONE_FACTORS.get(shared)
             if known is None:
                 if len(_TONE_FACTORS) >= _WORDS_MAX:
@@ -438,22 +524,26 @@ def _score(
     return score, first
 
 
-# (a name's spelling, the words typed with their diacritics) → tone factor.
-_TONE_FACTORS: dict[
-    tuple[tuple[Spelling, ...], tuple[tuple[str, Spelling | None], ...]], float
-] = {}
+_NO_READING: Final = (-1.0, 0)  # what _score returns for words that are no reading
+
+# (a name's spelling, the words typed with their diacritics) → tone factor. The spelling is
+# keyed by identity: load() interns the units' spelling tuples and keeps them for the life
+# of the process (it is never reloaded), so an id is never reused for another spelling.
+_TONE_FACTORS: Final[dict[tuple[int, tuple[str, ...]], float]] = {}
 
 
 class _Memo:
     """What the runs of one text share across index hits: the street discount of each
     run, and how many tokens up to each index were typed with diacritics."""
 
-    __slots__ = ("spelt", "street", "tone", "toned")
+    __slots__ = ("spelt", "street", "tone", "toned", "width")
 
     def __init__(self, tokens: list[_Token]) -> None:
-        self.street: dict[tuple[int, int], float] = {}
-        # (end, id of a shared spelling tuple) → tone factor (spellings are interned)
-        self.tone: dict[tuple[int, int], float] = {}
+        # Keys are numbers, not tuples: a run (start, end) is start * width + end.
+        self.width = len(tokens) + 1
+        self.street: dict[int, float] = {}
+        # (id of a shared spelling tuple, end) → tone factor (spellings are interned)
+        self.tone: dict[int, float] = {}
         toned = [0]
         count = 0
         for token in tokens:
@@ -462,7 +552,7 @@ class _Memo:
             toned.append(count)
         self.toned = toned
         # each token's folded key and diacritics: what its tone factors depend on
-        self.spelt = [(token.key, token.tone) for token in tokens]
+        self.spelt = [token.spelt for token in tokens]
 
 
 def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
@@ -499,18 +589,28 @@ def _fuzzy_keys(data: Data, key: str) -> list[str]:
     return sorted(found)
 
 
-class _Exact(NamedTuple):
+class _Exact:
     """The exact pass over one text, kept for the typo pass."""
 
-    matches: list[_Match]
-    covered: list[bool]  # tokens an exact reading explains well
-    spans: list[tuple[int, int]]  # the spans of those readings
-    markers: list[tuple[str, int] | None]  # the type marker before each token
-    memo: _Memo
+    __slots__ = ("covered", "markers", "matches", "memo", "spans")
+
+    def __init__(
+        self,
+        matches: list[_Match],
+        covered: list[bool],
+        spans: list[tuple[int, int]],
+        markers: list[tuple[str, int] | None],
+        memo: _Memo,
+    ) -> None:
+        self.matches = matches
+        self.covered = covered  # tokens an exact reading explains well
+        self.spans = spans  # the spans of those readings
+        self.markers = markers  # the type marker before each token
+        self.memo = memo
 
     def score(
         self, tokens: list[_Token], start: int, end: int, reading: Reading, key: str
-    ) -> tuple[float, int] | None:
+    ) -> tuple[float, int]:
         """:func:`_score` of a reading met by a typo pass, with this text's markers and memo."""
         return _score(
             tokens,
@@ -529,7 +629,7 @@ def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
     out: list[_Match] = []
     markers = _markers(tokens)
     memo = _Memo(tokens)
-    lookup = data.readings.get
+    lookup = data.readings
     prefixes = data.prefixes
     keys = [token.key for token in tokens]
     segments = [token.segment for token in tokens]
@@ -544,18 +644,16 @@ def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
             if end - 1 > start and key not in prefixes:
                 break  # no name starts with these words: longer runs match nothing
             key += keys[end - 1]
-            readings = lookup(key)
+            readings = lookup.get(key)
             if readings:
                 for reading in readings:
                     scored = _score(
                         tokens, start, end, reading.sample, reading.full, key, marker, memo
                     )
-                    if scored:
+                    if scored[0] >= 0.0:
                         marked = reading.full or scored[1] < start
                         first, score = scored[1], scored[0]
-                        out.append(
-                            tuple.__new__(_Match, (reading, first, end, score, start, marked))
-                        )
+                        out.append(_Match(reading, first, end, score, start, marked))
         if tokens[start].caps and tokens[start].key not in data.index:
             out.extend(_initials_matches(data, tokens, start, marker, memo))
     out = _discount_partial(tokens, out)
@@ -587,7 +685,7 @@ def _initials_matches(
         for reading in data.initial_readings.get(tokens[start].key + "|" + rest, ()):
             sample = reading.sample
             scored = _score(tokens, start, end, sample, False, sample.bare_key, marker, memo)
-            if scored:
+            if scored[0] >= 0.0:
                 marked = scored[1] < start
                 score = scored[0] * (_INITIALS_REST if rest else _INITIALS)
                 out.append(_Match(reading, scored[1], end, score, start, marked))
@@ -638,7 +736,7 @@ def _starts_marker(tokens: list[_Token], index: int) -> bool:
 
 
 # Type words as written with their diacritics: "Quản" is not "Quận" (see _is_marker_word).
-_MARKER_SPELLINGS = {
+_MARKER_SPELLINGS: Final = {
     fold(word): spelling(word) for word in ("phường", "xã", "quận", "huyện", "tỉnh")
 }
 
@@ -689,7 +787,7 @@ def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Mat
                     if provinces_only and sample.level not in (PROVINCE, OLD_PROVINCE):
                         continue
                     scored = exact.score(tokens, start, end, reading, near)
-                    if scored:
+                    if scored[0] >= 0.0:
                         score = scored[0] * factor
                         out.append(_Match(reading, scored[1], end, score, start))
     return out
@@ -723,9 +821,18 @@ def _local_typos(
             if len(key) < 5:
                 continue
             most = 2 if len(key) >= 8 else 1
+            # The key and its deletions, one or two deep, each looked up once.
             variants = {key}
+            frontier = [key]
             for _ in range(most):
-                variants |= {v[:i] + v[i + 1 :] for v in variants for i in range(len(v))}
+                deeper: list[str] = []
+                for shorter in frontier:
+                    for i in range(len(shorter)):
+                        variant = shorter[:i] + shorter[i + 1 :]
+                        if variant not in variants:
+                            variants.add(variant)
+                            deeper.append(variant)
+                frontier = deeper
             found: set[str] = set()
             for variant in variants:
                 keys = near.get(variant)
@@ -748,7 +855,7 @@ def _local_typos(
                     scored = exact.score(tokens, start, end, reading, near_key)
                     # Two typos are a guess unless the type word or a marker stands with it
                     # ("P.Hòqa Thạsnh"): "119 Hải ohòng" is a street.
-                    if scored and (distance <= 1 or reading.full or scored[1] < start):
+                    if scored[0] >= 0.0 and (distance <= 1 or reading.full or scored[1] < start):
                         out.append(_Match(reading, scored[1], end, scored[0] * factor, start))
     return out
 
@@ -759,31 +866,39 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
     province's name outranks a ward's or a district's without a marker ("Bình Dương").
 
     Works on the few distinct spans, not on pairs of matches: a text has hundreds of
-    matches but a few dozen spans."""
-    best: dict[tuple[int, int], float] = {}
-    province_best: dict[tuple[int, int], float] = {}
-    spans: list[tuple[int, int]] = []
+    matches but a few dozen spans. A span (start, end) is keyed as one number."""
+    width = 1
     for match in matches:
-        span = (match.start, match.end)
-        spans.append(span)
+        if match.end >= width:
+            width = match.end + 1
+    best: dict[int, float] = {}
+    province_best: dict[int, float] = {}
+    for match in matches:
+        span = match.start * width + match.end
         score = match.score
         if score > best.get(span, -1.0):
             best[span] = score
         if match.reading.sample.level in _PROVINCE_LEVELS and score > province_best.get(span, -1.0):
             province_best[span] = score
     # Strongest reading strictly containing each span.
-    container: dict[tuple[int, int], float] = {}
-    items = [(start, end, score) for (start, end), score in best.items()]
+    container: dict[int, float] = {}
+    items = [(span // width, span % width, score) for span, score in best.items()]
     for low, high, _ in items:
         length = high - low
         top = -1.0
         for start, end, score in items:
             if start <= low and high <= end and end - start > length and score > top:
                 top = score
-        container[(low, high)] = top
-    named = [span for span, score in province_best.items() if score >= MIN_USABLE]
+        container[low * width + high] = top
+    named = [
+        (span // width, span % width)
+        for span, score in province_best.items()
+        if score >= MIN_USABLE
+    ]
     out: list[_Match] = []
-    for match, span in zip(matches, spans, strict=True):
+    for match in matches:
+        low, high = match.start, match.end
+        span = low * width + high
         score = match.score
         if container[span] >= score:
             match = _rescored(match, _INSIDE)
@@ -793,19 +908,20 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
             # ...unless a province is also named elsewhere: then these words are free to be
             # the ward or district (xã Hòa Bình of Trà Ôn, then "Vĩnh Long"; the city of
             # Vĩnh Long, then the province).
-            and not any(end <= span[0] or span[1] <= start for start, end in named)
+            and not any(end <= low or high <= start for start, end in named)
         ):
             match = _rescored(match, 0.5)
         out.append(match)
     return out
 
 
-_PROVINCE_LEVELS = frozenset((PROVINCE, OLD_PROVINCE))
+_PROVINCE_LEVELS: Final = frozenset((PROVINCE, OLD_PROVINCE))
 
 
 def _rescored(match: _Match, factor: float) -> _Match:
-    reading, start, end, score, name, marked = match
-    return tuple.__new__(_Match, (reading, start, end, score * factor, name, marked))
+    return _Match(
+        match.reading, match.start, match.end, match.score * factor, match.name, match.marked
+    )
 
 
 def _overlaps(span: tuple[int, int], used: tuple[tuple[int, int], ...]) -> bool:
@@ -824,23 +940,6 @@ def _best(
         if (best is None or score > best[0]) and not _overlaps((start, end), used):
             best = (score, (start, end))
     return best
-
-
-def _file_options(
-    units: Iterable[Unit],
-    option: tuple[float, int, int],
-    table: dict[str, list[tuple[float, int, int]]],
-    unit_table: dict[str, Unit] | None = None,
-) -> None:
-    """Add ``option`` (score, start, end) to each unit's list, keeping the unit once."""
-    for unit in units:
-        options = table.get(unit.code)
-        if options is None:
-            table[unit.code] = [option]
-            if unit_table is not None:
-                unit_table[unit.code] = unit
-        else:
-            options.append(option)
 
 
 class _Province:
@@ -892,11 +991,29 @@ class _Province:
         district_units: dict[str, Unit] = {}
         self.old_ward_units, self.old_wards, self.new_wards = old_units, old_wards, new_wards
         self.districts, self.district_units = districts, district_units
+        # Each unit's options (score, start, end), the unit kept once.
         for olds, news, dists, score, start, end in self.raw:
             option = (score, start, end)
-            _file_options(olds, option, old_wards, old_units)
-            _file_options(news, option, new_wards)
-            _file_options(dists, option, districts, district_units)
+            for unit in olds:
+                options = old_wards.get(unit.code)
+                if options is None:
+                    old_wards[unit.code] = [option]
+                    old_units[unit.code] = unit
+                else:
+                    options.append(option)
+            for unit in news:
+                options = new_wards.get(unit.code)
+                if options is None:
+                    new_wards[unit.code] = [option]
+                else:
+                    options.append(option)
+            for unit in dists:
+                options = districts.get(unit.code)
+                if options is None:
+                    districts[unit.code] = [option]
+                    district_units[unit.code] = unit
+                else:
+                    options.append(option)
 
     def province_for(
         self, old_code: str | None, used: tuple[tuple[int, int], ...]
@@ -1135,16 +1252,18 @@ def _street(text: str, tokens: list[_Token], spans: tuple[tuple[int, int], ...])
             pieces.append(text[last:begin])
         last = max(last, tokens[end - 1].end)
     pieces.append(text[last:])
-    parts = [
-        " ".join(part.split()).strip(" ,;.-/")
-        for piece in pieces
-        for part in _STREET_SPLIT.split(piece)
-    ]
-    street = ", ".join(part for part in parts if part and _ALNUM.search(part))
-    return street or None
+    parts: list[str] = []
+    for piece in pieces:
+        # split at commas, semicolons and newlines (str methods: faster than a pattern)
+        for part in piece.replace(";", ",").replace("\n", ",").split(","):
+            part = " ".join(part.split()).strip(" ,;.-/")
+            # a letter or digit in it (the first character is one, as a rule)
+            if part and (part[0].isalnum() or _ALNUM.search(part)):
+                parts.append(part)
+    return ", ".join(parts) or None
 
 
-_ALNUM = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
+_ALNUM: Final = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
 
 
 def _candidate(
@@ -1183,9 +1302,9 @@ def _build(
     ward = data.units[(WARD, hyp.new_wards[0])] if status == "resolved" and hyp.new_wards else None
     # An old ward is reported when it was decided (resolved, or split between new wards).
     decided_old_ward = hyp.old_ward if status == "resolved" or len(hyp.new_wards) > 1 else None
-    return Resolution(
+    return resolution(
         text=text,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         confidence=round(max(0.0, min(1.0, confidence)), 3),
         province_code=province.code,
         province_name=province.name,
@@ -1202,6 +1321,25 @@ def _build(
     )
 
 
+def _ward_order(hyp: _Hypothesis) -> tuple[float, bool]:
+    """Best score first (equal to 1e-6); among equals, a reading that names no ward first."""
+    return (-_rounded(hyp.score), hyp.identity is not None)
+
+
+def _rounded(score: float) -> float:
+    """``round(score, 6)``, remembered across texts: scores are sums of products of a few
+    constants and recur, while ``round`` with digits formats the number (slow)."""
+    known = _ROUNDED.get(score)
+    if known is None:
+        if len(_ROUNDED) >= _WORDS_MAX:
+            _ROUNDED.clear()
+        known = _ROUNDED[score] = round(score, 6)
+    return known
+
+
+_ROUNDED: Final[dict[float, float]] = {}
+
+
 def _decide_ward(
     data: Data,
     text: str,
@@ -1210,7 +1348,7 @@ def _decide_ward(
     province_confidence: float,
 ) -> _Answer:
     """The province is known: pick the ward, or list the wards the text may mean."""
-    hyps = sorted(hyps, key=lambda h: (-round(h.score, 6), h.identity is not None))
+    hyps = sorted(hyps, key=_ward_order)
     best_any = hyps[0]
     # An old ward split between new wards, read on the same words as one of those new wards
     # ("xã Bát Tràng"), means that new ward: both readings agree on it.
@@ -1331,14 +1469,23 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     return answer.make()
 
 
-class _Answer(NamedTuple):
+class _Answer:
     """A decision, and how to write it out: only the last pass's answer is written (its
     street part and buttons), so a first pass that the typo pass overrules costs less."""
 
-    status: str
-    make: Callable[[], Resolution]
-    province: str | None = None  # the current province decided (province_only, resolved)
-    confidence: float = 0.0  # how sure the province is
+    __slots__ = ("confidence", "make", "province", "status")
+
+    def __init__(
+        self,
+        status: str,
+        make: Callable[[], Resolution],
+        province: str | None = None,
+        confidence: float = 0.0,
+    ) -> None:
+        self.status = status
+        self.make = make
+        self.province = province  # the current province decided (province_only, resolved)
+        self.confidence = confidence  # how sure the province is
 
 
 def _pass(
@@ -1406,7 +1553,7 @@ def _by_prior(
     ordered = sorted(
         ranked,
         key=lambda hyp: (
-            -round(hyp.score, 6),
+            -_rounded(hyp.score),
             -len(places.get(hyp.province, ())),
             -data.province_wards.get(hyp.province, 0),
             hyp.province,
