@@ -92,6 +92,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
+        self._map: tuple[Pipeline, list[str], np.ndarray] | None = None
 
     @classmethod
     def create(
@@ -156,6 +157,22 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return str(example.get(INTENT_RESPONSE_KEY))
         return str(example.get(INTENT))
 
+    def _intent_map(self) -> tuple[list[str], np.ndarray]:
+        """The intents and the class × intent 0/1 matrix that sums FAQ keys into ``faq``;
+        computed once per fitted model (not per message)."""
+        assert self._model is not None
+        if self._map is None or self._map[0] is not self._model:
+            labels = [
+                str(name).split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0]
+                for name in self._model.classes_
+            ]
+            intents = sorted(set(labels))
+            matrix = np.zeros((len(labels), len(intents)))
+            for column, label in enumerate(labels):
+                matrix[column, intents.index(label)] = 1.0
+            self._map = (self._model, intents, matrix)
+        return self._map[1], self._map[2]
+
     def _unseen(self, messages: list[Message]) -> np.ndarray:
         """Which messages have no non-zero feature but from ``no_evidence_featurizers``."""
         skip = set(self._config["no_evidence_featurizers"] or [])
@@ -174,23 +191,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     ) -> tuple[list[str], np.ndarray]:
         """Probabilities per intent: a retrieval intent gets the sum of its keys'."""
         assert self._model is not None
-        probabilities = self._model.predict_proba(features)
-        labels = [
-            str(name).split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for name in self._model.classes_
-        ]
-        intents = sorted(set(labels))
-        if len(intents) < len(labels):
-            summed = np.zeros((probabilities.shape[0], len(intents)))
-            for column, label in enumerate(labels):
-                summed[:, intents.index(label)] += probabilities[:, column]
-            labels, probabilities = intents, summed
+        intents, to_intents = self._intent_map()
+        probabilities = self._model.predict_proba(features) @ to_intents
         # A message none of whose n-grams was seen in training ("😀", a new script)
         # carries no evidence: the intercepts alone would name the biggest intent with
         # near certainty. Every intent equally likely instead (after the keys are summed,
         # or `faq` would get one share per key), so the FallbackClassifier asks again.
         if unseen.any():
             probabilities[unseen] = 1.0 / probabilities.shape[1]
-        return labels, probabilities
+        return intents, probabilities
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Set ``intent`` and ``intent_ranking`` from the class probabilities."""
