@@ -14,9 +14,7 @@ features of their own; their vocabulary is what training saw (bench/nlu.py measu
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from pathlib import Path
 from typing import Any
 
 import rasa.shared.utils.io
@@ -32,8 +30,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import coo_matrix
 
-from bot import text as text_module
 from bot.text import SHAPE_FEATURES, shape_features
+from nlu_components import text_rules_digest
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +90,7 @@ class TextShapeFeaturizer(SparseFeaturizer, GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         """The features are defined in ``bot/text.py``, which Rasa's cache does not see."""
-        return hashlib.sha256(Path(text_module.__file__).read_bytes()).hexdigest()
+        return text_rules_digest()
 
     @classmethod
     def create(

@@ -8,8 +8,6 @@ the text slots keep exactly what the customer typed.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext
@@ -21,8 +19,8 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import text as text_module
 from bot.text import normalize_token
+from nlu_components import text_rules_digest
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -41,7 +39,7 @@ class VietnameseTokenizer(WhitespaceTokenizer):
         Rasa fingerprints a component's own class; without this, an edit of the teen-code
         table would reuse the cached tokens and never reach the model.
         """
-        return hashlib.sha256(Path(text_module.__file__).read_bytes()).hexdigest()
+        return text_rules_digest()
 
     @classmethod
     def create(

@@ -89,6 +89,19 @@ def _featurize(storage: LocalModelStorage, messages: list[Message], train: bool)
     shape.process_training_data(TrainingData(messages)) if train else shape.process(messages)
 
 
+def _trained(storage: LocalModelStorage, data: TrainingData) -> LinearIntentClassifier:
+    """Featurize ``data`` and train the classifier on it with ``C`` as in config.yml."""
+    _featurize(storage, data.training_examples, train=True)
+    classifier = LinearIntentClassifier.create(
+        {**LinearIntentClassifier.get_default_config(), "C": 300.0},
+        storage,
+        Resource("linear"),
+        _context(),
+    )
+    classifier.train(data)
+    return classifier
+
+
 def _training_data() -> TrainingData:
     return TrainingData(
         [
@@ -217,6 +230,7 @@ def test_the_tokenizer_fingerprint_follows_the_folding_rules() -> None:
 
     expected = hashlib.sha256(Path(bot.text.__file__).read_bytes()).hexdigest()
     assert VietnameseTokenizer.fingerprint_addon({}) == expected
+    assert TextShapeFeaturizer.fingerprint_addon({}) == expected  # shape features too
 
 
 def test_a_text_with_no_known_ngram_gets_no_confident_intent(storage: LocalModelStorage) -> None:
@@ -230,14 +244,7 @@ def test_a_text_with_no_known_ngram_gets_no_confident_intent(storage: LocalModel
             for text in texts
         ]
     )
-    _featurize(storage, data.training_examples, train=True)
-    classifier = LinearIntentClassifier.create(
-        {**LinearIntentClassifier.get_default_config(), "C": 300.0},
-        storage,
-        Resource("linear"),
-        _context(),
-    )
-    classifier.train(data)
+    classifier = _trained(storage, data)
     messages = [Message(data={TEXT: "🦄"}), Message(data={TEXT: "đổi sim"})]
     _featurize(storage, messages, train=False)
     classifier.process(messages)
@@ -295,14 +302,7 @@ def test_a_name_is_told_from_the_word_it_folds_onto(storage: LocalModelStorage) 
     data = TrainingData(
         [Message(data={TEXT: t, "intent": i}) for i, texts in examples.items() for t in texts]
     )
-    _featurize(storage, data.training_examples, train=True)
-    classifier = LinearIntentClassifier.create(
-        {**LinearIntentClassifier.get_default_config(), "C": 300.0},
-        storage,
-        Resource("linear"),
-        _context(),
-    )
-    classifier.train(data)
+    classifier = _trained(storage, data)
     messages = [Message(data={TEXT: t}) for t in ("e Dung", "dung", "c Ha a", "ha c")]
     _featurize(storage, messages, train=False)
     classifier.process(messages)
@@ -318,14 +318,7 @@ def test_shape_features_alone_are_no_evidence(storage: LocalModelStorage) -> Non
     """Every text has a length: words never seen in training must still reach the
     fallback rather than be classified by their number."""
     data = _training_data()
-    _featurize(storage, data.training_examples, train=True)
-    classifier = LinearIntentClassifier.create(
-        {**LinearIntentClassifier.get_default_config(), "C": 300.0},
-        storage,
-        Resource("linear"),
-        _context(),
-    )
-    classifier.train(data)
+    classifier = _trained(storage, data)
     messages = [Message(data={TEXT: "Qwxz Jjjj?"})]
     _featurize(storage, messages, train=False)
     assert any(f.origin == SHAPE_ALIAS for f in messages[0].features)
