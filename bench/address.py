@@ -4,7 +4,7 @@ Side by side with ``vietnamadminunits.parse_address`` (the best public parser) o
 rows in the same process, with its network geocoder disabled. Reads the shared data set
 (third-party rows are never copied into the repository):
 
-    .venv/bin/python bench/address.py [--data PATH] [--limit N] [--no-library]
+    .venv/bin/python bench/address.py [--data PATH] [--limit N] [--no-library] [--seed S]
 
 The resolver runs compiled when ``make install`` has compiled it (mypyc, see
 ``bot/address/_native.py``); ``BOT_ADDRESS_PURE=1`` in the environment times the pure-Python
@@ -276,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="timed passes per parser (the fastest counts)"
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=SEED,
+        help=f"seed of the random variants (typos) and samples; the figures use {SEED}",
+    )
     options = parser.parse_args(argv)
     if not options.data.exists():
         print(
@@ -318,9 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     for source, source_rows in sources.items():
         sample = source_rows
         if options.limit and len(sample) > options.limit:
-            sample = random.Random(SEED).sample(sample, options.limit)
+            sample = random.Random(options.seed).sample(sample, options.limit)
         for variant, make in VARIANTS.items():
-            rng = random.Random(f"{SEED}:{source}:{variant}")
+            rng = random.Random(f"{options.seed}:{source}:{variant}")
             texts = [make(row["address"], rng) for row in sample]
             who = [("ours", run_ours(sample, texts, options.repeat))]
             if not options.no_library:

@@ -102,6 +102,9 @@ class Data:
     deletes: dict[str, list[str]] = field(default_factory=dict)
     # the same, plus every index key under itself: one look-up per deletion of a typed key
     near: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the same for keys of four and five letters (the near index leaves most out): used
+    # only as a last resort, to offer candidates (resolver._fuzzy_matches, short)
+    near_short: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # every proper prefix of an index key: a run of words that is none is not extended
     prefixes: frozenset[str] = frozenset()
     # initials: "bmt|" → Buôn Ma Thuột, "bh|hoaa" → Bình Hưng Hòa A (see _add_initials)
@@ -503,5 +506,12 @@ def load() -> Data:
     for key in data.index:
         near.setdefault(key, []).append(key)
     data.near = {key: tuple(keys) for key, keys in near.items()}
+    short: dict[str, list[str]] = {}
+    for key in data.index:
+        if 4 <= len(key) <= 5 and key.isalpha():
+            short.setdefault(key, []).append(key)
+            for deleted in _deletes(key):
+                short.setdefault(deleted, []).append(key)
+    data.near_short = {key: tuple(keys) for key, keys in short.items()}
     data.prefixes = frozenset(key[:i] for key in data.readings for i in range(1, len(key)))
     return data

@@ -137,7 +137,7 @@ _FUZZY_TWO: Final = 0.7  # two typos in a name (looked for in the province decid
 
 
 class _Token:
-    __slots__ = ("caps", "end", "key", "segment", "spelt", "start", "tone")
+    __slots__ = ("caps", "end", "initials", "key", "segment", "spelt", "start", "tone")
 
     def __init__(
         self,
@@ -157,6 +157,7 @@ class _Token:
         # written in capitals (2 to 4 letters) in a text that is not all capitals
         self.caps = caps
         self.spelt = spelt  # the key with its diacritics (see _spelt)
+        self.initials = False  # may be initials in lower case (see _lower_initials)
 
 
 class _Match:
@@ -240,10 +241,12 @@ def _tokens(text: str) -> list[_Token]:
             if len(words) >= _WORDS_MAX:
                 words.clear()
             words[word] = pieces
-        for key, begin, end, tone, caps, spelt in pieces:
-            append(
-                _Token(key, start + begin, start + end, segment, tone, caps and mixed_case, spelt)
+        for key, begin, end, tone, caps, spelt, initials in pieces:
+            token = _Token(
+                key, start + begin, start + end, segment, tone, caps and mixed_case, spelt
             )
+            token.initials = initials
+            append(token)
     return tokens
 
 
@@ -275,8 +278,9 @@ def _words(text: str) -> list[tuple[str, int]]:
 
 
 # A token as read from one word: folded key, offsets in the word, diacritics, written in
-# capitals, and the key with its diacritics as one string (what tone factors depend on).
-_Piece: TypeAlias = tuple[str, int, int, Spelling | None, bool, str]
+# capitals, the key with its diacritics as one string (what tone factors depend on), and
+# whether it may be initials in lower case (see _lower_initials).
+_Piece: TypeAlias = tuple[str, int, int, Spelling | None, bool, str, bool]
 
 
 # Words repeat across addresses: their tokens are kept (a plain dict, cleared when full:
@@ -300,14 +304,29 @@ def _read_word(word: str) -> tuple[_Piece, ...]:
     pieces: list[_Piece] = []
     if split and not (split.group(1) == "tp" and split.group(2) in ("hcm",)):
         cut = len(split.group(1))
-        pieces.append((split.group(1), 0, cut, None, False, split.group(1)))
+        pieces.append((split.group(1), 0, cut, None, False, split.group(1), False))
         key, tone, caps = split.group(2), typed_spelling(word[cut:]), False
     else:
         cut = 0
     if key.isdigit():
         key = key.lstrip("0") or "0"
-    pieces.append((key, cut, len(word), tone, caps, _spelt(key, tone)))
+    initials = not caps and tone is None and _lower_initials(key)
+    pieces.append((key, cut, len(word), tone, caps, _spelt(key, tone), initials))
     return tuple(pieces)
+
+
+def _lower_initials(key: str) -> bool:
+    """Whether a word typed in lower case without diacritics may be initials ("bh" in "bh
+    hòa b"): two or three letters that are no name, no syllable of one ("an"), and no
+    type, street or hamlet word."""
+    return (
+        2 <= len(key) <= 3
+        and key.isalpha()
+        and key not in _STREET_WORDS
+        and (key,) not in _MARKERS
+        and key not in load().index
+        and key not in _syllables()
+    )
 
 
 def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
@@ -328,6 +347,9 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
                 out[index] = (kind, index - 2)
                 continue
         kind = single.get(previous)
+        if not kind and tokens[index - 1].tone is None:
+            # "lTT. Lai Vung": an abbreviation mistyped (written without diacritics).
+            kind = _abbreviation_typos().get(previous)
         if kind:
             out[index] = (kind, index - 1)
         elif keys[index].isdigit():
@@ -344,10 +366,16 @@ _PAIR_FIRSTS: Final = frozenset(key[0] for key in _MARKERS if len(key) == 2)
 
 
 @cache
+def _syllables() -> frozenset[str]:
+    """The syllables unit names use, folded."""
+    return frozenset(word for unit in load().units.values() for word in fold(unit.name).split())
+
+
+@cache
 def _marker_typos() -> dict[str, str]:
     """Spellings one edit from a type word that numbers units (quận, phường, huyện), minus
     the syllables unit names use."""
-    syllables = {word for unit in load().units.values() for word in fold(unit.name).split()}
+    syllables = _syllables()
     letters = "abcdefghijklmnopqrstuvwxyz"
     out: dict[str, str] = {}
     for word in ("quan", "phuong", "huyen"):
@@ -359,6 +387,32 @@ def _marker_typos() -> dict[str, str]:
             if (variant,) not in _MARKERS:
                 out[variant] = word
     return out
+
+
+@cache
+def _abbreviation_typos() -> dict[str, str]:
+    """Two-letter type abbreviations (TT., TX., TP.) with a letter slipped in ("lTT.",
+    "TxX"; not swapped: "pT" is as likely TT. with a letter replaced), minus the syllables
+    unit names use and the words the index, the streets and the markers already know."""
+    data = load()
+    syllables = _syllables()
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    kinds: dict[str, set[str]] = {}
+    for word in ("tt", "tx", "tp"):
+        variants = {word[:i] + ch + word[i:] for i in range(len(word) + 1) for ch in letters}
+        for variant in variants:
+            kinds.setdefault(variant, set()).add(_MARKERS[(word,)])
+    return {
+        variant: next(iter(found))
+        for variant, found in sorted(kinds.items())
+        # one type only: "TtP" may be TT. or TP.
+        if len(found) == 1
+        and variant not in syllables
+        and variant not in data.index
+        and variant not in _STREET_WORDS
+        and variant not in _HAMLET_WORDS
+        and (variant,) not in _MARKERS
+    }
 
 
 def _marker_before(tokens: list[_Token], index: int) -> tuple[str, int] | None:
@@ -576,15 +630,17 @@ def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
     return factor
 
 
-def _fuzzy_keys(data: Data, key: str) -> list[str]:
+def _fuzzy_keys(data: Data, key: str, short: bool = False) -> list[str]:
     """Index keys within one edit of ``key`` (deletion, insertion, substitution, swap),
-    sorted: ``key`` itself and each of its deletions looked up in the near index."""
-    near = data.near
-    found = set(near.get(key, ()))
-    for i in range(len(key)):
-        keys = near.get(key[:i] + key[i + 1 :])
-        if keys:
-            found.update(keys)
+    sorted: ``key`` itself and each of its deletions looked up in the near index (with
+    ``short``, also in the index of four- and five-letter keys)."""
+    found: set[str] = set()
+    for near in (data.near, data.near_short) if short else (data.near,):
+        found.update(near.get(key, ()))
+        for i in range(len(key)):
+            keys = near.get(key[:i] + key[i + 1 :])
+            if keys:
+                found.update(keys)
     found.discard(key)
     return sorted(found)
 
@@ -654,8 +710,12 @@ def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
                         marked = reading.full or scored[1] < start
                         first, score = scored[1], scored[0]
                         out.append(_Match(reading, first, end, score, start, marked))
-        if tokens[start].caps and tokens[start].key not in data.index:
-            out.extend(_initials_matches(data, tokens, start, marker, memo))
+        token = tokens[start]
+        if token.caps and token.key not in data.index:
+            out.extend(_initials_matches(data, tokens, start, marker, memo, False))
+        elif token.initials:
+            # "bh hòa b": initials in lower case, only when the rest of the name follows.
+            out.extend(_initials_matches(data, tokens, start, marker, memo, True))
     out = _discount_partial(tokens, out)
     covered = [False] * count
     spans: list[tuple[int, int]] = []
@@ -672,8 +732,11 @@ def _initials_matches(
     start: int,
     marker: tuple[str, int] | None,
     memo: _Memo,
+    rest_only: bool,
 ) -> list[_Match]:
-    """Readings of a word in capitals as initials: "BMT", "ĐT", "BH Hòa A"."""
+    """Readings of a word in capitals as initials: "BMT", "ĐT", "BH Hòa A"; with
+    ``rest_only`` (a word in lower case), only initials followed by the rest of the name
+    ("bh hòa a"): lower-case letters alone are too often something else ("bmt")."""
     out: list[_Match] = []
     segment = tokens[start].segment
     rest = ""
@@ -682,6 +745,8 @@ def _initials_matches(
             if tokens[end - 1].segment != segment:
                 break
             rest += tokens[end - 1].key
+        elif rest_only:
+            continue
         for reading in data.initial_readings.get(tokens[start].key + "|" + rest, ()):
             sample = reading.sample
             scored = _score(tokens, start, end, sample, False, sample.bare_key, marker, memo)
@@ -750,8 +815,12 @@ def _is_marker_word(token: _Token) -> bool:
     return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
 
 
-def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
-    """Names one edit away from runs the exact pass left unexplained (typos)."""
+def _fuzzy_matches(
+    data: Data, tokens: list[_Token], exact: _Exact, short: bool = False
+) -> list[_Match]:
+    """Names one edit away from runs the exact pass left unexplained (typos). ``short``:
+    names of four letters and more of any level, right after a type word only (the last
+    resort of a text in which nothing was found, see :func:`_resolve`)."""
     out: list[_Match] = []
     count = len(tokens)
     covered = exact.covered
@@ -767,6 +836,8 @@ def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Mat
         first_word = tokens[start].key
         if _is_marker_word(tokens[start]) or first_word in _STREET_WORDS or start in inside:
             continue
+        if short and exact.markers[start] is None:
+            continue
         key = ""
         segment = tokens[start].segment
         for end in range(start + 1, min(count, start + 4) + 1):
@@ -776,12 +847,17 @@ def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Mat
             # Words an exact reading already explains are not re-read with a typo, nor cut
             # through ("Hòa Hòa Bình" is not "Hạ Hòa" + "Bình"); a run may contain one ("cồ
             # Chí Minh").
-            if len(key) < 5 or end in inside or all(covered[start:end]) or key in index:
+            if (
+                len(key) < (4 if short else 5)
+                or end in inside
+                or all(covered[start:end])
+                or key in index
+            ):
                 continue
             # Short keys (one edit is a large change) may only be a province: "Hà Nộm".
-            provinces_only = len(key) < 6 or (end - start < 2 and len(key) < 7)
+            provinces_only = not short and (len(key) < 6 or (end - start < 2 and len(key) < 7))
             factor = _FUZZY if len(key) >= 8 else _FUZZY_SHORT
-            for near in _fuzzy_keys(data, key):
+            for near in _fuzzy_keys(data, key, short):
                 for reading in data.readings[near]:
                     sample = reading.sample
                     if provinces_only and sample.level not in (PROVINCE, OLD_PROVINCE):
@@ -790,7 +866,81 @@ def _fuzzy_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Mat
                     if scored[0] >= 0.0:
                         score = scored[0] * factor
                         out.append(_Match(reading, scored[1], end, score, start))
+    if not short:
+        _shifted_matches(data, tokens, exact, digits, out)
     return out
+
+
+def _shifted_matches(
+    data: Data, tokens: list[_Token], exact: _Exact, digits: list[bool], out: list[_Match]
+) -> None:
+    """Names read across a letter typed after the space instead of before it: "Nhơn Th
+    ọAn Nhơn" is Nhơn Thọ, An Nhơn. Read only when both sides then spell a name exactly:
+    the run before the space with the next word's first letter, and the run after it
+    without that letter (every letter is there, in order: scored as a long typo, whatever
+    the name's length). Only where one of the two words is no syllable of any name ("th";
+    "ọan" is one): two syllables are more likely written as meant. Runs of two words or
+    more, names of five letters or more, as for other typos."""
+    count = len(tokens)
+    syllables = _syllables()
+    # The words whose first letter may have moved (most texts have none).
+    movable = [
+        index > 0
+        and tokens[index - 1].segment == tokens[index].segment
+        and _takes_letter(tokens[index - 1], tokens[index], syllables)
+        for index in range(count)
+    ]
+    if not any(movable):
+        return
+    readings = data.readings
+    # By the word whose first letter moved: readings of the run before it, and after it.
+    before: dict[int, list[_Match]] = {}
+    after: dict[int, list[_Match]] = {}
+    for start in range(count):
+        token = tokens[start]
+        segment = token.segment
+        if digits[start] or _is_marker_word(token) or token.key in _STREET_WORDS:
+            continue
+        # "ọAn": this word's first letter belongs to the word before.
+        lends = movable[start]
+        key = ""
+        for end in range(start + 1, min(count, start + 4) + 1):
+            last = tokens[end - 1]
+            if last.segment != segment or digits[end - 1]:
+                break
+            key += last.key
+            if end - start < 2:
+                continue
+            if lends:
+                _read_shifted(readings, tokens, exact, start, end, key[1:], after, start)
+            # "Th ọ": the next word's first letter belongs to this run.
+            if end < count and movable[end]:
+                moved = key + tokens[end].key[0]
+                _read_shifted(readings, tokens, exact, start, end, moved, before, end)
+    for word, matches in before.items():
+        if word in after:
+            out.extend(matches)
+            out.extend(after[word])
+
+
+def _read_shifted(
+    readings: dict[str, tuple[Reading, ...]],
+    tokens: list[_Token],
+    exact: _Exact,
+    start: int,
+    end: int,
+    key: str,
+    found: dict[int, list[_Match]],
+    word: int,
+) -> None:
+    """Readings of tokens[start:end] spelt ``key`` (see :func:`_shifted_matches`)."""
+    if len(key) < 5:
+        return
+    for reading in readings.get(key, ()):
+        scored = exact.score(tokens, start, end, reading, key)
+        if scored[0] >= 0.0:
+            match = _Match(reading, scored[1], end, scored[0] * _FUZZY, start)
+            found.setdefault(word, []).append(match)
 
 
 def _local_typos(
@@ -860,6 +1010,23 @@ def _local_typos(
     return out
 
 
+def _takes_letter(before: _Token, after: _Token, syllables: frozenset[str]) -> bool:
+    """Whether the space between two words may have moved by a letter: both are words of
+    two letters or more (not numbers, type or street words), and one of them is no
+    syllable of any name."""
+    return (
+        len(before.key) >= 2
+        and len(after.key) >= 2
+        and before.key.isalpha()
+        and after.key.isalpha()
+        and not (before.key in syllables and after.key in syllables)
+        and not _is_marker_word(before)
+        and not _is_marker_word(after)
+        and before.key not in _STREET_WORDS
+        and after.key not in _STREET_WORDS
+    )
+
+
 def _prefer_longest(matches: list[_Match]) -> list[_Match]:
     """Discount a match lying strictly inside a longer one at least as strong ("Trang" in
     "Tràng Tiền"): the longer reading explains more of the text. On the very same words, a
@@ -880,14 +1047,55 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
             best[span] = score
         if match.reading.sample.level in _PROVINCE_LEVELS and score > province_best.get(span, -1.0):
             province_best[span] = score
-    # Strongest reading strictly containing each span.
+    # Strongest reading strictly containing each span, among those that do not cut
+    # through another reading as strong that the span's could go with (same province): in
+    # "tân thành bình tân" (no commas), "Tân Thành Bình" takes the first word of "Bình
+    # Tân", so it does not outrank "Tân Thành" there (both of Vĩnh Long); which reading of
+    # the words is right is left to the hypotheses.
     container: dict[int, float] = {}
     items = [(span // width, span % width, score) for span, score in best.items()]
+    # Readings as strong that cut through each container span, found when first needed,
+    # and only for a span that some reading cuts through: one that starts inside it and
+    # ends after it, or the other way round (by the farthest end of the readings starting
+    # at each token, and the earliest start of those ending at each).
+    farthest = [0] * width
+    earliest = [width] * width
+    for start, end, _ in items:
+        if end > farthest[start]:
+            farthest[start] = end
+        if start < earliest[end]:
+            earliest[end] = start
+    crossing: dict[int, list[tuple[int, int]]] = {}
+    places: dict[int, set[str]] | None = None
     for low, high, _ in items:
         length = high - low
         top = -1.0
         for start, end, score in items:
             if start <= low and high <= end and end - start > length and score > top:
+                span = start * width + end
+                cut = crossing.get(span)
+                if cut is None and not any(
+                    farthest[inner] > end or earliest[inner] < start
+                    for inner in range(start + 1, end)
+                ):
+                    cut = crossing[span] = []
+                if cut is None:
+                    cut = crossing[span] = [
+                        (other_start, other_end)
+                        for other_start, other_end, other in items
+                        if other >= score
+                        and (other_start < start < other_end or other_start < end < other_end)
+                    ]
+                beside = [(a, b) for a, b in cut if b <= low or high <= a] if cut else None
+                if beside:
+                    if places is None:
+                        places = _places_by_span(matches, width)
+                    inner = places.get(low * width + high, _NO_PLACES)
+                    if any(
+                        not inner.isdisjoint(places.get(a * width + b, _NO_PLACES))
+                        for a, b in beside
+                    ):
+                        continue
                 top = score
         container[low * width + high] = top
     named = [
@@ -916,6 +1124,21 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
 
 
 _PROVINCE_LEVELS: Final = frozenset((PROVINCE, OLD_PROVINCE))
+_NO_PLACES: Final[set[str]] = set()
+
+
+def _places_by_span(matches: list[_Match], width: int) -> dict[int, set[str]]:
+    """The current provinces the usable readings of each span lie in."""
+    places: dict[int, set[str]] = {}
+    for match in matches:
+        if match.score >= MIN_USABLE:
+            span = match.start * width + match.end
+            found = places.get(span)
+            if found is None:
+                places[span] = set(match.reading.codes)
+            else:
+                found.update(match.reading.codes)
+    return places
 
 
 def _rescored(match: _Match, factor: float) -> _Match:
@@ -1466,6 +1689,16 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
                     better = _decide_ward(data, text, tokens, hyps, answer.confidence)
                     if better.status == "resolved":
                         return better.make()
+    if answer.status == "not_found" and restrict is None:
+        # Nothing found: a short name misspelt after its type word ("Xã nA Nội") is
+        # worth offering as candidates, never as a decision (a one-letter change of a short
+        # name often makes another name).
+        short = _fuzzy_matches(data, tokens, exact, True) if any(exact.markers) else []
+        if short:
+            evidence = _Evidence(_prefer_longest(matches + short))
+            guess = _decide(data, text, tokens, evidence, True)[0]
+            if guess.status == "ambiguous":
+                return guess.make()
     return answer.make()
 
 
@@ -1586,10 +1819,10 @@ def _decide_in(
 
 
 def _decide(
-    data: Data, text: str, tokens: list[_Token], evidence: _Evidence
+    data: Data, text: str, tokens: list[_Token], evidence: _Evidence, ask: bool = False
 ) -> tuple[_Answer, float]:
     """Pick the province (or list candidates), then the ward; also returns the best
-    hypothesis's score.
+    hypothesis's score. ``ask``: list candidates even when one province leads.
 
     Provinces are visited by their upper bound, best first, and the visit stops as soon
     as no province left can change the answer: below the runner-up once one province
@@ -1616,7 +1849,7 @@ def _decide(
         bound = bounds[code]
         if len(best_of) >= 2:
             tops = sorted(best_of.values(), reverse=True)
-            if tops[0] >= MIN_DECIDE and tops[0] - tops[1] >= MARGIN:
+            if not ask and tops[0] >= MIN_DECIDE and tops[0] - tops[1] >= MARGIN:
                 # Decided: only a province above the runner-up could change anything.
                 if bound <= tops[1] + 1e-9:
                     break
@@ -1645,7 +1878,7 @@ def _decide(
     best = per_province[0]
     runner_up = per_province[1].score if len(per_province) > 1 else 0.0
     lead = best.score - runner_up
-    if best.score >= MIN_DECIDE and lead >= MARGIN:
+    if not ask and best.score >= MIN_DECIDE and lead >= MARGIN:
         confidence = min(0.99, 0.55 + 0.15 * min(best.score, 3.0)) * (
             1.0 if runner_up == 0 else min(1.0, 0.7 + 0.3 * lead / best.score)
         )

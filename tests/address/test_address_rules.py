@@ -17,7 +17,13 @@ from bot.address.data import (
     tones_agree,
     typed_spelling,
 )
-from bot.address.resolver import _marker_typos, _relation
+from bot.address.resolver import (
+    _abbreviation_typos,
+    _lower_initials,
+    _marker_typos,
+    _relation,
+    _syllables,
+)
 
 HCMC = "Thành phố Hồ Chí Minh"
 HANOI = "Thành phố Hà Nội"
@@ -317,3 +323,72 @@ def test_marker_typos_are_not_name_syllables() -> None:
     assert typos["phuog"] == "phuong"
     for syllable in ("quang", "xuan", "huong", "phung"):
         assert syllable not in typos
+
+
+# --- rules of the 2026-11-26 second typo round ---------------------------------------------
+
+
+def test_longer_reading_cutting_through_another_does_not_hide_the_ward() -> None:
+    # No commas: "Tân Hòa Thanh" (a commune name) takes the first word of "Thanh Bình",
+    # the district; the old commune Tân Hòa of Thanh Bình is the reading that fits.
+    result = resolve("ấp 2 tân hòa thanh bình đồng tháp")
+    _is(result, DONG_THAP, "Xã Tân Long")
+    assert result.old_ward_name == "Xã Tân Hòa"
+    assert result.old_district_name == "Huyện Thanh Bình"
+
+
+def test_longer_reading_in_another_province_still_outranks() -> None:
+    # "Khánh Yên Trung" crosses "Trung Văn", a ward of Hà Nội only: no reason to doubt it.
+    result = resolve("thôn 5 khánh yên trung văn bàn lào cai")
+    _is(result, "Tỉnh Lào Cai", "Xã Khánh Yên")
+    assert result.old_ward_name == "Xã Khánh Yên Trung"
+
+
+def test_lower_case_initials_followed_by_the_rest_of_the_name() -> None:
+    result = resolve("12/4 đường số 3 bt đông b bình tân tphcm")
+    _is(result, HCMC, "Phường An Lạc")
+    assert result.old_ward_name == "Phường Bình Trị Đông B"
+
+
+def test_lower_case_initials_are_no_syllable_and_no_type_word() -> None:
+    assert _lower_initials("bh")
+    assert _lower_initials("btd")
+    for word in ("an", "tt", "kp", "so", "bmtx", "b"):
+        assert not _lower_initials(word), word
+    assert "an" in _syllables()
+
+
+def test_abbreviated_type_word_with_a_letter_slipped_in() -> None:
+    # "kTT." is TT.: the old town Mường Chà (now Xã Na Sang), not the new Xã Mường Chà.
+    result = resolve("tổ 2 kTT. Mường Chà, Điện Biên")
+    _is(result, "Tỉnh Điện Biên", "Xã Na Sang")
+    assert result.old_ward_name == "Thị trấn Mường Chà"
+    _is(resolve("tổ 2 Xã Mường Chà, Điện Biên"), "Tỉnh Điện Biên", "Xã Mường Chà")
+
+
+def test_abbreviation_typos() -> None:
+    typos = _abbreviation_typos()
+    assert typos["ltt"] == "thitran"
+    assert typos["txk"] == "thixa"
+    assert typos["tpq"] == "thanhpho"
+    # Ambiguous ("ttp": TT. or TP.), swapped ("pt"), or a word of its own: not a marker.
+    for word in ("ttp", "tpt", "pt", "xt", "tap", "tan"):
+        assert word not in typos, word
+
+
+def test_letter_typed_after_the_space_instead_of_before() -> None:
+    # "Đông Hả iĐông Hải": Đông Hải, Đông Hải ("ha" / "iđông", one of them no syllable).
+    result = resolve("Xã Đông Hả iĐông Hải")
+    _is(result, "Tỉnh Cà Mau", "Xã Đông Hải")
+    assert result.old_district_name == "Huyện Đông Hải"
+
+
+def test_misspelt_short_name_after_its_type_word_is_offered_not_decided() -> None:
+    # Nothing else is found: "Xã Tà Xùx" is one letter from Xã Tà Xùa. A one-letter change
+    # of a short name often makes another name: it is a candidate, never a decision.
+    result = resolve("Xã Tà Xùx")
+    assert result.status == "ambiguous"
+    assert [c.province_name for c in result.candidates] == ["Tỉnh Sơn La"]
+    assert result.candidates[0].ward_name == "Xã Tà Xùa"
+    # Without the type word nothing is offered.
+    assert resolve("Tà Xùx").status == "not_found"
