@@ -815,6 +815,17 @@ def _is_marker_word(token: _Token) -> bool:
     return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
 
 
+def _typed_type_word(token: _Token) -> bool:
+    """Whether a token is a type word typed with the type word's own diacritics ("Phường",
+    "Xã"): then it says the type, and is no syllable of a name spelt otherwise."""
+    written = _MARKER_SPELLINGS.get(token.key)
+    return (
+        written is not None
+        and token.tone is not None
+        and tones_agree(token.tone, written) == "same"
+    )
+
+
 def _fuzzy_matches(
     data: Data, tokens: list[_Token], exact: _Exact, short: bool = False
 ) -> list[_Match]:
@@ -1605,8 +1616,10 @@ def _decide_ward(
             partial(_build, data, text, tokens, best_any, "province_only", province_confidence, ()),
             best_any.province,
             province_confidence,
+            best_any.spans,
         )
     best = ranked[0]
+    spans = best_any.spans if best is best_any else best_any.spans + best.spans
     runner_up = ranked[1].score if len(ranked) > 1 else 0.0
     lead = best.score - runner_up
     if lead >= MARGIN and len(best.new_wards) == 1:
@@ -1625,6 +1638,7 @@ def _decide_ward(
             ),
             best.province,
             province_confidence,
+            spans,
         )
 
     def make() -> Resolution:
@@ -1654,7 +1668,7 @@ def _decide_ward(
             tuple(split[:MAX_CANDIDATES]),
         )
 
-    return _Answer("province_only", make, best.province, province_confidence)
+    return _Answer("province_only", make, best.province, province_confidence, spans)
 
 
 def _resolve(text: str, restrict: str | None) -> Resolution:
@@ -1672,6 +1686,18 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     if typos:
         matches = matches + typos
         answer = _pass(data, text, tokens, matches, restrict)[0]
+    if (
+        restrict is None
+        and answer.province is not None
+        and _cut_short(answer, tokens, exact, matches)
+    ):
+        # Decided on a guessed name alone (typo-corrected, or read across a type word), or
+        # on one name beside a misspelt word, which stops short of a word nothing explains
+        # ("Thị Trấn Ba Keoo" read as Thị trấn Bo, "Keoo" left over): the name may be part
+        # of another one. The province is asked, with it as the first button.
+        guess = _decide(data, text, tokens, _Evidence(_prefer_longest(matches)), True)[0]
+        if guess.status == "ambiguous":
+            return guess.make()
     if answer.status == "province_only" and answer.province is not None:
         # The province is known but no ward: words that name nothing there may be a ward
         # or district of it misspelt, one edit away or two in a long name ("Hòqa Thạsnh").
@@ -1706,7 +1732,7 @@ class _Answer:
     """A decision, and how to write it out: only the last pass's answer is written (its
     street part and buttons), so a first pass that the typo pass overrules costs less."""
 
-    __slots__ = ("confidence", "make", "province", "status")
+    __slots__ = ("confidence", "make", "province", "spans", "status")
 
     def __init__(
         self,
@@ -1714,11 +1740,15 @@ class _Answer:
         make: Callable[[], Resolution],
         province: str | None = None,
         confidence: float = 0.0,
+        spans: tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.status = status
         self.make = make
         self.province = province  # the current province decided (province_only, resolved)
         self.confidence = confidence  # how sure the province is
+        # the words the decision rests on: the spans of the province's best reading, and of
+        # the ward's when it differs
+        self.spans = spans
 
 
 def _pass(
@@ -1732,6 +1762,118 @@ def _pass(
             (hyp.score for hyp in hyps), default=0.0
         )
     return _decide(data, text, tokens, evidence)
+
+
+def _cut_short(answer: _Answer, tokens: list[_Token], exact: _Exact, matches: list[_Match]) -> bool:
+    """Whether the province decided rests on a name that stops short of a word nothing
+    explains (letters; no type, street or hamlet word; no word of the decision; none an
+    exact reading explains): the name was then read from part of another one.
+
+    - On guessed readings only (read by the typo pass, or read across a type word typed as
+      one: "Phường Hoàng" is Phượng Hoàng, a former name of Xã An Phượng, only if
+      "Phường" is no type word), any such word after one of them ("Thị Trấn Ba| Keoo"
+      read as Thị trấn Bo), or before one read without its type word or a marker.
+    - On one ward or district read as written without its type word or a marker, such a
+      word right after it, or before it, that is no syllable of any name, a misspelt word
+      ("Cơ Thạch Mỹ| Đìnm 2": Mỹ Đình misspelt, not Xã Thạch Mỹ); before it, not a type
+      word misspelt either ("bPhowng Thạnh Tây B": Phường misspelt)."""
+    code = answer.province
+    if code is None:
+        return False
+    spans = answer.spans
+    count = len(tokens)
+    used = [False] * count
+    for start, end in spans:
+        for index in range(start, end):
+            used[index] = True
+    guessed = True
+    for match in exact.matches:
+        if (
+            (match.start, match.end) in spans
+            and code in match.reading.codes
+            and not _across_type_word(tokens, match)
+        ):
+            guessed = False
+            break
+    if guessed:
+        for start, end in spans:
+            segment = tokens[start].segment
+            if _unexplained_at(tokens, exact, used, end, segment):
+                return True
+            if _unexplained_at(tokens, exact, used, start - 1, segment) and not _marked_on(
+                matches, start, end, code
+            ):
+                return True
+        return False
+    if len(set(spans)) != 1:
+        return False
+    start, end = spans[0]
+    if _marked_on(matches, start, end, code):
+        return False
+    for match in matches:
+        if (
+            match.start == start
+            and match.end == end
+            and match.reading.sample.level in (PROVINCE, OLD_PROVINCE)
+        ):
+            return False  # a province is named anywhere in an address ("bmt đăklăk")
+    segment = tokens[start].segment
+    if _unexplained_at(tokens, exact, used, end, segment) and tokens[end].key not in _syllables():
+        return True
+    # Before it, a misspelt word that is not a type word misspelt ("gKhánx |Thạnh Tây" may
+    # be the start of the name; "bPhowng |Thạnh Tây B" is Phường misspelt).
+    return (
+        _unexplained_at(tokens, exact, used, start - 1, segment)
+        and tokens[start - 1].key not in _syllables()
+        and not _near_type_word(tokens[start - 1].key)
+    )
+
+
+def _near_type_word(key: str) -> bool:
+    """Whether a folded word is within two edits of a type word or its abbreviation."""
+    return any(OSA.distance(key, word, score_cutoff=2) <= 2 for word in _TYPE_WORD_KEYS)
+
+
+_TYPE_WORD_KEYS: Final = ("phuong", "xa", "thi", "tran", "quan", "huyen", "thanh", "pho", "tinh")
+
+
+def _across_type_word(tokens: list[_Token], match: _Match) -> bool:
+    """Whether a reading without its type word takes a type word typed as one for a
+    syllable of the name."""
+    if match.reading.full:
+        return False
+    return any(_typed_type_word(tokens[index]) for index in range(match.name, match.end))
+
+
+def _marked_on(matches: list[_Match], start: int, end: int, code: str) -> bool:
+    """Whether a reading of province ``code`` on tokens[start:end] has its type word or a
+    marker (a misspelt type word read with the name counts)."""
+    for match in matches:
+        if (
+            match.start == start
+            and match.end == end
+            and (match.reading.full or match.start < match.name)
+            and code in match.reading.codes
+        ):
+            return True
+    return False
+
+
+def _unexplained_at(
+    tokens: list[_Token], exact: _Exact, used: list[bool], index: int, segment: int
+) -> bool:
+    """Whether tokens[index] is a word of ``segment`` that nothing explains (see
+    :func:`_cut_short`)."""
+    if index < 0 or index >= len(tokens) or used[index] or exact.covered[index]:
+        return False
+    token = tokens[index]
+    return (
+        token.segment == segment
+        and token.key.isalpha()
+        and token.key not in _STREET_WORDS
+        and not _is_marker_word(token)
+        and not _starts_marker(tokens, index)
+    )
 
 
 def _unexplained(tokens: list[_Token], exact: _Exact) -> bool:

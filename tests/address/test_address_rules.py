@@ -392,3 +392,43 @@ def test_misspelt_short_name_after_its_type_word_is_offered_not_decided() -> Non
     assert result.candidates[0].ward_name == "Xã Tà Xùa"
     # Without the type word nothing is offered.
     assert resolve("Tà Xùx").status == "not_found"
+
+
+# --- a guessed name cut short asks (2026-11-26, wrong-but-confident round) ----------------
+
+
+def _asks_first(result: Resolution, province: str) -> None:
+    """A question whose first button is ``province``: not a decision."""
+    assert result.status == "ambiguous", result
+    assert result.candidates[0].province_name == province, result
+
+
+def test_typo_corrected_name_followed_by_a_word_nothing_explains_is_asked() -> None:
+    # "Ba Keoo" is no name: read with a typo, "Ba" is Thị trấn Bo (Phú Thọ), and "Keoo" is
+    # left over; the correction took part of another name, so the province is asked.
+    _asks_first(resolve("Khu 5, Thị Trấn Ba Keoo"), "Tỉnh Phú Thọ")
+    # A typo of the whole name, nothing left over, still decides; written as such too.
+    _is(resolve("Tổ 1, Thị Trấn Ba Tơo"), "Tỉnh Quảng Ngãi", "Xã Ba Tơ")
+    _is(resolve("Khu phố 4, Thị trấn Bo"), "Tỉnh Phú Thọ", "Xã Kim Bôi")
+
+
+def test_name_read_across_a_type_word_typed_as_one_is_a_guess() -> None:
+    # "Phường Hoàng" spells Phượng Hoàng, a former name of Xã An Phượng (Hải Phòng), only if
+    # "Phường" is no type word: with "Văn Thzz" left over, the province is asked.
+    _asks_first(resolve("Ngõ 4, Phường Hoàng Văn Thzz"), "Thành phố Hải Phòng")
+    result = resolve("Tổ 5, Phường Hoàng Văn Thụ, Thái Nguyên")
+    assert result.status == "resolved"
+    assert result.old_ward_name == "Phường Hoàng Văn Thụ"
+
+
+def test_unmarked_name_beside_a_misspelt_word_is_asked() -> None:
+    # "Đxnh" is no syllable of any name: "Thạch Mỹ Đxnh" may be Mỹ Đình misspelt as much as
+    # Xã Thạch Mỹ (Hà Tĩnh) followed by a stray word.
+    _asks_first(resolve("Thôn 2, Thạch Mỹ Đxnh"), "Tỉnh Hà Tĩnh")
+    _is(resolve("Thôn 2, Thạch Mỹ"), "Tỉnh Hà Tĩnh", "Xã Mai Phụ")
+    # Before the name: "gKhánx" is no syllable and no misspelt type word, so the name may
+    # have begun there ("... Thạnh Tây"); "bPhowng" is Phường misspelt: the name starts after it.
+    _asks_first(resolve("Ấp 2 xã gKhánx Thạnh Tây"), "Tỉnh Tây Ninh")
+    _is(resolve("Ấp 3, Tổ 8 bPhowng Thạnh Tây B"), "Tỉnh Tây Ninh", "Xã Tân Biên")
+    # A province is named anywhere in an address: no question for a stray word before it.
+    assert resolve("66 Lê Duẩn bmtx đăklăk").province_name == "Tỉnh Đắk Lắk"
