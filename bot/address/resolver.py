@@ -336,6 +336,9 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
     keys = [token.key for token in tokens]
     segments = [token.segment for token in tokens]
     single = _SINGLE_MARKERS
+    # Fetched once per text, not per token (each is a call through a cache wrapper).
+    abbreviation_typos = _abbreviation_typos()
+    marker_typos = _marker_typos()
     for index in range(1, count):
         segment = segments[index]
         if segments[index - 1] != segment:
@@ -349,13 +352,13 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
         kind = single.get(previous)
         if not kind and tokens[index - 1].tone is None:
             # "lTT. Lai Vung": an abbreviation mistyped (written without diacritics).
-            kind = _abbreviation_typos().get(previous)
+            kind = abbreviation_typos.get(previous)
         if kind:
             out[index] = (kind, index - 1)
         elif keys[index].isdigit():
             # "uQận 12", "Phườg 4": before a number, a misspelt type word still numbers
             # the unit (not when the misspelling is a syllable of some name: "Quang 2").
-            kind = _marker_typos().get(previous)
+            kind = marker_typos.get(previous)
             if kind:
                 out[index] = (kind, index - 1)
     return out
@@ -1515,7 +1518,7 @@ def _candidate(
         old_province_name=_name(data, OLD_PROVINCE, hyp.old_province),
         old_district_name=None if several else _name(data, OLD_DISTRICT, hyp.old_district),
         old_ward_name=None if several else _name(data, OLD_WARD, hyp.old_ward),
-        score=round(min(1.0, hyp.score / top) if top else 0.0, 3),
+        score=_rounded3(min(1.0, hyp.score / top) if top else 0.0),
     )
 
 
@@ -1539,7 +1542,7 @@ def _build(
     return resolution(
         text=text,
         status=status,
-        confidence=round(max(0.0, min(1.0, confidence)), 3),
+        confidence=_rounded3(max(0.0, min(1.0, confidence))),
         province_code=province.code,
         province_name=province.name,
         ward_code=ward.code if ward else None,
@@ -1572,6 +1575,22 @@ def _rounded(score: float) -> float:
 
 
 _ROUNDED: Final[dict[float, float]] = {}
+
+
+def _rounded3(value: float) -> float:
+    """``round(value, 3)`` (confidences and button scores), remembered the same way. Zero
+    is not remembered: 0.0 and -0.0 are one key but round to different floats."""
+    if value == 0.0:
+        return round(value, 3)
+    known = _ROUNDED3.get(value)
+    if known is None:
+        if len(_ROUNDED3) >= _WORDS_MAX:
+            _ROUNDED3.clear()
+        known = _ROUNDED3[value] = round(value, 3)
+    return known
+
+
+_ROUNDED3: Final[dict[float, float]] = {}
 
 
 def _decide_ward(
@@ -2047,7 +2066,7 @@ def _decide(
         return Resolution(
             text=text,
             status="ambiguous",
-            confidence=round(min(0.5, best.score / total if total else 0.0), 3),
+            confidence=_rounded3(min(0.5, best.score / total if total else 0.0)),
             street=_street(text, tokens, best.spans),
             candidates=candidates,
         )
