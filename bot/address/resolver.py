@@ -1179,6 +1179,23 @@ def _best(
     return best
 
 
+def _file_options(
+    units: tuple[Unit, ...],
+    option: tuple[float, int, int],
+    table: dict[str, list[tuple[float, int, int]]],
+    unit_table: dict[str, Unit] | None,
+) -> None:
+    """Add ``option`` (score, start, end) to each unit's list, keeping the unit once."""
+    for unit in units:
+        options = table.get(unit.code)
+        if options is None:
+            table[unit.code] = [option]
+            if unit_table is not None:
+                unit_table[unit.code] = unit
+        else:
+            options.append(option)
+
+
 class _Province:
     """The matches that lie in one current province. The tables by level and unit are
     filled only for a province the decision visits (see :meth:`tables`)."""
@@ -1228,29 +1245,11 @@ class _Province:
         district_units: dict[str, Unit] = {}
         self.old_ward_units, self.old_wards, self.new_wards = old_units, old_wards, new_wards
         self.districts, self.district_units = districts, district_units
-        # Each unit's options (score, start, end), the unit kept once.
         for olds, news, dists, score, start, end in self.raw:
             option = (score, start, end)
-            for unit in olds:
-                options = old_wards.get(unit.code)
-                if options is None:
-                    old_wards[unit.code] = [option]
-                    old_units[unit.code] = unit
-                else:
-                    options.append(option)
-            for unit in news:
-                options = new_wards.get(unit.code)
-                if options is None:
-                    new_wards[unit.code] = [option]
-                else:
-                    options.append(option)
-            for unit in dists:
-                options = districts.get(unit.code)
-                if options is None:
-                    districts[unit.code] = [option]
-                    district_units[unit.code] = unit
-                else:
-                    options.append(option)
+            _file_options(olds, option, old_wards, old_units)
+            _file_options(news, option, new_wards, None)
+            _file_options(dists, option, districts, district_units)
 
     def province_for(
         self, old_code: str | None, used: tuple[tuple[int, int], ...]
@@ -1563,33 +1562,32 @@ def _ward_order(hyp: _Hypothesis) -> tuple[float, bool]:
     return (-_rounded(hyp.score), hyp.identity is not None)
 
 
+def _remembered_round(value: float, digits: int, known: dict[float, float]) -> float:
+    """``round(value, digits)``, remembered across texts in ``known``: scores are sums of
+    products of a few constants and recur, while ``round`` with digits formats the number
+    (slow). Zero is not remembered: 0.0 and -0.0 are one key but round to different
+    floats."""
+    if value == 0.0:
+        return round(value, digits)
+    rounded = known.get(value)
+    if rounded is None:
+        if len(known) >= _WORDS_MAX:
+            known.clear()
+        rounded = known[value] = round(value, digits)
+    return rounded
+
+
 def _rounded(score: float) -> float:
-    """``round(score, 6)``, remembered across texts: scores are sums of products of a few
-    constants and recur, while ``round`` with digits formats the number (slow)."""
-    known = _ROUNDED.get(score)
-    if known is None:
-        if len(_ROUNDED) >= _WORDS_MAX:
-            _ROUNDED.clear()
-        known = _ROUNDED[score] = round(score, 6)
-    return known
-
-
-_ROUNDED: Final[dict[float, float]] = {}
+    """``round(score, 6)``: hypotheses equal to 1e-6 rank as equals."""
+    return _remembered_round(score, 6, _ROUNDED)
 
 
 def _rounded3(value: float) -> float:
-    """``round(value, 3)`` (confidences and button scores), remembered the same way. Zero
-    is not remembered: 0.0 and -0.0 are one key but round to different floats."""
-    if value == 0.0:
-        return round(value, 3)
-    known = _ROUNDED3.get(value)
-    if known is None:
-        if len(_ROUNDED3) >= _WORDS_MAX:
-            _ROUNDED3.clear()
-        known = _ROUNDED3[value] = round(value, 3)
-    return known
+    """``round(value, 3)``: confidences and button scores."""
+    return _remembered_round(value, 3, _ROUNDED3)
 
 
+_ROUNDED: Final[dict[float, float]] = {}
 _ROUNDED3: Final[dict[float, float]] = {}
 
 
