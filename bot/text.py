@@ -155,15 +155,17 @@ def shape_features(text: str) -> list[str]:
     """
     words = _WORD.findall(text)
     features = []
-    folded = [fold(word) for word in words]
-    capitals = [
-        i for i, word in enumerate(words) if i > 0 and word[0].isupper() and not word.isupper()
-    ]
-    if capitals:
+    # The word before each capitalised word after the first, folded.
+    before = {
+        fold(words[i - 1])
+        for i, word in enumerate(words)
+        if i > 0 and word[0].isupper() and not word.isupper()
+    }
+    if before:
         features.append("capital_inside")
-    if any(folded[i - 1] in _NAME_CUES for i in capitals):
+    if not before.isdisjoint(_NAME_CUES):
         features.append("capital_after_kin")
-    if any(folded[i - 1] in _NAMING_CUES for i in capitals):
+    if not before.isdisjoint(_NAMING_CUES):
         features.append("capital_after_naming")
     if "?" in text:
         features.append("question_mark")

@@ -91,8 +91,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self._model = model
-        self._map: tuple[Pipeline, list[str], np.ndarray] | None = None
+        self._set_model(model)
 
     @classmethod
     def create(
@@ -143,7 +142,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return self._resource
         model = self._new_model()
         model.fit(self._features(examples), [self._label(e) for e in examples])
-        self._model = model
+        self._set_model(model)
         self.persist()
         return self._resource
 
@@ -157,21 +156,19 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return str(example.get(INTENT_RESPONSE_KEY))
         return str(example.get(INTENT))
 
-    def _intent_map(self) -> tuple[list[str], np.ndarray]:
-        """The intents and the class × intent 0/1 matrix that sums FAQ keys into ``faq``;
-        computed once per fitted model (not per message)."""
-        assert self._model is not None
-        if self._map is None or self._map[0] is not self._model:
-            labels = [
-                str(name).split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0]
-                for name in self._model.classes_
-            ]
-            intents = sorted(set(labels))
-            matrix = np.zeros((len(labels), len(intents)))
-            for column, label in enumerate(labels):
-                matrix[column, intents.index(label)] = 1.0
-            self._map = (self._model, intents, matrix)
-        return self._map[1], self._map[2]
+    def _set_model(self, model: Pipeline | None) -> None:
+        """Keep a fitted pipeline with its intents and the class × intent 0/1 matrix that
+        sums FAQ keys into ``faq`` (built once per model, not per message)."""
+        self._model = model
+        if model is None:
+            self._intents: list[str] = []
+            self._to_intents = np.zeros((0, 0))
+            return
+        labels = [str(name).split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for name in model.classes_]
+        self._intents = sorted(set(labels))
+        self._to_intents = np.zeros((len(labels), len(self._intents)))
+        for column, label in enumerate(labels):
+            self._to_intents[column, self._intents.index(label)] = 1.0
 
     def _unseen(self, messages: list[Message]) -> np.ndarray:
         """Which messages have no non-zero feature but from ``no_evidence_featurizers``."""
@@ -191,15 +188,14 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     ) -> tuple[list[str], np.ndarray]:
         """Probabilities per intent: a retrieval intent gets the sum of its keys'."""
         assert self._model is not None
-        intents, to_intents = self._intent_map()
-        probabilities = self._model.predict_proba(features) @ to_intents
+        probabilities = self._model.predict_proba(features) @ self._to_intents
         # A message none of whose n-grams was seen in training ("😀", a new script)
         # carries no evidence: the intercepts alone would name the biggest intent with
         # near certainty. Every intent equally likely instead (after the keys are summed,
         # or `faq` would get one share per key), so the FallbackClassifier asks again.
         if unseen.any():
             probabilities[unseen] = 1.0 / probabilities.shape[1]
-        return intents, probabilities
+        return self._intents, probabilities
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Set ``intent`` and ``intent_ranking`` from the class probabilities."""

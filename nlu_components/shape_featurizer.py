@@ -15,6 +15,7 @@ features of their own; their vocabulary is what training saw (bench/nlu.py measu
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import rasa.shared.utils.io
@@ -31,7 +32,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import coo_matrix
 
 from bot.text import SHAPE_FEATURES, shape_features
-from nlu_components import text_rules_digest
+from nlu_components import FoldingRulesFingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def edge_features(tokens: list[Token]) -> list[str]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
-class TextShapeFeaturizer(SparseFeaturizer, GraphComponent):
+class TextShapeFeaturizer(FoldingRulesFingerprint, SparseFeaturizer, GraphComponent):
     """One-hot sentence features: ``bot.text.shape_features`` and the edge words."""
 
     @classmethod
@@ -78,7 +79,7 @@ class TextShapeFeaturizer(SparseFeaturizer, GraphComponent):
         self._resource = resource
         self._set_columns(edge_vocabulary or [])
 
-    def _set_columns(self, edge_vocabulary: list[str]) -> None:
+    def _set_columns(self, edge_vocabulary: Iterable[str]) -> None:
         self._edge_vocabulary = sorted(edge_vocabulary)
         names = [*SHAPE_FEATURES, *self._edge_vocabulary]
         self._columns = {name: index for index, name in enumerate(names)}
@@ -86,11 +87,6 @@ class TextShapeFeaturizer(SparseFeaturizer, GraphComponent):
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         """Nothing to check."""
-
-    @classmethod
-    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """The features are defined in ``bot/text.py``, which Rasa's cache does not see."""
-        return text_rules_digest()
 
     @classmethod
     def create(
@@ -109,7 +105,7 @@ class TextShapeFeaturizer(SparseFeaturizer, GraphComponent):
         if self._config["edge_words"]:
             for message in training_data.training_examples:
                 words.update(edge_features(message.get(TOKENS_NAMES[TEXT]) or []))
-        self._set_columns(sorted(words))
+        self._set_columns(words)
         with self._model_storage.write_to(self._resource) as directory:
             rasa.shared.utils.io.dump_obj_as_json_to_file(
                 directory / _VOCABULARY_FILE, self._edge_vocabulary

@@ -20,26 +20,17 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.text import normalize_token
-from nlu_components import text_rules_digest
+from nlu_components import FoldingRulesFingerprint
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
-class VietnameseTokenizer(WhitespaceTokenizer):
+class VietnameseTokenizer(FoldingRulesFingerprint, WhitespaceTokenizer):
     """WhitespaceTokenizer whose user-text tokens carry the folded spelling."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """Adds ``fold``: switch the normalisation off to measure what it buys."""
         return {**WhitespaceTokenizer.get_default_config(), "fold": True}
-
-    @classmethod
-    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """The folding rules live in ``bot/text.py``, which Rasa's cache does not see.
-
-        Rasa fingerprints a component's own class; without this, an edit of the teen-code
-        table would reuse the cached tokens and never reach the model.
-        """
-        return text_rules_digest()
 
     @classmethod
     def create(
