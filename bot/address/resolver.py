@@ -128,6 +128,7 @@ _INSIDE: Final = 0.3  # a name lying inside a longer, stronger reading of the sa
 _FUZZY: Final = 0.85
 _FUZZY_SHORT: Final = 0.7  # a typo in a key of fewer than eight letters
 _FUZZY_TWO: Final = 0.7  # two typos in a name (looked for in the province decided only)
+_FAR_USABLE: Final = 0.4  # names two typos away, anywhere: offered as candidates, never decided
 
 
 # The records a text makes (_Token, _Match, _Hypothesis, _Exact, _Answer) are plain classes
@@ -443,7 +444,9 @@ def _relation(marker: str, level: str, kind: str) -> str:
 
 def _compatible(marker: str, level: str, kind: str) -> bool:
     if level in (PROVINCE, OLD_PROVINCE):
-        return marker in _PROVINCE_KINDS
+        # "Tỉnh" is said loosely of a centrally-run city too, but "TP. Vĩnh Long" before a
+        # province that is a tỉnh names its city, the old district: see :func:`_upgraded`.
+        return marker == "tinh" or (marker == "thanhpho" and kind == "thanhpho")
     if marker == kind:
         return True
     # "TP. Thủ Đức": a city inside a province was a district; "quận" before a town is a slip.
@@ -459,6 +462,10 @@ def _upgraded(marker: str, level: str, kind: str) -> bool:
     phường, "thị trấn" before a phường, "huyện" before a thị xã. Units are upgraded and
     customers keep the old word. The other way ("thị trấn" before a xã, "phường" before a
     xã) names another unit: "TT. Mường Chà" is the old town, not the new Xã Mường Chà."""
+    if level in (PROVINCE, OLD_PROVINCE):
+        # "TP. Vĩnh Long": the city, which also tells the province, but only weakly names
+        # the tỉnh itself (it must not outweigh the city's reading on the same words).
+        return marker == "thanhpho" and kind == "tinh"
     if level in (WARD, OLD_WARD):
         tier = _WARD_KINDS
     elif level == OLD_DISTRICT:
@@ -958,15 +965,18 @@ def _read_shifted(
 
 
 def _local_typos(
-    data: Data, tokens: list[_Token], matches: list[_Match], exact: _Exact, code: str
+    data: Data, tokens: list[_Token], matches: list[_Match], exact: _Exact, code: str | None
 ) -> list[_Match]:
     """Wards, old wards and districts of province ``code`` within one edit of a run of
     words that no reading there explains (two edits for a run of eight letters or more),
-    by deletion-index look-ups filtered to the province, the distance then checked."""
+    by deletion-index look-ups filtered to the province, the distance then checked.
+    ``code`` None: names of any level anywhere (candidates for a text with nothing else)."""
     count = len(tokens)
     covered = [False] * count
     for match in matches:
-        if match.score >= _SHORT_ONE and any(entry[0] == code for entry in match.reading.placed):
+        if match.score >= _SHORT_ONE and (
+            code is None or any(entry[0] == code for entry in match.reading.placed)
+        ):
             for index in range(match.name, match.end):
                 covered[index] = True
     out: list[_Match] = []
@@ -1012,14 +1022,20 @@ def _local_typos(
                 )
                 for reading in data.readings[near_key]:
                     sample = reading.sample
-                    if sample.level in (PROVINCE, OLD_PROVINCE) or not any(
-                        entry[0] == code for entry in reading.placed
+                    if code is not None and (
+                        sample.level in (PROVINCE, OLD_PROVINCE)
+                        or not any(entry[0] == code for entry in reading.placed)
                     ):
                         continue
                     scored = exact.score(tokens, start, end, reading, near_key)
                     # Two typos are a guess unless the type word or a marker stands with it
-                    # ("P.Hòqa Thạsnh"): "119 Hải ohòng" is a street.
-                    if scored[0] >= 0.0 and (distance <= 1 or reading.full or scored[1] < start):
+                    # ("P.Hòqa Thạsnh"): "119 Hải ohòng" is a street. Anywhere (``code``
+                    # None, candidates only), a long name may be guessed, a short one only
+                    # after its marker ("Tà Xùx" may be many names).
+                    marked = reading.full or scored[1] < start
+                    if scored[0] >= 0.0 and (
+                        marked or (distance <= 1 if code is not None else len(key) >= 8)
+                    ):
                         out.append(_Match(reading, scored[1], end, scored[0] * factor, start))
     return out
 
@@ -1742,6 +1758,13 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             guess = _decide(data, text, tokens, evidence, True)[0]
             if guess.status == "ambiguous":
                 return guess.make()
+        # Or names two typos away anywhere ("Thịsnh hĐán"): a guess, offered as buttons.
+        far = _local_typos(data, tokens, matches, exact, None)
+        if far:
+            evidence = _Evidence(_prefer_longest(matches + far))
+            guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
+            if guess.status == "ambiguous":
+                return guess.make()
     return answer.make()
 
 
@@ -1978,10 +2001,16 @@ def _decide_in(
 
 
 def _decide(
-    data: Data, text: str, tokens: list[_Token], evidence: _Evidence, ask: bool = False
+    data: Data,
+    text: str,
+    tokens: list[_Token],
+    evidence: _Evidence,
+    ask: bool = False,
+    usable: float = MIN_USABLE,
 ) -> tuple[_Answer, float]:
     """Pick the province (or list candidates), then the ward; also returns the best
-    hypothesis's score. ``ask``: list candidates even when one province leads.
+    hypothesis's score. ``ask``: list candidates even when one province leads; ``usable``:
+    the best score below which nothing was found.
 
     Provinces are visited by their upper bound, best first, and the visit stops as soon
     as no province left can change the answer: below the runner-up once one province
@@ -2020,7 +2049,7 @@ def _decide(
         raw_top = max(raw_top, max([hyp.score for hyp in hyps]))
         visited[code] = _against_named_province(hyps, named) if named else hyps
         best_of[code] = max([hyp.score for hyp in hyps])
-    if not visited or raw_top < MIN_USABLE:
+    if not visited or raw_top < usable:
         return _Answer(
             "not_found",
             partial(

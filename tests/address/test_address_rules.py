@@ -150,7 +150,9 @@ def test_town_word_does_not_fit_a_commune_elsewhere() -> None:
         ("phuong", "w", "xa", "other"),
         ("thanhpho", "d", "huyen", "other"),
         ("quan", "d", "thanhpho", "same"),  # "Q. Thủ Đức" for the city
-        ("tinh", "P", "thanhpho", "same"),
+        ("tinh", "P", "thanhpho", "same"),  # "tỉnh" is said loosely of a city too
+        ("thanhpho", "P", "thanhpho", "same"),
+        ("thanhpho", "P", "tinh", "upgraded"),  # "TP. Vĩnh Long" is the city, not the tỉnh
     ],
 )
 def test_type_marker_relations(marker: str, level: str, kind: str, relation: str) -> None:
@@ -432,3 +434,55 @@ def test_unmarked_name_beside_a_misspelt_word_is_asked() -> None:
     _is(resolve("Ấp 3, Tổ 8 bPhowng Thạnh Tây B"), "Tỉnh Tây Ninh", "Xã Tân Biên")
     # A province is named anywhere in an address: no question for a stray word before it.
     assert resolve("66 Lê Duẩn bmtx đăklăk").province_name == "Tỉnh Đắk Lắk"
+
+
+# --- a city named after its tỉnh (2026-11-26, wrong-ward round) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "district", "ward"),
+    [
+        # Phường 9 is also a ward of TP. Trà Vinh, merged into the same Tỉnh Vĩnh Long: read
+        # as the province, "TP. Vĩnh Long" left the ward to Trà Vinh's namesake.
+        ("Phường 9, TP. Vĩnh Long", "Thành phố Vĩnh Long", "Phường Long Châu"),
+        ("Khóm 3 Phường 9, TP. Vĩnh Long, Vĩnh Lsng", "Thành phố Vĩnh Long", "Phường Long Châu"),
+        ("146A Nguyễn Tất Thành phường 8 TP Cà Mau", "Thành phố Cà Mau", "Phường Lý Văn Lâm"),
+        ("Phường 8 TP Bạc Liêu", "Thành phố Bạc Liêu", "Phường Bạc Liêu"),
+    ],
+)
+def test_city_word_before_a_province_name_names_the_city(
+    text: str, district: str, ward: str
+) -> None:
+    result = resolve(text)
+    assert result.status == "resolved", result
+    assert result.old_district_name == district
+    assert result.ward_name == ward
+
+
+# --- a long name two typos away, with nothing else found (2026-11-26) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "province", "ward"),
+    [
+        ("Thịsnh hĐán", "Tỉnh Thái Nguyên", "Phường Quyết Thắng"),  # Thịnh Đán
+        ("Chbikng Sàng", "Tỉnh Sơn La", "Xã Yên Châu"),  # Chiềng Sàng
+    ],
+)
+def test_long_name_two_typos_away_is_offered_not_decided(
+    text: str, province: str, ward: str
+) -> None:
+    result = resolve(text)
+    assert result.status == "ambiguous", result
+    assert result.confidence <= 0.5
+    assert (result.candidates[0].province_name, result.candidates[0].ward_name) == (
+        province,
+        ward,
+    )
+
+
+def test_short_name_two_typos_away_or_unmarked_is_not_guessed() -> None:
+    # Two edits in eight letters or fewer, or one edit of a short name without its type
+    # word, make too many names: nothing is offered (the province is asked).
+    assert resolve("Tà Xùx").status == "not_found"
+    assert resolve("Phớc Hva").status == "not_found"
