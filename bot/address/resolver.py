@@ -376,6 +376,64 @@ def _syllables() -> frozenset[str]:
 
 
 @cache
+def _syllable_deletes() -> dict[str, tuple[str, ...]]:
+    """The syllables of unit names by each of their spellings with up to two letters
+    deleted (a symmetric-deletion index: a few thousand syllables, unlike the names)."""
+    index: dict[str, list[str]] = {}
+    for syllable in sorted(_syllables()):
+        for variant in _deletions(syllable, 2):
+            index.setdefault(variant, []).append(syllable)
+    return {variant: tuple(found) for variant, found in index.items()}
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """``word`` and its spellings with up to ``depth`` letters deleted."""
+    out = {word}
+    frontier = [word]
+    for _ in range(depth):
+        deeper: list[str] = []
+        for shorter in frontier:
+            for i in range(len(shorter)):
+                variant = shorter[:i] + shorter[i + 1 :]
+                if variant not in out:
+                    out.add(variant)
+                    deeper.append(variant)
+        frontier = deeper
+    return out
+
+
+# A misspelt word → the syllables it may be, nearest first (see _respelt).
+_RESPELT: Final[dict[str, tuple[tuple[str, int], ...]]] = {}
+_RESPELLINGS: Final = 32  # syllables tried per misspelt word
+
+
+def _respelt(word: str) -> tuple[tuple[str, int], ...]:
+    """The syllables of unit names a word that is none of them may be misspelt from, with
+    the edit distance: one edit for a word of three letters or fewer, two for a longer
+    one; the nearest few (equal distances in alphabetical order)."""
+    known = _RESPELT.get(word)
+    if known is not None:
+        return known
+    most = 2 if len(word) >= 4 else 1
+    index = _syllable_deletes()
+    found: set[str] = set()
+    for variant in _deletions(word, most):
+        syllables = index.get(variant)
+        if syllables:
+            found.update(syllables)
+    ranked = sorted(
+        (OSA.distance(word, syllable, score_cutoff=most), syllable) for syllable in found
+    )
+    known = tuple((syllable, distance) for distance, syllable in ranked if distance <= most)[
+        :_RESPELLINGS
+    ]
+    if len(_RESPELT) >= _WORDS_MAX:
+        _RESPELT.clear()
+    _RESPELT[word] = known
+    return known
+
+
+@cache
 def _marker_typos() -> dict[str, str]:
     """Spellings one edit from a type word that numbers units (quận, phường, huyện), minus
     the syllables unit names use."""
@@ -391,6 +449,60 @@ def _marker_typos() -> dict[str, str]:
             if (variant,) not in _MARKERS:
                 out[variant] = word
     return out
+
+
+def _loose_markers(
+    tokens: list[_Token], markers: list[tuple[str, int] | None]
+) -> list[tuple[str, int] | None]:
+    """``markers`` completed with misspelt type words before any word, not only before a
+    number ("Phưng Tân Giag"; "Thị Traấn Chaù Hang", one of two words misspelt). For
+    candidates only: a misspelt type word may as well be a syllable of a name."""
+    out = list(markers)
+    keys = [token.key for token in tokens]
+    single = _marker_typos()
+    pairs = _pair_marker_typos()
+    for index in range(1, len(tokens)):
+        segment = tokens[index].segment
+        marker = out[index]
+        if marker is not None and marker[0] == "tinh" and keys[marker[1]] == "t":
+            out[index] = (_TOWN_OR_PROVINCE, marker[1])  # "T Mường Khến": TT. misspelt
+        if marker is not None or tokens[index - 1].segment != segment:
+            continue
+        pair = (keys[index - 2], keys[index - 1]) if index >= 2 else ("", "")
+        if pair in pairs and tokens[index - 2].segment == segment:
+            out[index] = (pairs[pair], index - 2)
+        elif keys[index - 1] in single:
+            out[index] = (single[keys[index - 1]], index - 1)
+    return out
+
+
+# "T" alone: "T." for tỉnh, or "TT." (thị trấn) with a letter dropped (loose markers only).
+_TOWN_OR_PROVINCE: Final = "t"
+
+
+@cache
+def _pair_marker_typos() -> dict[tuple[str, str], str]:
+    """Two-word type words with one word one edit off ("thi traan", "th tran")."""
+    out: dict[tuple[str, str], str] = {}
+    for pair, kind in _MARKERS.items():
+        if len(pair) == 2:
+            for variant in _one_edit(pair[0]):
+                out[(variant, pair[1])] = kind
+            for variant in _one_edit(pair[1]):
+                out[(pair[0], variant)] = kind
+    return {pair: kind for pair, kind in out.items() if pair not in _MARKERS}
+
+
+def _one_edit(word: str) -> set[str]:
+    """Spellings one deletion, swap, substitution or insertion away from ``word``."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    variants = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    variants |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    variants |= {word[:i] + ch + word[i + 1 :] for i in range(len(word)) for ch in letters}
+    variants |= {word[:i] + ch + word[i:] for i in range(len(word) + 1) for ch in letters}
+    variants.discard(word)
+    variants.discard("")
+    return variants
 
 
 @cache
@@ -443,6 +555,8 @@ def _relation(marker: str, level: str, kind: str) -> str:
 
 
 def _compatible(marker: str, level: str, kind: str) -> bool:
+    if marker == _TOWN_OR_PROVINCE:
+        return level in (PROVINCE, OLD_PROVINCE) or kind == "thitran"
     if level in (PROVINCE, OLD_PROVINCE):
         # "Tỉnh" is said loosely of a centrally-run city too, but "TP. Vĩnh Long" before a
         # province that is a tỉnh names its city, the old district: see :func:`_upgraded`.
@@ -690,10 +804,15 @@ class _Exact:
         )
 
 
-def _exact_matches(data: Data, tokens: list[_Token]) -> _Exact:
+def _exact_matches(
+    data: Data, tokens: list[_Token], markers: list[tuple[str, int] | None] | None = None
+) -> _Exact:
+    """Every reading of a run of words spelt as an index key, scored; ``markers``: the
+    type marker before each token, when not the text's own (see :func:`_loose_markers`)."""
     count = len(tokens)
     out: list[_Match] = []
-    markers = _markers(tokens)
+    if markers is None:
+        markers = _markers(tokens)
     memo = _Memo(tokens)
     lookup = data.readings
     prefixes = data.prefixes
@@ -890,6 +1009,66 @@ def _fuzzy_matches(
     if not short:
         _shifted_matches(data, tokens, exact, digits, out)
     return out
+
+
+def _respelt_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
+    """Names two edits from a run of two words or more (in one part) where the misspelt
+    words (no syllable of any name) are respelt as syllables: "Qucố Oia" (Quốc Oai),
+    "Chiyg Sung" (Chiềng Sung). A guess, for candidates only (see :func:`_resolve`)."""
+    out: list[_Match] = []
+    count = len(tokens)
+    for start in range(count):
+        token = tokens[start]
+        if _is_marker_word(token) or token.key in _STREET_WORDS or not token.key.isalpha():
+            continue
+        for end in range(start + 2, min(count, start + 4) + 1):
+            if tokens[end - 1].segment != token.segment:
+                break
+            _respelt_run(data, tokens, exact, start, end, out)
+    return out
+
+
+def _respelt_run(
+    data: Data, tokens: list[_Token], exact: _Exact, start: int, end: int, out: list[_Match]
+) -> None:
+    """The readings of tokens[start:end] with its misspelt words respelt, two edits in all
+    (one edit is the near index's): scored as two typos."""
+    syllables = _syllables()
+    options: list[tuple[tuple[str, int], ...]] = []
+    misspelt = False
+    for token in tokens[start:end]:
+        key = token.key
+        if key in syllables or not key.isalpha():
+            options.append(((key, 0),))
+        else:
+            respelt = _respelt(key)
+            if not respelt:
+                return
+            options.append(respelt)
+            misspelt = True
+    if not misspelt:
+        return
+    keys: list[tuple[str, int]] = [("", 0)]
+    for choices in options:
+        keys = [
+            (key + syllable, edits + distance)
+            for key, edits in keys
+            for syllable, distance in choices
+            if edits + distance <= 2
+        ]
+    readings = data.readings
+    for key, edits in keys:
+        if len(key) < 6:
+            continue
+        # Respelt by two edits, a name as it is; by one, a name one more edit away ("Phogn
+        # Chu": Phong Châu); the near index found those one edit away in all.
+        names = [key] if edits == 2 else _fuzzy_keys(data, key)
+        factor = (_FUZZY if len(key) >= 8 else _FUZZY_SHORT) * _FUZZY_TWO
+        for name in names:
+            for reading in readings.get(name, ()):
+                scored = exact.score(tokens, start, end, reading, name)
+                if scored[0] >= 0.0:
+                    out.append(_Match(reading, scored[1], end, scored[0] * factor, start))
 
 
 def _shifted_matches(
@@ -1714,7 +1893,10 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         return answer.make()
     # Not decided, or decided on little while some words are left unexplained ("Khuôn
     # Lùng, Ngiên Loan"): read those words as typos too, and decide on everything.
-    typos = _fuzzy_matches(data, tokens, exact)
+    loose = _Exact(
+        exact.matches, exact.covered, exact.spans, _loose_markers(tokens, exact.markers), exact.memo
+    )
+    typos = _fuzzy_matches(data, tokens, loose)
     matches = exact.matches
     if typos:
         matches = matches + typos
@@ -1758,8 +1940,18 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             guess = _decide(data, text, tokens, evidence, True)[0]
             if guess.status == "ambiguous":
                 return guess.make()
-        # Or names two typos away anywhere ("Thịsnh hĐán"): a guess, offered as buttons.
-        far = _local_typos(data, tokens, matches, exact, None)
+        # Or, offered as buttons only: names two typos away anywhere ("Thịsnh hĐán", "Qucố
+        # Oia"), and names read with a misspelt type word ("T Mường Khến", "Tị Trấn Vĩnb
+        # Lộc").
+        far = (
+            _local_typos(data, tokens, matches, loose, None)
+            + _respelt_matches(data, tokens, loose)
+            + [
+                match
+                for match in _exact_matches(data, tokens, loose.markers).matches
+                if match.marked
+            ]
+        )
         if far:
             evidence = _Evidence(_prefer_longest(matches + far))
             guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]

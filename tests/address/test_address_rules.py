@@ -481,8 +481,28 @@ def test_long_name_two_typos_away_is_offered_not_decided(
     )
 
 
-def test_short_name_two_typos_away_or_unmarked_is_not_guessed() -> None:
-    # Two edits in eight letters or fewer, or one edit of a short name without its type
-    # word, make too many names: nothing is offered (the province is asked).
+def test_short_unmarked_name_one_typo_away_is_not_guessed() -> None:
+    # One edit of a five-letter name without its type word makes too many names: nothing
+    # is offered (the province is asked).
     assert resolve("Tà Xùx").status == "not_found"
-    assert resolve("Phớc Hva").status == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("text", "province", "ward"),
+    [
+        # Each misspelt word respelt as a syllable of a name: two edits in all.
+        ("Số 162 TT Qucố Oia", "Thành phố Hà Nội", "Xã Quốc Oai"),
+        ("xã Chiyg Sung", "Tỉnh Sơn La", "Xã Chiềng Sung"),
+        ("Chnh Lý", "Tỉnh Ninh Bình", None),  # Chính Lý (Hà Nam, now in Ninh Bình)
+        # "T" for "TT." with a letter dropped (elsewhere "T." is tỉnh).
+        ("Khu 2 T Mường Khến", "Tỉnh Phú Thọ", "Xã Tân Lạc"),
+    ],
+)
+def test_misspelt_words_respelt_as_syllables_are_offered(
+    text: str, province: str, ward: str | None
+) -> None:
+    result = resolve(text)
+    assert result.status == "ambiguous", result
+    assert result.candidates[0].province_name == province, result
+    # The button names the ward when it is the only one of that name in the province.
+    assert result.candidates[0].ward_name in (ward, None), result
