@@ -350,7 +350,7 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
             if kind:
                 out[index] = (kind, index - 2)
                 continue
-        kind = single.get(previous)
+        kind = _TOWN_OR_PROVINCE if previous == "t" else single.get(previous)
         if not kind and tokens[index - 1].tone is None:
             # "lTT. Lai Vung": an abbreviation mistyped (written without diacritics).
             kind = abbreviation_typos.get(previous)
@@ -365,6 +365,8 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
     return out
 
 
+# "T" alone: "T." for tỉnh, or "TT." (thị trấn) with a letter dropped ("T Mường Khến").
+_TOWN_OR_PROVINCE: Final = "t"
 _SINGLE_MARKERS: Final = {key[0]: kind for key, kind in _MARKERS.items() if len(key) == 1}
 _PAIR_FIRSTS: Final = frozenset(key[0] for key in _MARKERS if len(key) == 2)
 
@@ -463,10 +465,7 @@ def _loose_markers(
     pairs = _pair_marker_typos()
     for index in range(1, len(tokens)):
         segment = tokens[index].segment
-        marker = out[index]
-        if marker is not None and marker[0] == "tinh" and keys[marker[1]] == "t":
-            out[index] = (_TOWN_OR_PROVINCE, marker[1])  # "T Mường Khến": TT. misspelt
-        if marker is not None or tokens[index - 1].segment != segment:
+        if out[index] is not None or tokens[index - 1].segment != segment:
             continue
         pair = (keys[index - 2], keys[index - 1]) if index >= 2 else ("", "")
         if pair in pairs and tokens[index - 2].segment == segment:
@@ -474,10 +473,6 @@ def _loose_markers(
         elif keys[index - 1] in single:
             out[index] = (single[keys[index - 1]], index - 1)
     return out
-
-
-# "T" alone: "T." for tỉnh, or "TT." (thị trấn) with a letter dropped (loose markers only).
-_TOWN_OR_PROVINCE: Final = "t"
 
 
 @cache
@@ -551,7 +546,7 @@ def _relation(marker: str, level: str, kind: str) -> str:
         return "same"
     if _upgraded(marker, level, kind):
         return "upgraded"
-    return "other" if marker in _TIER_KINDS else ""
+    return "other" if marker in _TIER_KINDS or marker == _TOWN_OR_PROVINCE else ""
 
 
 def _compatible(marker: str, level: str, kind: str) -> bool:

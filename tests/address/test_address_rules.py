@@ -494,8 +494,6 @@ def test_short_unmarked_name_one_typo_away_is_not_guessed() -> None:
         ("Số 162 TT Qucố Oia", "Thành phố Hà Nội", "Xã Quốc Oai"),
         ("xã Chiyg Sung", "Tỉnh Sơn La", "Xã Chiềng Sung"),
         ("Chnh Lý", "Tỉnh Ninh Bình", None),  # Chính Lý (Hà Nam, now in Ninh Bình)
-        # "T" for "TT." with a letter dropped (elsewhere "T." is tỉnh).
-        ("Khu 2 T Mường Khến", "Tỉnh Phú Thọ", "Xã Tân Lạc"),
     ],
 )
 def test_misspelt_words_respelt_as_syllables_are_offered(
@@ -506,3 +504,21 @@ def test_misspelt_words_respelt_as_syllables_are_offered(
     assert result.candidates[0].province_name == province, result
     # The button names the ward when it is the only one of that name in the province.
     assert result.candidates[0].ward_name in (ward, None), result
+
+
+@pytest.mark.parametrize(
+    ("text", "province", "ward", "old_ward"),
+    [
+        ("Khóm 3 T Sông Đốc", "Tỉnh Cà Mau", "Xã Sông Đốc", "Thị trấn Sông Đốc"),
+        ("Khóm 1 T. Lai Vung, Lai Vung", "Tỉnh Đồng Tháp", "Xã Hòa Long", "Thị trấn Lai Vung"),
+    ],
+)
+def test_t_alone_is_a_town_with_a_letter_dropped_or_a_province(
+    text: str, province: str, ward: str, old_ward: str
+) -> None:
+    # "T." is tỉnh before a province, and "TT." misspelt before a town: Thị trấn Lai Vung
+    # (now in Xã Hòa Long), not the new Xã Lai Vung named after the district.
+    result = resolve(text)
+    _is(result, province, ward)
+    assert result.old_ward_name == old_ward
+    _is(resolve("Xóm 2, xã Nghi Phong, T. Nghệ An"), "Tỉnh Nghệ An", "Phường Vinh Lộc")
