@@ -1063,7 +1063,8 @@ def _respelt_run(
             for reading in readings.get(name, ()):
                 scored = exact.score(tokens, start, end, reading, name)
                 if scored[0] >= 0.0:
-                    out.append(_Match(reading, scored[1], end, scored[0] * factor, start))
+                    marked = reading.full or scored[1] < start
+                    out.append(_Match(reading, scored[1], end, scored[0] * factor, start, marked))
 
 
 def _shifted_matches(
@@ -1910,11 +1911,18 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             return guess.make()
     if answer.status == "province_only" and answer.province is not None:
         # The province is known but no ward: words that name nothing there may be a ward
-        # or district of it misspelt, one edit away or two in a long name ("Hòqa Thạsnh").
-        # Looked up in that province only, where a namesake elsewhere does not hide it.
-        local = _local_typos(data, tokens, matches, exact, answer.province)
+        # or district of it misspelt, one edit away or two in a long name ("Hòqa Thạsnh"),
+        # or two in all after its type word ("P. Kmi Lein": kim, liên). Looked up in that
+        # province only, where a namesake elsewhere does not hide it.
+        code = answer.province
+        local = _local_typos(data, tokens, matches, exact, code) + [
+            match
+            for match in _respelt_matches(data, tokens, loose)
+            if match.marked
+            and match.reading.sample.level not in _PROVINCE_LEVELS
+            and any(entry[0] == code for entry in match.reading.placed)
+        ]
         if local:
-            code = answer.province
             evidence = _Evidence(_prefer_longest(matches + local))
             if code in evidence.provinces:
                 hyps = _hypotheses(data, evidence, code)

@@ -522,3 +522,14 @@ def test_t_alone_is_a_town_with_a_letter_dropped_or_a_province(
     _is(result, province, ward)
     assert result.old_ward_name == old_ward
     _is(resolve("Xóm 2, xã Nghi Phong, T. Nghệ An"), "Tỉnh Nghệ An", "Phường Vinh Lộc")
+
+
+def test_ward_two_typos_away_respelt_in_the_province_decided() -> None:
+    # "Kmi Lein": each word one edit from a syllable (kim, liên), Kim Liên in all two edits
+    # away; looked for in the province decided, and decided with its type word only.
+    result = resolve("Ngõ 5, P. Kmi Lein, Đống Đa, Hà Nội")
+    _is(result, HANOI, "Phường Kim Liên")
+    assert result.old_ward_name == "Phường Kim Liên"
+    bare = resolve("Ngõ 5, Kmi Lein, Đống Đa, Hà Nội")
+    assert bare.status == "province_only"
+    assert bare.ward_name is None
