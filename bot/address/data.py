@@ -277,6 +277,28 @@ def _add(data: Data, key: str, level: str, code: str, full: bool) -> None:
 _TYPED_NUMBER: Final = re.compile(r"^(p|f|q|x|h|ward|district)\d+$")
 
 
+def _within_old_provinces(
+    mapping: dict[str, tuple[str, ...]], province_of: dict[str, str]
+) -> dict[str, tuple[str, ...]]:
+    """The old → new ward links with the few the library's table of split wards draws
+    across old provinces dropped. The 2025 reform drew the new wards inside each old
+    province before the provinces merged, so a new ward takes the old wards of one old
+    province; the table links some namesakes of two old provinces now merged (two "Phường
+    4", of Tân An and of Tây Ninh) to each other's targets. A link into a new ward whose
+    other old wards lie in another old province is dropped, unless it is the old ward's
+    only one."""
+    sources: dict[str, Counter[str]] = defaultdict(Counter)
+    for old, targets in mapping.items():
+        for new in targets:
+            sources[new][province_of[old]] += 1
+    out: dict[str, tuple[str, ...]] = {}
+    for old, targets in mapping.items():
+        province = province_of[old]
+        kept = tuple(new for new in targets if sources[new][province] == max(sources[new].values()))
+        out[old] = kept or targets
+    return out
+
+
 def _is_full(keyword: str, kind: str, short_key: str) -> bool:
     """Whether a keyword carries its type word ("phuongkimlien", "p13"), not just the name."""
     if keyword == short_key:
@@ -468,7 +490,12 @@ def load() -> Data:
             mapping[old_key_to_ward[old_key]].extend(
                 new_ward_by_keys[(pkey, t["newWardKey"])] for t in ordered
             )
-    data.old_ward_to_new = {k: tuple(dict.fromkeys(v)) for k, v in mapping.items()}
+    province_of = {
+        row["wardCode"] or f"d{row['districtCode']}": row["provinceCode"] for row in old_rows
+    }
+    data.old_ward_to_new = _within_old_provinces(
+        {k: tuple(dict.fromkeys(v)) for k, v in mapping.items()}, province_of
+    )
 
     reverse: dict[str, list[str]] = defaultdict(list)
     by_district: dict[str, set[str]] = defaultdict(set)

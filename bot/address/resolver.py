@@ -1329,6 +1329,7 @@ def _prefer_longest(matches: list[_Match]) -> list[_Match]:
 
 
 _PROVINCE_LEVELS: Final = frozenset((PROVINCE, OLD_PROVINCE))
+_NO_WARDS: Final[frozenset[str]] = frozenset()
 _NO_PLACES: Final[set[str]] = set()
 
 
@@ -1583,13 +1584,16 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                 district is None
                 and score >= _FULL
                 and province.districts
+                and not unit.bare_key.isdigit()
                 and not evidence.agrees(data, span)
             ):
                 # Nor neighbours, and no other ward of these words agrees with the
                 # district: a district of the same old province still supports a ward
                 # written with its type word, weakly, rather than vetoing it ("xã Nghi
                 # Phong, Nghi Lộc" when the list has moved Nghi Phong under Thành phố
-                # Vinh). The district is reported as typed.
+                # Vinh). The district is reported as typed. Not a numbered ward: wards
+                # are numbered within their district, so "Phường 2" of another district is
+                # another ward, not one moved.
                 for district_code, district_options in province.districts.items():
                     if district_units[district_code].province != unit.province:
                         continue
@@ -1829,6 +1833,17 @@ def _decide_ward(
     best = ranked[0]
     spans = best_any.spans if best is best_any else best_any.spans + best.spans
     runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+    # A district named without a ward of it, that holds none of the best ward's current
+    # wards, is a rival reading too: "hPường 2, Thành phố Tân An" is no Phường 2 of Kiến
+    # Tường (the ward is asked, not guessed).
+    for hyp in hyps:
+        if (
+            hyp.identity is None
+            and hyp.old_district is not None
+            and hyp.score > runner_up
+            and data.old_district_to_new.get(hyp.old_district, _NO_WARDS).isdisjoint(best.new_wards)
+        ):
+            runner_up = hyp.score
     lead = best.score - runner_up
     if lead >= MARGIN and len(best.new_wards) == 1:
         ward_confidence = min(1.0, 0.6 + 0.4 * min(1.0, lead / 1.5) + 0.1 * (best.score >= 2))

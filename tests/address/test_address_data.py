@@ -43,3 +43,21 @@ def test_old_provinces_map_to_one_current_province_each(data) -> None:
     assert data.old_province_to_new["77"] == ("79",)  # Bà Rịa - Vũng Tàu → HCMC
     assert all(len(new) == 1 for new in data.old_province_to_new.values())
     assert len(data.old_province_to_new) == 63
+
+
+def test_each_current_ward_takes_old_wards_of_one_old_province(data) -> None:
+    # The reform drew new wards inside each old province before merging provinces. The
+    # library's table of split wards links namesakes of two merged provinces across that
+    # line (Phường 4 of Tân An, Long An, to Phường Tân Ninh of Tây Ninh); dropped on load.
+    provinces: dict[str, set[str]] = {}
+    for (level, _code), unit in data.units.items():
+        if level == OLD_WARD:
+            for new in unit.new_wards:
+                provinces.setdefault(new, set()).add(unit.province)
+    assert all(len(olds) == 1 for olds in provinces.values())
+    tan_an_ward_4 = next(
+        unit
+        for (level, _code), unit in data.units.items()
+        if level == OLD_WARD and unit.name == "Phường 4" and unit.district == "794"
+    )
+    assert [data.unit(WARD, code).name for code in tan_an_ward_4.new_wards] == ["Phường Long An"]

@@ -533,3 +533,20 @@ def test_ward_two_typos_away_respelt_in_the_province_decided() -> None:
     bare = resolve("Ngõ 5, Kmi Lein, Đống Đa, Hà Nội")
     assert bare.status == "province_only"
     assert bare.ward_name is None
+
+
+def test_numbered_ward_of_a_merged_province_is_no_longer_split_across_it() -> None:
+    # Phường 3 of TP. Tây Ninh was listed as split into Tân Ninh and Long An (of Tân An,
+    # Long An province), a namesake's link: it is Phường Tân Ninh alone.
+    _is(resolve("Số 5, Phường 3, Thành phố Tây Ninh"), "Tỉnh Tây Ninh", "Phường Tân Ninh")
+
+
+def test_ward_of_another_district_than_the_one_named_asks() -> None:
+    # The only Phường 2 of old Long An is in Thị xã Kiến Tường; the text names Thành phố
+    # Tân An (misspelt): that district is a rival reading, so the ward is asked.
+    result = resolve("Số 9, Phuờg 2, Thành phốo Tân An, Tỉnh Long An")
+    assert result.province_name == "Tỉnh Tây Ninh"
+    assert result.status == "province_only", result
+    assert result.ward_name is None
+    # A numbered ward is never "moved" from another district of the same old province.
+    assert resolve("Phường 2, Thị xã Kiến Tường").ward_name == "Phường Kiến Tường"
