@@ -440,14 +440,9 @@ def _marker_typos() -> dict[str, str]:
     """Spellings one edit from a type word that numbers units (quận, phường, huyện), minus
     the syllables unit names use."""
     syllables = _syllables()
-    letters = "abcdefghijklmnopqrstuvwxyz"
     out: dict[str, str] = {}
     for word in ("quan", "phuong", "huyen"):
-        variants = {word[:i] + word[i + 1 :] for i in range(len(word))}
-        variants |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
-        variants |= {word[:i] + ch + word[i + 1 :] for i in range(len(word)) for ch in letters}
-        variants |= {word[:i] + ch + word[i:] for i in range(len(word) + 1) for ch in letters}
-        for variant in variants - syllables - {word}:
+        for variant in _one_edit(word) - syllables:
             if (variant,) not in _MARKERS:
                 out[variant] = word
     return out
