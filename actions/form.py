@@ -139,8 +139,11 @@ class ValidateRequestForm(FormValidationAction):
             if resolution.status in {"resolved", "province_only"}:
                 return _accept(combined, resolution)
         resolution = await resolve_address(text)
-        if len(resolution.candidates) >= 2 and resolution.status in {"province_only", "ambiguous"}:
-            # Either the province is in doubt, or an old ward was split between new ones.
+        if (resolution.status == "ambiguous" and resolution.candidates) or (
+            len(resolution.candidates) >= 2 and resolution.status == "province_only"
+        ):
+            # Either the province is in doubt (one candidate: a misspelt name's guess,
+            # offered as "did you mean"), or an old ward was split between new ones.
             return _ask_choice(text, resolution)
         if resolution.status in {"resolved", "province_only"}:
             return _accept(text, resolution)

@@ -104,3 +104,22 @@ async def test_name_is_kept_trimmed(tracker_for, dispatcher, domain):
         "  Nguyễn   Thị Lan ", dispatcher, tracker_for(), domain
     )
     assert events == {"contact_name": "Nguyễn Thị Lan"}
+
+
+async def test_misspelt_name_with_one_guess_is_offered_as_one_button(
+    tracker_for, dispatcher, domain
+):
+    # "Thịsnh hĐán" is Thịnh Đán two typos away, a guess: offered, not decided, and the
+    # button press takes it as any other choice.
+    typed = "Thịsnh hĐán"
+    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    assert events["address"] is None
+    assert events["address_status"] == "ambiguous"
+    assert events["address_choice_count"] == "1"
+    picked = events["address_choice_1"]
+    assert picked.endswith("Tỉnh Thái Nguyên")
+    done = await form.validate_address(
+        picked, dispatcher, tracker_for(text=picked, slots=events), domain
+    )
+    assert done["address"] == typed
+    assert done["address_units"]["province_name"] == "Tỉnh Thái Nguyên"
