@@ -2330,3 +2330,11 @@ def province_by_code(code: str) -> str | None:
     """Current province name for a code, or None when the code is not a current province."""
     unit = load().units.get((PROVINCE, code))
     return unit.name if unit else None
+
+
+def forget_texts() -> None:
+    """Empty what is remembered across texts (words read, tone factors, respellings,
+    roundings): a benchmark pass then starts as a fresh stream of addresses would, rather
+    than on texts it has just read (the tables loaded once stay)."""
+    for memory in (_WORDS, _TONE_FACTORS, _RESPELT, _ROUNDED, _ROUNDED3):
+        memory.clear()
