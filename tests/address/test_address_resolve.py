@@ -350,3 +350,14 @@ def test_typo_in_a_short_province_name() -> None:
     result = resolve("12 Tràng Tiền, Hoàn Kiếm, Hà Nộm")
     _is(result, HANOI)
     assert result.old_district_name == "Quận Hoàn Kiếm"
+
+
+def test_answers_do_not_depend_on_texts_read_before() -> None:
+    # What the resolver remembers across texts (words read, tone factors...) only saves
+    # time: the bench empties it between passes (bench/address.py), answers are the same.
+    from bot.address.resolver import forget_texts
+
+    texts = ["12/3 Le Van Sy P13 Q3 tphcm", "Thịsnh hĐán", "xã Tân Phú", "Phường 1, TP HCM"]
+    warm = [resolve(text) for text in texts]
+    forget_texts()
+    assert [resolve(text) for text in reversed(texts)] == list(reversed(warm))
