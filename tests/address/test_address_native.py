@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.address import _native, resolve
-from bot.address.model import Candidate, Resolution, resolution
-from bot.address.resolver import _PIECE, _words
+from bot.address.model import Candidate, Resolution
+from bot.address.resolver import _PIECE, _words, candidate, resolution
 
 # Addresses written for the tests: every status, both structures, typos, no commas.
 ADDRESSES = [
@@ -103,6 +103,24 @@ def test_the_fast_constructor_builds_an_equal_frozen_resolution() -> None:
     assert fast.old_ward_code is None  # defaults filled in
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.status = "ambiguous"  # type: ignore[misc]
+
+
+def test_the_fast_constructor_builds_an_equal_frozen_candidate() -> None:
+    values: dict[str, object] = {
+        "province_code": "01",
+        "province_name": "Thành phố Hà Nội",
+        "ward_code": "00001",
+        "ward_name": "Phường Kim Liên",
+        "old_district_name": "Quận Đống Đa",
+    }
+    fast = candidate(**values)
+    slow = Candidate(**values)  # type: ignore[arg-type]
+    assert fast == slow
+    assert hash(fast) == hash(slow)
+    assert fast.label == slow.label
+    assert fast.score == 0.0  # defaults filled in
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.score = 1.0  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
