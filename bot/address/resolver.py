@@ -1682,7 +1682,12 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
 
 
 def _street(text: str, tokens: list[_Token], spans: tuple[tuple[int, int], ...]) -> str | None:
-    """The text left once the matched units (and their markers) are taken out."""
+    """The text left once the matched units (and their markers) are taken out.
+
+    The tokens' offsets are in the text composed (NFC), as it was read: a text typed with
+    decomposed diacritics (NFD, as some keyboards send it) is composed before it is cut."""
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
     pieces: list[str] = []
     last = 0
     for start, end in sorted(spans):

@@ -361,3 +361,16 @@ def test_answers_do_not_depend_on_texts_read_before() -> None:
     warm = [resolve(text) for text in texts]
     forget_texts()
     assert [resolve(text) for text in reversed(texts)] == list(reversed(warm))
+
+
+def test_street_part_of_a_text_typed_with_decomposed_diacritics() -> None:
+    # Some keyboards send "ễ" as "e" + two combining marks (NFD): the units are read on the
+    # composed text, and the street part is cut from it too, not from the text as sent.
+    import unicodedata
+
+    typed = "251 Nguyễn Văn Linh, Phường Phước Nguyên, Bà Rịa - Vũng Tàu"
+    composed = resolve(typed)
+    decomposed = resolve(unicodedata.normalize("NFD", typed))
+    assert composed.street == "251 Nguyễn Văn Linh"
+    assert decomposed.street == composed.street
+    assert decomposed.text == unicodedata.normalize("NFD", typed)  # kept as typed
