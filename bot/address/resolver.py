@@ -189,6 +189,7 @@ class _Hypothesis:
     compiled, its constructor is native (a dataclass's ``__init__`` stays Python)."""
 
     __slots__ = (
+        "district_read",
         "identity",
         "new_wards",
         "old_district",
@@ -209,6 +210,7 @@ class _Hypothesis:
         old_district: str | None,
         old_province: str | None,
         spans: tuple[tuple[int, int], ...],
+        district_read: bool = True,
     ) -> None:
         self.score = score
         self.province = province  # current province code
@@ -219,6 +221,8 @@ class _Hypothesis:
         self.old_district = old_district
         self.old_province = old_province
         self.spans = spans
+        # False: ``old_district`` is the old ward's own, no words of the text name it.
+        self.district_read = district_read
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -1628,7 +1632,15 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
             identity = ("W", new_wards[0]) if len(new_wards) == 1 else ("w", ward_code)
             hyps.append(
                 _Hypothesis(
-                    score, code, identity, new_wards, ward_code, old_district, unit.province, used
+                    score,
+                    code,
+                    identity,
+                    new_wards,
+                    ward_code,
+                    old_district,
+                    unit.province,
+                    used,
+                    district is not None,
                 )
             )
     for ward_code, options in province.new_wards.items():
@@ -1936,13 +1948,42 @@ def _decide_ward(
             data,
             text,
             tokens,
-            best,
+            _with_named_district(best, hyps),
             "province_only",
             province_confidence,
             tuple(split[:MAX_CANDIDATES]),
         )
 
     return _Answer("province_only", make, best.province, province_confidence, spans)
+
+
+def _with_named_district(best: _Hypothesis, hyps: list[_Hypothesis]) -> _Hypothesis:
+    """``best``, to report while its ward is asked. When no words name its old district
+    (the guessed ward's own), the district the text names instead (one read without a
+    ward, within the margin), else none: "bhường 7, Gò Vấp" reports Gò Vấp, and "Phường
+    1, TP HCM" no district, whatever Phường 1 leads the candidates."""
+    if best.district_read:
+        return best
+    district: str | None = None
+    old_province = best.old_province
+    spans = best.spans
+    for hyp in hyps:  # strongest first
+        if best.score - hyp.score >= MARGIN:
+            break
+        if hyp.identity is None and hyp.old_district is not None:
+            district, old_province, spans = hyp.old_district, hyp.old_province, spans + hyp.spans
+            break
+    return _Hypothesis(
+        best.score,
+        best.province,
+        best.identity,
+        best.new_wards,
+        best.old_ward,
+        district,
+        old_province,
+        spans,
+        district is not None,
+    )
 
 
 def _resolve(text: str, restrict: str | None) -> Resolution:

@@ -550,3 +550,15 @@ def test_ward_of_another_district_than_the_one_named_asks() -> None:
     assert result.ward_name is None
     # A numbered ward is never "moved" from another district of the same old province.
     assert resolve("Phường 2, Thị xã Kiến Tường").ward_name == "Phường Kiến Tường"
+
+
+def test_ward_asked_reports_only_an_old_district_the_text_names() -> None:
+    # The ward is asked: the best guess's own district is no fact to store (restricted
+    # zones match on it). The district typed is reported; none when none is typed.
+    named = resolve("bhường 7, Gò Vấp, TP. Hồ Chí Minh")
+    assert named.status == "province_only"
+    assert named.old_district_name == "Quận Gò Vấp"
+    assert named.street is None
+    unnamed = resolve("Phường 1, TP HCM")
+    assert unnamed.status == "province_only"
+    assert unnamed.old_district_name is None
