@@ -306,20 +306,32 @@ def _is_full(keyword: str, kind: str, short_key: str) -> bool:
     return bool(_TYPED_NUMBER.match(keyword)) or (bool(kind) and keyword.startswith(kind))
 
 
-def _deletes(key: str) -> set[str]:
-    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+def deletions(word: str, depth: int) -> set[str]:
+    """``word`` and its spellings with up to ``depth`` letters deleted: what a
+    symmetric-deletion index files a key under, and looks a typed word up by."""
+    out = {word}
+    frontier = [word]
+    for _ in range(depth):
+        deeper: list[str] = []
+        for shorter in frontier:
+            for i in range(len(shorter)):
+                variant = shorter[:i] + shorter[i + 1 :]
+                if variant not in out:
+                    out.add(variant)
+                    deeper.append(variant)
+        frontier = deeper
+    return out
 
 
 def _deletion_index(keys: Iterable[str], with_self: bool = False) -> dict[str, list[str]]:
     """Each one-deletion form of the keys → the keys it comes from (with ``with_self``,
-    each key under itself first), in the keys' order: a typed key costs one look-up per
+    each key under itself too), in the keys' order: a typed key costs one look-up per
     deletion instead of a scan."""
     index: dict[str, list[str]] = {}
     for key in keys:
-        if with_self:
-            index.setdefault(key, []).append(key)
-        for deleted in _deletes(key):
-            index.setdefault(deleted, []).append(key)
+        for variant in deletions(key, 1):
+            if with_self or variant != key:
+                index.setdefault(variant, []).append(key)
     return index
 
 

@@ -44,6 +44,7 @@ from bot.address.data import (
     Reading,
     Spelling,
     Unit,
+    deletions,
     load,
     spelling,
     tones_agree,
@@ -390,25 +391,9 @@ def _syllable_deletes() -> dict[str, tuple[str, ...]]:
     deleted (a symmetric-deletion index: a few thousand syllables, unlike the names)."""
     index: dict[str, list[str]] = {}
     for syllable in sorted(_syllables()):
-        for variant in _deletions(syllable, 2):
+        for variant in deletions(syllable, 2):
             index.setdefault(variant, []).append(syllable)
     return {variant: tuple(found) for variant, found in index.items()}
-
-
-def _deletions(word: str, depth: int) -> set[str]:
-    """``word`` and its spellings with up to ``depth`` letters deleted."""
-    out = {word}
-    frontier = [word]
-    for _ in range(depth):
-        deeper: list[str] = []
-        for shorter in frontier:
-            for i in range(len(shorter)):
-                variant = shorter[:i] + shorter[i + 1 :]
-                if variant not in out:
-                    out.add(variant)
-                    deeper.append(variant)
-        frontier = deeper
-    return out
 
 
 # A misspelt word → the syllables it may be, nearest first (see _respelt).
@@ -426,7 +411,7 @@ def _respelt(word: str) -> tuple[tuple[str, int], ...]:
     most = 2 if len(word) >= 4 else 1
     index = _syllable_deletes()
     found: set[str] = set()
-    for variant in _deletions(word, most):
+    for variant in deletions(word, most):
         syllables = index.get(variant)
         if syllables:
             found.update(syllables)
@@ -450,7 +435,7 @@ def _marker_typos() -> dict[str, str]:
     out: dict[str, str] = {}
     for word in ("quan", "phuong", "huyen"):
         for variant in _one_edit(word) - syllables:
-            if (variant,) not in _MARKERS:
+            if variant not in _SINGLE_MARKERS:
                 out[variant] = word
     return out
 
@@ -459,8 +444,9 @@ def _loose_markers(
     tokens: list[_Token], markers: list[tuple[str, int] | None]
 ) -> list[tuple[str, int] | None]:
     """``markers`` completed with misspelt type words before any word, not only before a
-    number ("Phưng Tân Giag"; "Thị Traấn Chaù Hang", one of two words misspelt). For
-    candidates only: a misspelt type word may as well be a syllable of a name."""
+    number ("Phưng Tân Giag"; "Thị Traấn Chaù Hang", one of two words misspelt). For the
+    readings of the typo passes and the last resort only: a misspelt type word may as well
+    be a syllable of a name, so the exact pass keeps the text's own markers."""
     out = list(markers)
     keys = [token.key for token in tokens]
     single = _marker_typos()
@@ -761,7 +747,7 @@ def _fuzzy_keys(data: Data, key: str, depth: int = 1, short: bool = False) -> tu
     known = _FUZZY_KEYS.get(memo_key)
     if known is not None:
         return known
-    variants = _deletions(key, depth)
+    variants = deletions(key, depth)
     found: set[str] = set()
     for near in (data.near, data.near_short) if short else (data.near,):
         for variant in variants:
@@ -1024,7 +1010,8 @@ def _fuzzy_matches(
 def _respelt_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
     """Names two edits from a run of two words or more (in one part) where the misspelt
     words (no syllable of any name) are respelt as syllables: "Qucố Oia" (Quốc Oai),
-    "Chiyg Sung" (Chiềng Sung). A guess, for candidates only (see :func:`_resolve`)."""
+    "Chiyg Sung" (Chiềng Sung). A guess: offered as candidates, or decided on in the
+    province decided only after its type word (see :func:`_resolve`)."""
     out: list[_Match] = []
     count = len(tokens)
     for start in range(count):
@@ -2053,16 +2040,19 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         # Or, offered as buttons only: names two typos away anywhere ("Thịsnh hĐán", "Qucố
         # Oia"), and names read with a misspelt type word ("T Mường Khến", "Tị Trấn Vĩnb
         # Lộc").
-        far = (
-            _local_typos(data, tokens, matches, loose, None)
-            + _respelt_matches(data, tokens, loose)
-            + [
+        far = _local_typos(data, tokens, matches, loose, None) + _respelt_matches(
+            data, tokens, loose
+        )
+        if loose.markers != exact.markers:
+            # Names after a type word misspelt (the exact pass read them unmarked).
+            far += [
                 match
                 for match in _exact_matches(data, tokens, loose.markers).matches
-                if match.marked
+                if match.start < match.name and exact.markers[match.name] is None
             ]
-        )
-        if far:
+        # Names read with their type word, however weakly (a type word of the unit before
+        # its upgrade, "Thị Trấn Hộ Phòng"), are offered too.
+        if far or any(match.marked for match in exact.matches):
             evidence = _Evidence(_prefer_longest(matches + far))
             guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
             if guess.status == "ambiguous":
