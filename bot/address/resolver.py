@@ -131,6 +131,9 @@ _FUZZY: Final = 0.85
 _FUZZY_SHORT: Final = 0.7  # a typo in a key of fewer than eight letters
 _FUZZY_TWO: Final = 0.7  # two typos in a name (looked for in the province decided only)
 _FAR_USABLE: Final = 0.4  # names two typos away, anywhere: offered as candidates, never decided
+# A province decided on the words as typed with at least this score (a name with its type
+# word, or two names that agree) is kept against rivals that rest on guessed names only.
+_KEPT: Final = 1.0
 
 
 # The records a text makes (_Token, _Match, _Hypothesis, _Exact, _Answer) are plain classes
@@ -563,6 +566,10 @@ def _upgraded(marker: str, level: str, kind: str) -> bool:
         # "TP. Vĩnh Long": the city, which also tells the province, but only weakly names
         # the tỉnh itself (it must not outweigh the city's reading on the same words).
         return marker == "thanhpho" and kind == "tinh"
+    if level == OLD_DISTRICT and marker == "thitran" and kind == "huyen":
+        # "Thị Trấn Đại Từ": a district's seat town is often named after it (and keeps the
+        # name for customers after a renaming), so the word names the district's town.
+        return True
     if level in (WARD, OLD_WARD):
         tier = _WARD_KINDS
     elif level == OLD_DISTRICT:
@@ -840,7 +847,7 @@ def _exact_matches(
         elif token.initials:
             # "bh hòa b": initials in lower case, only when the rest of the name follows.
             out.extend(_initials_matches(data, tokens, start, marker, memo, True))
-    out = _discount_partial(tokens, out)
+    out = _discount_partial(tokens, _without_shadowed_seats(out, markers))
     covered = [False] * count
     spans: list[tuple[int, int]] = []
     for match in out:
@@ -849,6 +856,45 @@ def _exact_matches(
                 covered[index] = True
             spans.append((match.name, match.end))
     return _Exact(out, covered, spans, markers, memo)
+
+
+def _without_shadowed_seats(
+    matches: list[_Match], markers: list[tuple[str, int] | None], guesses: int = 0
+) -> list[_Match]:
+    """Drop a district read after "thị trấn" (its seat town, see :func:`_upgraded`) where
+    a town is read on the same words: "TT Tân Trụ" is then the town, and the words must not
+    also serve as the district beside another ward ("Ấp Tân Bình"). ``matches[-guesses:]``
+    are typo guesses: a guessed town does not hide a district read as typed ("Thị Trấn Đại
+    Từ" is no Thị Trấn Ái Tử)."""
+    first_guess = len(matches) - guesses
+    seats: dict[tuple[int, int], bool] = {}  # span → read as typed
+    for index, match in enumerate(matches):
+        if match.start < match.name and match.reading.sample.level == OLD_DISTRICT:
+            marker = markers[match.name]
+            if marker is not None and marker[0] == "thitran":
+                span = (match.start, match.end)
+                seats[span] = seats.get(span, False) or index < first_guess
+    if not seats:
+        return matches
+    shadowed: set[tuple[int, int]] = set()
+    for index, match in enumerate(matches):
+        span = (match.start, match.end)
+        if (
+            span in seats
+            and (match.start < match.name or match.reading.full)
+            and match.reading.sample.level in (WARD, OLD_WARD)
+            and (index < first_guess or not seats[span])
+        ):
+            shadowed.add(span)
+    if not shadowed:
+        return matches
+    return [
+        match
+        for match in matches
+        if (match.start, match.end) not in shadowed
+        or match.reading.sample.level != OLD_DISTRICT
+        or match.start == match.name
+    ]
 
 
 def _initials_matches(
@@ -1989,8 +2035,12 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     typos = _fuzzy_matches(data, tokens, loose)
     matches = exact.matches
     if typos:
-        matches = matches + typos
+        matches = _without_shadowed_seats(matches + typos, loose.markers, len(typos))
+        first = answer
         answer = _pass(data, text, tokens, matches, restrict)[0]
+        if answer.status == "ambiguous" and first.province is not None and top >= _KEPT:
+            # Guessed names made a rival of a province read as typed: see _kept.
+            answer = _kept(data, text, tokens, matches, typos, first) or answer
     if (
         restrict is None
         and answer.province is not None
@@ -2017,7 +2067,11 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             and any(entry[0] == code for entry in match.reading.placed)
         ]
         if local:
-            evidence = _Evidence(_prefer_longest(matches + local))
+            local = matches + local
+            guesses = len(local) - len(exact.matches)
+            evidence = _Evidence(
+                _prefer_longest(_without_shadowed_seats(local, loose.markers, guesses))
+            )
             if code in evidence.provinces:
                 hyps = _hypotheses(data, evidence, code)
                 named = evidence.named()
@@ -2058,6 +2112,53 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if guess.status == "ambiguous":
                 return guess.make()
     return answer.make()
+
+
+def _kept(
+    data: Data,
+    text: str,
+    tokens: list[_Token],
+    matches: list[_Match],
+    typos: list[_Match],
+    first: _Answer,
+) -> _Answer | None:
+    """The province the words as typed decided, when the typo pass leaves it in the lead
+    by less than the margin and every rival rests on a guessed name read without its type
+    word, on other words: "Phường Tyần hHưng Đạo, Thành phố Quảng Ngãi" (Hưng Đạo in eight
+    provinces) stays in Quảng Ngãi. A guess after its type word ("xã Phú Đôg") or one that
+    explains the decided words and more ("Thị Trấn lam Quan": Tam Quan, not Thị trấn Lâm)
+    is a true rival. The ward is decided in the province kept, on every reading."""
+    code = first.province
+    assert code is not None
+    evidence = _Evidence(_prefer_longest(matches))
+    if code not in evidence.provinces:
+        return None
+    named = evidence.named()
+    hyps = _hypotheses(data, evidence, code)
+    if hyps and named:
+        hyps = _against_named_province(hyps, named)
+    if not hyps:
+        return None
+    top = _strongest(hyps).score
+    guessed = {(match.start, match.end): match.start < match.name for match in typos}
+    for other, province in evidence.provinces.items():
+        if other == code or province.bound <= top - MARGIN:
+            continue
+        rivals = _hypotheses(data, evidence, other)
+        if rivals and named:
+            rivals = _against_named_province(rivals, named)
+        if not rivals:
+            continue
+        rival = _strongest(rivals)
+        if rival.score <= top - MARGIN:
+            continue
+        if rival.score >= top - 1e-9 or any(
+            guessed.get(span, True)
+            or any(_overlaps(span[0], span[1], ((low, high),)) for low, high in first.spans)
+            for span in rival.spans
+        ):
+            return None
+    return _decide_ward(data, text, tokens, hyps, first.confidence)
 
 
 class _Answer:

@@ -9,6 +9,7 @@ import pytest
 
 from bot.address import Resolution, resolve
 from bot.address.data import (
+    OLD_DISTRICT,
     OLD_WARD,
     WARD,
     Data,
@@ -562,3 +563,51 @@ def test_ward_asked_reports_only_an_old_district_the_text_names() -> None:
     unnamed = resolve("Phường 1, TP HCM")
     assert unnamed.status == "province_only"
     assert unnamed.old_district_name is None
+
+
+# --- session 6: what the typo pass may unsettle; "thị trấn" before a district -------------
+
+
+def test_province_read_as_typed_is_kept_against_guessed_names_elsewhere() -> None:
+    # As typed, "Thành phố Quảng Ngãi" decides the province; the typo pass reads the
+    # misspelt ward as Hưng Đạo, a commune of eight other provinces. Those guesses, on
+    # other words and without their type word, do not make the province a question.
+    _is(
+        resolve("Phường Trầnx Hưngg Đạo, Thành phố Quảng Ngãi"),
+        "Tỉnh Quảng Ngãi",
+        "Phường Cẩm Thành",
+    )
+
+
+def test_guess_read_with_its_type_word_is_still_a_rival() -> None:
+    # "Quận 1" decides Hồ Chí Minh City as typed, but "xã Phú Đôg" is a commune one
+    # letter away in five provinces, announced by its type word: the province is asked.
+    result = resolve("Quận 1, xã Phú Đôg")
+    assert result.status == "ambiguous", result
+    assert result.candidates[0].province_name == HCMC
+
+
+@pytest.mark.parametrize(
+    ("text", "province"),
+    [
+        # The seat of Huyện Đại Từ is Thị trấn Hùng Sơn; customers say "Thị trấn Đại Từ".
+        # It was decided as Thị Trấn Ái Tử of Quảng Trị, a typo guess, on the lone words.
+        ("Thị Trấn Đại Từ", "Tỉnh Thái Nguyên"),
+        ("tt Lạc Thủy", "Tỉnh Phú Thọ"),
+    ],
+)
+def test_town_word_before_a_district_name_offers_the_district(text: str, province: str) -> None:
+    result = resolve(text)
+    assert result.status == "ambiguous", result
+    assert province in {candidate.province_name for candidate in result.candidates}
+    # With its province, the district decides it.
+    _is(resolve(f"Khu 2, {text}, {province}"), province)
+
+
+def test_town_read_on_the_words_is_the_town_not_its_district() -> None:
+    # Thị trấn Tân Trụ exists: the words are the town, and do not also serve as Huyện Tân
+    # Trụ beside a commune of it read in the hamlet's name (Đức Tân).
+    _is(resolve("Ấp Đức Tân, thị trấn Tân Trụ"), "Tỉnh Tây Ninh", "Xã Tân Trụ")
+    _is(resolve("Khu phố Hòa Phú, TT Củ Chi"), HCMC, "Xã Tân An Hội")
+    assert _relation("thitran", OLD_DISTRICT, "huyen") == "upgraded"
+    assert _relation("thitran", OLD_DISTRICT, "quan") == "other"
