@@ -1195,6 +1195,10 @@ def _local_typos(
     by deletion-index look-ups filtered to the province, the distance then checked.
     ``code`` None: names of any level anywhere (candidates for a text with nothing else)."""
     count = len(tokens)
+    local = code is not None
+    # In one province, four letters after the type word ("Phường am Hà": Nam Hà); anywhere,
+    # a short name one letter off is too often another name.
+    shortest = 4 if local else 5
     covered = [False] * count
     for match in matches:
         if match.score >= _SHORT_ONE and (
@@ -1214,10 +1218,10 @@ def _local_typos(
             if token.segment != segment or covered[end - 1] or not token.key.isalpha():
                 break
             key += token.key
-            if len(key) < 5:
+            if len(key) < shortest:
                 continue
             most = 2 if len(key) >= 8 else 1
-            for near_key in _fuzzy_keys(data, key, most):
+            for near_key in _fuzzy_keys(data, key, most, local and len(key) < 6):
                 distance = OSA.distance(key, near_key, score_cutoff=most)
                 if distance > most:
                     continue
@@ -1238,7 +1242,9 @@ def _local_typos(
                     # after its marker ("Tà Xùx" may be many names).
                     marked = reading.full or scored[1] < start
                     if scored[0] >= 0.0 and (
-                        marked or (distance <= 1 if code is not None else len(key) >= 8)
+                        marked
+                        if len(key) < 5
+                        else marked or (distance <= 1 if code is not None else len(key) >= 8)
                     ):
                         out.append(_Match(reading, scored[1], end, scored[0] * factor, start))
     return out
@@ -2041,6 +2047,21 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         if answer.status == "ambiguous" and first.province is not None and top >= _KEPT:
             # Guessed names made a rival of a province read as typed: see _kept.
             answer = _kept(data, text, tokens, matches, typos, first) or answer
+    if answer.status == "ambiguous" and answer.leader is not None and restrict is None:
+        # The leading province by less than the margin: words that name nothing as typed
+        # may be a ward or district of it misspelt ("Gia Lâ, Hà Nộhi": Gia Lâm), looked up
+        # there only, as for a province decided without a ward (below). Words read as
+        # typed elsewhere are not re-read as its typos: that namesake is the rival.
+        local = [
+            match
+            for match in _local_typos(data, tokens, matches, exact, answer.leader)
+            if not any(exact.covered[match.name : match.end])
+        ]
+        if local:
+            evidence = _Evidence(_prefer_longest(matches + local))
+            better = _decide(data, text, tokens, evidence)[0]
+            if better.status != "ambiguous" and better.province == answer.leader:
+                answer = better
     if (
         restrict is None
         and answer.province is not None
@@ -2165,7 +2186,7 @@ class _Answer:
     """A decision, and how to write it out: only the last pass's answer is written (its
     street part and buttons), so a first pass that the typo pass overrules costs less."""
 
-    __slots__ = ("confidence", "make", "province", "spans", "status")
+    __slots__ = ("confidence", "leader", "make", "province", "spans", "status")
 
     def __init__(
         self,
@@ -2174,10 +2195,12 @@ class _Answer:
         province: str | None = None,
         confidence: float = 0.0,
         spans: tuple[tuple[int, int], ...] = (),
+        leader: str | None = None,
     ) -> None:
         self.status = status
         self.make = make
         self.province = province  # the current province decided (province_only, resolved)
+        self.leader = leader  # ambiguous: the province that scores best, by less than the margin
         self.confidence = confidence  # how sure the province is
         # the words the decision rests on: the spans of the province's best reading, and of
         # the ward's when it differs
@@ -2498,7 +2521,7 @@ def _decide(
             candidates=candidates,
         )
 
-    return _Answer("ambiguous", make), raw_top
+    return _Answer("ambiguous", make, leader=best.province), raw_top
 
 
 def _strongest(hyps: list[_Hypothesis]) -> _Hypothesis:

@@ -611,3 +611,22 @@ def test_town_read_on_the_words_is_the_town_not_its_district() -> None:
     _is(resolve("Khu phố Hòa Phú, TT Củ Chi"), HCMC, "Xã Tân An Hội")
     assert _relation("thitran", OLD_DISTRICT, "huyen") == "upgraded"
     assert _relation("thitran", OLD_DISTRICT, "quan") == "other"
+
+
+def test_name_misspelt_in_the_leading_province_decides_it() -> None:
+    # Both names misspelt: "Hà Nộhi" leads, "Gia Lâ" was read as Gia Lai (a province,
+    # the only reading of so short a typo anywhere). In the leading province, it is Huyện
+    # Gia Lâm one letter away: the province is decided, the ward asked.
+    result = resolve("Thôn 2, Gia Lâ, Hà Nộhi")
+    assert result.status == "province_only", result
+    assert result.province_name == HANOI
+    assert result.old_district_name == "Huyện Gia Lâm"
+
+
+@pytest.mark.parametrize(
+    "text", ["Tổ 2, Phường am Hà, ià Tĩnh", "20 Phan Đình Phùng, Phường Nm Hà, Hà Tĩnh"]
+)
+def test_four_letters_after_the_type_word_are_read_in_the_province(text: str) -> None:
+    # Phường Nam Hà (now part of Phường Thành Sen) with a letter dropped: four letters
+    # are looked up one edit away in the province only, and only after the type word.
+    _is(resolve(text), "Tỉnh Hà Tĩnh", "Phường Thành Sen")
