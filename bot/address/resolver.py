@@ -1611,6 +1611,29 @@ def _district_of(
     return district
 
 
+def _mention_beside(
+    province: _Province,
+    old_code: str | None,
+    used: tuple[tuple[int, int], ...],
+    district_span: tuple[int, int],
+    district_score: float,
+) -> tuple[float, tuple[int, int], str | None] | None:
+    """The province mention to take instead of the district found for a ward, when the
+    district's words lie strictly inside a mention that outweighs the district and the
+    mention left beside it together ("Quang Trung - T. Nam Định": "Nam Định" is the
+    province's name typed after its type word, not Thành phố Nam Định); else None (take
+    the district). On the very same words ("Bà Rịa - Vũng Tàu"), the district and the
+    mention beside it explain as much."""
+    alone = province.province_for(old_code, used)
+    if alone is None:
+        return None
+    low, high = alone[1]
+    if not (low <= district_span[0] and district_span[1] <= high and alone[1] != district_span):
+        return None
+    beside = province.province_for(old_code, (*used, district_span))
+    return alone if alone[0] > district_score + (beside[0] if beside else 0.0) else None
+
+
 def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]:
     """Every reading in one current province, completed with the district and province
     mentions consistent with it on disjoint spans."""
@@ -1661,10 +1684,20 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                     if found and (district is None or found.score * 0.5 > district[0]):
                         district = (found.score * 0.5, found)
                         old_district = district_code
+            mention = None
             if district:
-                score += district[0]
-                used += ((district[1].start, district[1].end),)
-            mention = province.province_for(unit.province, used) if province.mentions else None
+                district_span = (district[1].start, district[1].end)
+                if province.mentions:
+                    mention = _mention_beside(
+                        province, unit.province, used, district_span, district[0]
+                    )
+                if mention is None:
+                    score += district[0]
+                    used += (district_span,)
+                else:
+                    district, old_district = None, unit.district
+            if mention is None and province.mentions:
+                mention = province.province_for(unit.province, used)
             if mention:
                 score += mention[0]
                 used += (mention[1],)
@@ -1693,11 +1726,22 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                     found = _best(district_options, used)
                     if found and (best_district is None or found.score > best_district.score):
                         best_district, old_district = found, district_code
+            mention = None
             if best_district:
-                score += best_district.score
-                used += ((best_district.start, best_district.end),)
+                district_span = (best_district.start, best_district.end)
+                if province.mentions:
+                    old_province = district_units[old_district].province if old_district else None
+                    mention = _mention_beside(
+                        province, old_province, used, district_span, best_district.score
+                    )
+                if mention is None:
+                    score += best_district.score
+                    used += (district_span,)
+                else:
+                    best_district = old_district = None
             old_province = district_units[old_district].province if old_district else None
-            mention = province.province_for(old_province, used) if province.mentions else None
+            if mention is None and province.mentions:
+                mention = province.province_for(old_province, used)
             if mention:
                 score += mention[0]
                 used += (mention[1],)

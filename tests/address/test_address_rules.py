@@ -630,3 +630,22 @@ def test_four_letters_after_the_type_word_are_read_in_the_province(text: str) ->
     # Phường Nam Hà (now part of Phường Thành Sen) with a letter dropped: four letters
     # are looked up one edit away in the province only, and only after the type word.
     _is(resolve(text), "Tỉnh Hà Tĩnh", "Phường Thành Sen")
+
+
+def test_province_named_after_its_type_word_is_not_spent_on_its_city() -> None:
+    # "TN" is Thành phố Thái Nguyên's initials as well as the province's: a ward's
+    # hypothesis took the city on "tỉnh TN" and so lost the province mention (the
+    # district was taken first, greedily). The mention that outweighs the district and
+    # what is left beside it is taken instead.
+    result = resolve("P.Hoàng Văn Thụ, TPTN, tỉnh TN")
+    _is(result, "Tỉnh Thái Nguyên", "Phường Phan Đình Phùng")
+    assert result.old_ward_name == "Phường Hoàng Văn Thụ"
+    # Quang Trung is a commune of Vụ Bản and a ward of the city of Nam Định: with the
+    # province named, both readings score alike and the ward is asked (the city read on
+    # "Nam Định" made the commune win).
+    namesakes = resolve("Số 5 Quang Trung, T. Nam Định")
+    assert namesakes.status == "province_only", namesakes
+    assert {candidate.ward_name for candidate in namesakes.candidates} == {
+        "Xã Hiển Khánh",
+        "Phường Nam Định",
+    }
