@@ -910,13 +910,20 @@ def _initials_matches(
     ("bh hòa a"): lower-case letters alone are too often something else ("bmt")."""
     out: list[_Match] = []
     segment = tokens[start].segment
+    # "TP. Quy Nhơn" with the name misspelt is still the type word: no Tuy Phước alone.
+    before_name = (
+        tokens[start].key == "tp"
+        and start + 1 < len(tokens)
+        and tokens[start + 1].segment == segment
+        and tokens[start + 1].key.isalpha()
+    )
     rest = ""
     for end in range(start + 1, min(len(tokens), start + 4) + 1):
         if end > start + 1:
             if tokens[end - 1].segment != segment:
                 break
             rest += tokens[end - 1].key
-        elif rest_only:
+        elif rest_only or before_name:
             continue
         for reading in data.initial_readings.get(tokens[start].key + "|" + rest, ()):
             sample = reading.sample
@@ -1188,18 +1195,24 @@ def _read_shifted(
 
 
 def _local_typos(
-    data: Data, tokens: list[_Token], matches: list[_Match], exact: _Exact, code: str | None
+    data: Data,
+    tokens: list[_Token],
+    matches: list[_Match],
+    exact: _Exact,
+    code: str | None,
+    anywhere: bool = False,
 ) -> list[_Match]:
     """Wards, old wards and districts of province ``code`` within one edit of a run of
     words that no reading there explains (two edits for a run of eight letters or more),
     by deletion-index look-ups filtered to the province, the distance then checked.
-    ``code`` None: names of any level anywhere (candidates for a text with nothing else)."""
+    ``code`` None: names of any level anywhere (candidates for a text with nothing else).
+    ``anywhere``: nor any reading elsewhere, as typed (see :func:`_resolve`)."""
     count = len(tokens)
     local = code is not None
     # In one province, four letters after the type word ("Phường am Hà": Nam Hà); anywhere,
     # a short name one letter off is too often another name.
     shortest = 4 if local else 5
-    covered = [False] * count
+    covered = list(exact.covered) if anywhere else [False] * count
     for match in matches:
         if match.score >= _SHORT_ONE and (
             code is None or any(entry[0] == code for entry in match.reading.placed)
@@ -2096,11 +2109,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         # may be a ward or district of it misspelt ("Gia Lâ, Hà Nộhi": Gia Lâm), looked up
         # there only, as for a province decided without a ward (below). Words read as
         # typed elsewhere are not re-read as its typos: that namesake is the rival.
-        local = [
-            match
-            for match in _local_typos(data, tokens, matches, exact, answer.leader)
-            if not any(exact.covered[match.name : match.end])
-        ]
+        local = _local_typos(data, tokens, matches, exact, answer.leader, True)
         if local:
             evidence = _Evidence(_prefer_longest(matches + local))
             better = _decide(data, text, tokens, evidence)[0]

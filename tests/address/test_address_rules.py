@@ -649,3 +649,11 @@ def test_province_named_after_its_type_word_is_not_spent_on_its_city() -> None:
         "Xã Hiển Khánh",
         "Phường Nam Định",
     }
+
+
+def test_tp_before_a_misspelt_name_is_the_type_word_not_initials() -> None:
+    # "TP" is also Tuy Phước's initials; before a name (here misspelt: "Qui Nhơnn") it is
+    # the type word. The old district stored with the request was Tuy Phước.
+    result = resolve("Số 8, P. Trần Phú, TP Qui Nhơnn, Bình Định")
+    _is(result, "Tỉnh Gia Lai", "Phường Quy Nhơn")
+    assert result.old_district_name == "Thành phố Quy Nhơn"
