@@ -2057,11 +2057,13 @@ def _with_named_district(best: _Hypothesis, hyps: list[_Hypothesis]) -> _Hypothe
     """``best``, to report while its ward is asked. When no words name its old district
     (the guessed ward's own), the district the text names instead (one read without a
     ward, within the margin), else none: "bhường 7, Gò Vấp" reports Gò Vấp, and "Phường
-    1, TP HCM" no district, whatever Phường 1 leads the candidates."""
+    1, TP HCM" no district, whatever Phường 1 leads the candidates. The old province
+    likewise: the district's, else the old province the text names, else none ("Phường 1,
+    TP HCM" is no address of Bà Rịa - Vũng Tàu, whose Phường 1 may lead)."""
     if best.district_read:
         return best
     district: str | None = None
-    old_province = best.old_province
+    old_province: str | None = None
     spans = best.spans
     for hyp in hyps:  # strongest first
         if best.score - hyp.score >= MARGIN:
@@ -2069,6 +2071,12 @@ def _with_named_district(best: _Hypothesis, hyps: list[_Hypothesis]) -> _Hypothe
         if hyp.identity is None and hyp.old_district is not None:
             district, old_province, spans = hyp.old_district, hyp.old_province, spans + hyp.spans
             break
+    if district is None:
+        for hyp in hyps:
+            # The province mention alone: its old province, when the words name one.
+            if hyp.identity is None and hyp.old_district is None and hyp.old_province:
+                old_province = hyp.old_province
+                break
     return _Hypothesis(
         best.score,
         best.province,

@@ -560,9 +560,12 @@ def test_ward_asked_reports_only_an_old_district_the_text_names() -> None:
     assert named.status == "province_only"
     assert named.old_district_name == "Quận Gò Vấp"
     assert named.street is None
+    assert named.old_province_name == HCMC
     unnamed = resolve("Phường 1, TP HCM")
     assert unnamed.status == "province_only"
     assert unnamed.old_district_name is None
+    # Nor the guessed ward's old province (a Phường 1 of Bà Rịa - Vũng Tàu may lead).
+    assert unnamed.old_province_name is None
 
 
 # --- session 6: what the typo pass may unsettle; "thị trấn" before a district -------------
