@@ -665,7 +665,10 @@ def _score(
     elif relation == "other":
         score, first = _WRONG_MARKER, start
     elif level in (PROVINCE, OLD_PROVINCE):
-        score, first = (_ALIAS if len(key) <= 5 else _PROVINCE_SHORT), start
+        # A short key is a customary short form (HN, SG, Huế), unless it is only the first
+        # words of the name ("Bà Rịa" of Bà Rịa - Vũng Tàu: that is also a city's name).
+        alias = len(key) <= 5 and (key == unit.bare_key or not unit.bare_key.startswith(key))
+        score, first = (_ALIAS if alias else _PROVINCE_SHORT), start
     else:
         score, first = (_SHORT if end - start > 1 else _SHORT_ONE), start
     if not full and not compatible:
@@ -1641,7 +1644,7 @@ def _mention_beside(
     if alone is None:
         return None
     low, high = alone[1]
-    if not (low <= district_span[0] and district_span[1] <= high and alone[1] != district_span):
+    if not (low <= district_span[0] and district_span[1] <= high):
         return None
     beside = province.province_for(old_code, (*used, district_span))
     return alone if alone[0] > district_score + (beside[0] if beside else 0.0) else None

@@ -660,3 +660,21 @@ def test_tp_before_a_misspelt_name_is_the_type_word_not_initials() -> None:
     result = resolve("Số 8, P. Trần Phú, TP Qui Nhơnn, Bình Định")
     _is(result, "Tỉnh Gia Lai", "Phường Quy Nhơn")
     assert result.old_district_name == "Thành phố Quy Nhơn"
+
+
+def test_city_on_the_words_of_the_province_name_yields_to_the_province() -> None:
+    # "Vĩnh Long" names the province and its city: with the city misspelt before it
+    # ("TP. Vĩnh Lng"), Phường 9 took the city on "Vĩnh Long" and lost the province,
+    # so Phường 9 of Trà Vinh (merged into Vĩnh Long) won with the province. On the same
+    # words, the mention is taken when it outweighs the city.
+    result = resolve("Số 4, Phường 9, TP. Vĩnh Lng, Vĩnh Long")
+    _is(result, "Tỉnh Vĩnh Long", "Phường Long Châu")
+    assert result.old_district_name == "Thành phố Vĩnh Long"
+
+
+def test_first_words_of_a_province_name_are_no_customary_short_form() -> None:
+    # "Bà Rịa" scored as a short form (HN, SG) and outranked "Bà Rịa - Vũng Tàu" itself:
+    # "Vũng Tàu" was left in the street part of every such address.
+    result = resolve("Ấp Bắc, Xã Bàu Chinh, Huyện Châu Đức, Bà Rịa - Vũng Tàu")
+    assert result.status == "resolved", result
+    assert result.street == "Ấp Bắc"
