@@ -1024,9 +1024,14 @@ def _fuzzy_matches(
     index = data.index
     for start in range(count):
         # A type, street or hamlet word is a word rightly spelt that introduces a name:
-        # "Thôn Nhất" is not a typo of Thống Nhất.
+        # "Thôn Nhất" is not a typo of Thống Nhất. Right after a type word, it is the
+        # name's own first word ("phường Đội ấn": Đội Cấn).
         first_word = tokens[start].key
-        if _is_marker_word(tokens[start]) or first_word in _STREET_WORDS or start in inside:
+        if (
+            _is_marker_word(tokens[start])
+            or (first_word in _STREET_WORDS and exact.markers[start] is None)
+            or start in inside
+        ):
             continue
         if short and exact.markers[start] is None:
             continue

@@ -678,3 +678,20 @@ def test_first_words_of_a_province_name_are_no_customary_short_form() -> None:
     result = resolve("Ấp Bắc, Xã Bàu Chinh, Huyện Châu Đức, Bà Rịa - Vũng Tàu")
     assert result.status == "resolved", result
     assert result.street == "Ấp Bắc"
+
+
+@pytest.mark.parametrize(
+    ("text", "province"),
+    [("Tổ 2, phường Đội ấn", HANOI), ("Ấp 3, xã Chợ Gạoo", DONG_THAP)],
+)
+def test_street_word_right_after_a_type_word_opens_a_misspelt_name(
+    text: str, province: str
+) -> None:
+    # "Đội" (a brigade) and "Chợ" (a market) introduce hamlets and streets, so the typo
+    # pass never started a name with them; after "phường" or "xã" they are the name's
+    # own first word (Phường Đội Cấn, Xã Chợ Gạo): offered now, nothing found before.
+    result = resolve(text)
+    assert result.status == "ambiguous", result
+    assert province in {candidate.province_name for candidate in result.candidates}
+    # A district so misspelt, after its type word, is read (and reported) too.
+    assert resolve("Ấp 3, huyện Chợ Gạoo, Tiền Giang").old_district_name == "Huyện Chợ Gạo"
