@@ -1230,7 +1230,14 @@ def _local_typos(
     out: list[_Match] = []
     for start in range(count):
         first_word = tokens[start].key
-        if covered[start] or _is_marker_word(tokens[start]) or first_word in _STREET_WORDS:
+        if (
+            covered[start]
+            or _is_marker_word(tokens[start])
+            # After a type word, a street word is the name's own (see _fuzzy_matches); in
+            # one province only: anywhere, "X. Phổ Thạnh" (now a phường) would meet
+            # namesakes two edits away that outrank it.
+            or (first_word in _STREET_WORDS and (not local or exact.markers[start] is None))
+        ):
             continue
         key = ""
         segment = tokens[start].segment

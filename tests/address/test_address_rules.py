@@ -695,3 +695,5 @@ def test_street_word_right_after_a_type_word_opens_a_misspelt_name(
     assert province in {candidate.province_name for candidate in result.candidates}
     # A district so misspelt, after its type word, is read (and reported) too.
     assert resolve("Ấp 3, huyện Chợ Gạoo, Tiền Giang").old_district_name == "Huyện Chợ Gạo"
+    # And in the province decided, a ward two edits away so (Phường Nhà Mát).
+    _is(resolve("Khóm 5, Phường Nhà Mt, TP Bạc Liêu"), "Tỉnh Cà Mau", "Phường Hiệp Thành")
