@@ -1208,19 +1208,20 @@ def _local_typos(
     matches: list[_Match],
     exact: _Exact,
     code: str | None,
-    anywhere: bool = False,
+    keep_typed: bool = False,
 ) -> list[_Match]:
     """Wards, old wards and districts of province ``code`` within one edit of a run of
     words that no reading there explains (two edits for a run of eight letters or more),
     by deletion-index look-ups filtered to the province, the distance then checked.
     ``code`` None: names of any level anywhere (candidates for a text with nothing else).
-    ``anywhere``: nor any reading elsewhere, as typed (see :func:`_resolve`)."""
+    ``keep_typed``: nor words that a reading anywhere explains as typed (the leading
+    province's search, see :func:`_resolve`)."""
     count = len(tokens)
     local = code is not None
     # In one province, four letters after the type word ("Phường am Hà": Nam Hà); anywhere,
     # a short name one letter off is too often another name.
     shortest = 4 if local else 5
-    covered = list(exact.covered) if anywhere else [False] * count
+    covered = list(exact.covered) if keep_typed else [False] * count
     for match in matches:
         if match.score >= _SHORT_ONE and (
             code is None or any(entry[0] == code for entry in match.reading.placed)
@@ -1647,11 +1648,11 @@ def _mention_beside(
     district_score: float,
 ) -> tuple[float, tuple[int, int], str | None] | None:
     """The province mention to take instead of the district found for a ward, when the
-    district's words lie strictly inside a mention that outweighs the district and the
-    mention left beside it together ("Quang Trung - T. Nam Định": "Nam Định" is the
-    province's name typed after its type word, not Thành phố Nam Định); else None (take
-    the district). On the very same words ("Bà Rịa - Vũng Tàu"), the district and the
-    mention beside it explain as much."""
+    district's words lie inside a mention that outweighs the district and the mention
+    left beside it together ("Quang Trung - T. Nam Định": "Nam Định" is the province's
+    name typed after its type word, not Thành phố Nam Định; "Phường 9, TP. Vĩnh Lng, Vĩnh
+    Long": the last words name the province better than its city); else None (take the
+    district)."""
     alone = province.province_for(old_code, used)
     if alone is None:
         return None
@@ -2164,10 +2165,10 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             and any(entry[0] == code for entry in match.reading.placed)
         ]
         if local:
-            local = matches + local
-            guesses = len(local) - len(exact.matches)
+            found = matches + local
+            guesses = len(found) - len(exact.matches)
             evidence = _Evidence(
-                _prefer_longest(_without_shadowed_seats(local, loose.markers, guesses))
+                _prefer_longest(_without_shadowed_seats(found, loose.markers, guesses))
             )
             if code in evidence.provinces:
                 hyps = _hypotheses(data, evidence, code)
@@ -2250,8 +2251,7 @@ def _kept(
         if rival.score <= top - MARGIN:
             continue
         if rival.score >= top - 1e-9 or any(
-            guessed.get(span, True)
-            or any(_overlaps(span[0], span[1], ((low, high),)) for low, high in first.spans)
+            guessed.get(span, True) or _overlaps(span[0], span[1], first.spans)
             for span in rival.spans
         ):
             return None
