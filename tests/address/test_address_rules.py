@@ -654,22 +654,35 @@ def test_province_named_after_its_type_word_is_not_spent_on_its_city() -> None:
     }
 
 
-def test_tp_before_a_misspelt_name_is_the_type_word_not_initials() -> None:
-    # "TP" is also Tuy Phước's initials; before a name (here misspelt: "Qui Nhơnn") it is
-    # the type word. The old district stored with the request was Tuy Phước.
-    result = resolve("Số 8, P. Trần Phú, TP Qui Nhơnn, Bình Định")
-    _is(result, "Tỉnh Gia Lai", "Phường Quy Nhơn")
-    assert result.old_district_name == "Thành phố Quy Nhơn"
-
-
-def test_city_on_the_words_of_the_province_name_yields_to_the_province() -> None:
-    # "Vĩnh Long" names the province and its city: with the city misspelt before it
-    # ("TP. Vĩnh Lng"), Phường 9 took the city on "Vĩnh Long" and lost the province,
-    # so Phường 9 of Trà Vinh (merged into Vĩnh Long) won with the province. On the same
-    # words, the mention is taken when it outweighs the city.
-    result = resolve("Số 4, Phường 9, TP. Vĩnh Lng, Vĩnh Long")
-    _is(result, "Tỉnh Vĩnh Long", "Phường Long Châu")
-    assert result.old_district_name == "Thành phố Vĩnh Long"
+@pytest.mark.parametrize(
+    ("text", "province", "ward", "district"),
+    [
+        # "TP" is also Tuy Phước's initials; before a name (here misspelt: "Qui Nhơnn") it
+        # is the type word. The old district stored with the request was Tuy Phước.
+        (
+            "Số 8, P. Trần Phú, TP Qui Nhơnn, Bình Định",
+            "Tỉnh Gia Lai",
+            "Phường Quy Nhơn",
+            "Thành phố Quy Nhơn",
+        ),
+        # "Vĩnh Long" names the province and its city: with the city misspelt before it,
+        # Phường 9 took the city on "Vĩnh Long" and lost the province, so Phường 9 of Trà
+        # Vinh (merged into Vĩnh Long) won with the province. On the same words, the
+        # mention is taken when it outweighs the city.
+        (
+            "Số 4, Phường 9, TP. Vĩnh Lng, Vĩnh Long",
+            "Tỉnh Vĩnh Long",
+            "Phường Long Châu",
+            "Thành phố Vĩnh Long",
+        ),
+    ],
+)
+def test_misspelt_city_leaves_the_type_word_and_the_province_their_words(
+    text: str, province: str, ward: str, district: str
+) -> None:
+    result = resolve(text)
+    _is(result, province, ward)
+    assert result.old_district_name == district
 
 
 def test_first_words_of_a_province_name_are_no_customary_short_form() -> None:
