@@ -1208,20 +1208,17 @@ def _local_typos(
     matches: list[_Match],
     exact: _Exact,
     code: str | None,
-    keep_typed: bool = False,
 ) -> list[_Match]:
     """Wards, old wards and districts of province ``code`` within one edit of a run of
     words that no reading there explains (two edits for a run of eight letters or more),
     by deletion-index look-ups filtered to the province, the distance then checked.
-    ``code`` None: names of any level anywhere (candidates for a text with nothing else).
-    ``keep_typed``: nor words that a reading anywhere explains as typed (the leading
-    province's search, see :func:`_resolve`)."""
+    ``code`` None: names of any level anywhere (candidates for a text with nothing else)."""
     count = len(tokens)
     local = code is not None
     # In one province, four letters after the type word ("Phường am Hà": Nam Hà); anywhere,
     # a short name one letter off is too often another name.
     shortest = 4 if local else 5
-    covered = list(exact.covered) if keep_typed else [False] * count
+    covered = [False] * count
     for match in matches:
         if match.score >= _SHORT_ONE and (
             code is None or any(entry[0] == code for entry in match.reading.placed)
@@ -2129,11 +2126,16 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             # Guessed names made a rival of a province read as typed: see _kept.
             answer = _kept(data, text, tokens, matches, typos, first) or answer
     if answer.status == "ambiguous" and answer.leader is not None and restrict is None:
-        # The leading province by less than the margin: words that name nothing as typed
+        # The leading province by less than the margin: words that name nothing there
         # may be a ward or district of it misspelt ("Gia Lâ, Hà Nộhi": Gia Lâm), looked up
-        # there only, as for a province decided without a ward (below). Words read as
-        # typed elsewhere are not re-read as its typos: that namesake is the rival.
-        local = _local_typos(data, tokens, matches, exact, answer.leader, True)
+        # there only, as for a province decided without a ward (below). A name read as
+        # typed elsewhere is not re-read whole as its typo: that namesake is the rival
+        # ("Xã Khánh An"); a word of it may be ("Chyuên Mỹ Phú Xuyên": Mỹ Phú elsewhere).
+        local = [
+            match
+            for match in _local_typos(data, tokens, matches, exact, answer.leader)
+            if not any(match.name <= low and high <= match.end for low, high in exact.spans)
+        ]
         if local:
             evidence = _Evidence(_prefer_longest(matches + local))
             better = _decide(data, text, tokens, evidence)[0]

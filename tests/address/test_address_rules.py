@@ -624,6 +624,9 @@ def test_name_misspelt_in_the_leading_province_decides_it() -> None:
     assert result.status == "province_only", result
     assert result.province_name == HANOI
     assert result.old_district_name == "Huyện Gia Lâm"
+    # A word of it may belong to a name read as typed elsewhere ("My Phu": Xã Mỹ Phú of
+    # other provinces): only a whole such name is kept from the search.
+    _is(resolve("Đội 4 Chuyeen My Phu Xuyen"), HANOI, "Xã Chuyên Mỹ")
 
 
 @pytest.mark.parametrize(
