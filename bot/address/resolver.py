@@ -1221,7 +1221,7 @@ def _local_typos(
     covered = [False] * count
     for match in matches:
         if match.score >= _SHORT_ONE and (
-            code is None or any(entry[0] == code for entry in match.reading.placed)
+            not local or any(entry[0] == code for entry in match.reading.placed)
         ):
             for index in range(match.name, match.end):
                 covered[index] = True
@@ -1256,7 +1256,7 @@ def _local_typos(
                 )
                 for reading in data.readings[near_key]:
                     sample = reading.sample
-                    if code is not None and (
+                    if local and (
                         sample.level in (PROVINCE, OLD_PROVINCE)
                         or not any(entry[0] == code for entry in reading.placed)
                     ):
@@ -1270,7 +1270,7 @@ def _local_typos(
                     if scored[0] >= 0.0 and (
                         marked
                         if len(key) < 5
-                        else marked or (distance <= 1 if code is not None else len(key) >= 8)
+                        else marked or (distance <= 1 if local else len(key) >= 8)
                     ):
                         out.append(_Match(reading, scored[1], end, scored[0] * factor, start))
     return out
@@ -1637,27 +1637,34 @@ def _district_of(
     return district
 
 
-def _mention_beside(
+def _district_and_mention(
     province: _Province,
     old_code: str | None,
     used: tuple[tuple[int, int], ...],
-    district_span: tuple[int, int],
+    district_span: tuple[int, int] | None,
     district_score: float,
-) -> tuple[float, tuple[int, int], str | None] | None:
-    """The province mention to take instead of the district found for a ward, when the
-    district's words lie inside a mention that outweighs the district and the mention
-    left beside it together ("Quang Trung - T. Nam Định": "Nam Định" is the province's
-    name typed after its type word, not Thành phố Nam Định; "Phường 9, TP. Vĩnh Lng, Vĩnh
-    Long": the last words name the province better than its city); else None (take the
-    district)."""
-    alone = province.province_for(old_code, used)
-    if alone is None:
-        return None
-    low, high = alone[1]
-    if not (low <= district_span[0] and district_span[1] <= high):
-        return None
+) -> tuple[bool, tuple[float, tuple[int, int], str | None] | None]:
+    """Whether a ward's hypothesis keeps the district found for it (on ``district_span``),
+    and the province mention it takes: the best one beside the district, unless the
+    district's words lie inside a mention that outweighs the district and that mention
+    beside it together ("Quang Trung - T. Nam Định": "Nam Định" is the province's name
+    typed after its type word, not Thành phố Nam Định; "Phường 9, TP. Vĩnh Lng, Vĩnh
+    Long": the last words name the province better than its city). One function for the
+    old wards' and the current wards' hypotheses, each mention looked up once."""
+    if not province.mentions:
+        return district_span is not None, None
+    if district_span is None:
+        return False, province.province_for(old_code, used)
     beside = province.province_for(old_code, (*used, district_span))
-    return alone if alone[0] > district_score + (beside[0] if beside else 0.0) else None
+    alone = province.province_for(old_code, used)
+    if (
+        alone is not None
+        and alone[1][0] <= district_span[0]
+        and district_span[1] <= alone[1][1]
+        and alone[0] > district_score + (beside[0] if beside else 0.0)
+    ):
+        return False, alone
+    return True, beside
 
 
 def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]:
@@ -1710,20 +1717,17 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                     if found and (district is None or found.score * 0.5 > district[0]):
                         district = (found.score * 0.5, found)
                         old_district = district_code
-            mention = None
-            if district:
-                district_span = (district[1].start, district[1].end)
-                if province.mentions:
-                    mention = _mention_beside(
-                        province, unit.province, used, district_span, district[0]
-                    )
-                if mention is None:
-                    score += district[0]
+            district_span = (district[1].start, district[1].end) if district else None
+            district_score = district[0] if district else 0.0
+            kept, mention = _district_and_mention(
+                province, unit.province, used, district_span, district_score
+            )
+            if district_span is not None:
+                if kept:
+                    score += district_score
                     used += (district_span,)
                 else:
                     district, old_district = None, unit.district
-            if mention is None and province.mentions:
-                mention = province.province_for(unit.province, used)
             if mention:
                 score += mention[0]
                 used += (mention[1],)
@@ -1752,22 +1756,18 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                     found = _best(district_options, used)
                     if found and (best_district is None or found.score > best_district.score):
                         best_district, old_district = found, district_code
-            mention = None
-            if best_district:
-                district_span = (best_district.start, best_district.end)
-                if province.mentions:
-                    old_province = district_units[old_district].province if old_district else None
-                    mention = _mention_beside(
-                        province, old_province, used, district_span, best_district.score
-                    )
-                if mention is None:
-                    score += best_district.score
+            old_province = district_units[old_district].province if old_district else None
+            district_span = (best_district.start, best_district.end) if best_district else None
+            district_score = best_district.score if best_district else 0.0
+            kept, mention = _district_and_mention(
+                province, old_province, used, district_span, district_score
+            )
+            if district_span is not None:
+                if kept:
+                    score += district_score
                     used += (district_span,)
                 else:
-                    best_district = old_district = None
-            old_province = district_units[old_district].province if old_district else None
-            if mention is None and province.mentions:
-                mention = province.province_for(old_province, used)
+                    old_district = old_province = None
             if mention:
                 score += mention[0]
                 used += (mention[1],)
@@ -2108,7 +2108,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     clean = unicodedata.normalize("NFC", text)
     tokens = _tokens(clean)
     exact = _exact_matches(data, tokens)
-    answer, top = _pass(data, text, tokens, exact.matches, restrict)
+    answer, top = _pass(data, text, tokens, _Evidence(_prefer_longest(exact.matches)), restrict)
     if answer.status == "resolved" and (top >= _SURE or not _unexplained(tokens, exact)):
         return answer.make()
     # Not decided, or decided on little while some words are left unexplained ("Khuôn
@@ -2121,10 +2121,11 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     if typos:
         matches = _without_shadowed_seats(matches + typos, loose.markers, len(typos))
         first = answer
-        answer = _pass(data, text, tokens, matches, restrict)[0]
+        evidence = _Evidence(_prefer_longest(matches))
+        answer = _pass(data, text, tokens, evidence, restrict)[0]
         if answer.status == "ambiguous" and first.province is not None and top >= _KEPT:
             # Guessed names made a rival of a province read as typed: see _kept.
-            answer = _kept(data, text, tokens, matches, typos, first) or answer
+            answer = _kept(data, text, tokens, evidence, typos, first) or answer
     if answer.status == "ambiguous" and answer.leader is not None and restrict is None:
         # The leading province by less than the margin: words that name nothing there
         # may be a ward or district of it misspelt ("Gia Lâ, Hà Nộhi": Gia Lâm), looked up
@@ -2173,10 +2174,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
                 _prefer_longest(_without_shadowed_seats(found, loose.markers, guesses))
             )
             if code in evidence.provinces:
-                hyps = _hypotheses(data, evidence, code)
-                named = evidence.named()
-                if hyps and named:
-                    hyps = _against_named_province(hyps, named)
+                hyps = _against_named_province(_hypotheses(data, evidence, code), evidence.named())
                 if hyps:
                     better = _decide_ward(data, text, tokens, hyps, answer.confidence)
                     if better.status == "resolved":
@@ -2218,7 +2216,7 @@ def _kept(
     data: Data,
     text: str,
     tokens: list[_Token],
-    matches: list[_Match],
+    evidence: _Evidence,
     typos: list[_Match],
     first: _Answer,
 ) -> _Answer | None:
@@ -2227,16 +2225,14 @@ def _kept(
     word, on other words: "Phường Tyần hHưng Đạo, Thành phố Quảng Ngãi" (Hưng Đạo in eight
     provinces) stays in Quảng Ngãi. A guess after its type word ("xã Phú Đôg") or one that
     explains the decided words and more ("Thị Trấn lam Quan": Tam Quan, not Thị trấn Lâm)
-    is a true rival. The ward is decided in the province kept, on every reading."""
+    is a true rival. The ward is decided in the province kept, on every reading
+    (``evidence``: the typo pass's, as it was just decided on)."""
     code = first.province
     assert code is not None
-    evidence = _Evidence(_prefer_longest(matches))
     if code not in evidence.provinces:
         return None
     named = evidence.named()
-    hyps = _hypotheses(data, evidence, code)
-    if hyps and named:
-        hyps = _against_named_province(hyps, named)
+    hyps = _against_named_province(_hypotheses(data, evidence, code), named)
     if not hyps:
         return None
     top = _strongest(hyps).score
@@ -2244,9 +2240,7 @@ def _kept(
     for other, province in evidence.provinces.items():
         if other == code or province.bound <= top - MARGIN:
             continue
-        rivals = _hypotheses(data, evidence, other)
-        if rivals and named:
-            rivals = _against_named_province(rivals, named)
+        rivals = _against_named_province(_hypotheses(data, evidence, other), named)
         if not rivals:
             continue
         rival = _strongest(rivals)
@@ -2286,10 +2280,9 @@ class _Answer:
 
 
 def _pass(
-    data: Data, text: str, tokens: list[_Token], matches: list[_Match], restrict: str | None
+    data: Data, text: str, tokens: list[_Token], evidence: _Evidence, restrict: str | None
 ) -> tuple[_Answer, float]:
-    """Decide on one set of matches; also returns the best hypothesis's score."""
-    evidence = _Evidence(_prefer_longest(matches))
+    """Decide on one set of matches' evidence; also returns the best hypothesis's score."""
     if restrict is not None:
         hyps = _hypotheses(data, evidence, restrict) if restrict in evidence.provinces else []
         return _decide_in(data, text, tokens, hyps, restrict), max(
