@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.form import SKIP_VALUE, ValidateRequestForm
 
 form = ValidateRequestForm()
+
+Answer = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def answer_address(tracker_for, dispatcher, domain) -> Answer:
+    """The address validator's events when the customer types ``typed``, the slots set so
+    far given (``answer_address(typed, slots=events)`` answers the question just asked)."""
+
+    async def answer(typed: str, slots: dict[str, Any] | None = None) -> dict[str, Any]:
+        tracker = tracker_for(text=typed, slots=slots)
+        return await form.validate_address(typed, dispatcher, tracker, domain)
+
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -37,18 +54,18 @@ async def test_invalid_phone_is_asked_again_with_the_error_variation(
     assert dispatcher.messages == []  # the text comes from utter_ask_phone_number's variation
 
 
-async def test_confident_address_is_kept_with_its_current_units(tracker_for, dispatcher, domain):
+async def test_confident_address_is_kept_with_its_current_units(answer_address):
     typed = "12/3 Le Van Sy P13 Q3 tphcm"
-    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    events = await answer_address(typed)
     assert events["address"] == typed
     assert events["address_status"] is None
     assert events["address_units"]["province_name"] == "Thành phố Hồ Chí Minh"
     assert events["address_label"].endswith("Thành phố Hồ Chí Minh")
 
 
-async def test_ambiguous_address_becomes_a_choice(tracker_for, dispatcher, domain):
+async def test_ambiguous_address_becomes_a_choice(answer_address):
     typed = "Phường 1"
-    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    events = await answer_address(typed)
     assert events["address"] is None
     assert events["address_status"] == "ambiguous"
     assert events["address_pending"] == typed
@@ -58,35 +75,29 @@ async def test_ambiguous_address_becomes_a_choice(tracker_for, dispatcher, domai
     assert all(labels) and len(set(labels)) == count
 
 
-async def test_pressing_a_choice_button_resolves_it(tracker_for, dispatcher, domain):
-    first = await form.validate_address(
-        "Phường 1", dispatcher, tracker_for(text="Phường 1"), domain
-    )
+async def test_pressing_a_choice_button_resolves_it(answer_address):
+    first = await answer_address("Phường 1")
     picked = first["address_choice_2"]
-    tracker = tracker_for(text=picked, slots=first)
-    events = await form.validate_address(picked, dispatcher, tracker, domain)
+    events = await answer_address(picked, slots=first)
     assert events["address"] == "Phường 1"
     assert events["address_status"] is None
     assert events["address_label"] == picked
 
 
-async def test_unknown_address_asks_for_more_and_the_answer_completes_it(
-    tracker_for, dispatcher, domain
-):
+async def test_unknown_address_asks_for_more_and_the_answer_completes_it(answer_address):
     typed = "số 5 ngõ 12"
-    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    events = await answer_address(typed)
     assert events["address"] is None
     assert events["address_status"] == "not_found"
     assert events["address_pending"] == typed
 
-    tracker = tracker_for(text="xã Tân Hòa, Quốc Oai, Hà Nội", slots=events)
-    done = await form.validate_address("xã Tân Hòa, Quốc Oai, Hà Nội", dispatcher, tracker, domain)
+    done = await answer_address("xã Tân Hòa, Quốc Oai, Hà Nội", slots=events)
     assert done["address"] == "số 5 ngõ 12, xã Tân Hòa, Quốc Oai, Hà Nội"
     assert done["address_units"]["province_name"] == "Thành phố Hà Nội"
 
 
-async def test_nonsense_address_never_passes(tracker_for, dispatcher, domain):
-    events = await form.validate_address("asdfgh", dispatcher, tracker_for(text="asdfgh"), domain)
+async def test_nonsense_address_never_passes(answer_address):
+    events = await answer_address("asdfgh")
     assert events["address"] is None
     assert events["address_status"] == "not_found"
 
@@ -106,20 +117,16 @@ async def test_name_is_kept_trimmed(tracker_for, dispatcher, domain):
     assert events == {"contact_name": "Nguyễn Thị Lan"}
 
 
-async def test_misspelt_name_with_one_guess_is_offered_as_one_button(
-    tracker_for, dispatcher, domain
-):
+async def test_misspelt_name_with_one_guess_is_offered_as_one_button(answer_address):
     # "Thịsnh hĐán" is Thịnh Đán two typos away, a guess: offered, not decided, and the
     # button press takes it as any other choice.
     typed = "Thịsnh hĐán"
-    events = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    events = await answer_address(typed)
     assert events["address"] is None
     assert events["address_status"] == "ambiguous"
     assert events["address_choice_count"] == "1"
     picked = events["address_choice_1"]
     assert picked.endswith("Tỉnh Thái Nguyên")
-    done = await form.validate_address(
-        picked, dispatcher, tracker_for(text=picked, slots=events), domain
-    )
+    done = await answer_address(picked, slots=events)
     assert done["address"] == typed
     assert done["address_units"]["province_name"] == "Tỉnh Thái Nguyên"

@@ -31,11 +31,14 @@ HANOI = "Thành phố Hà Nội"
 DONG_THAP = "Tỉnh Đồng Tháp"
 
 
-def _is(result: Resolution, province: str, ward: str | None = None) -> None:
+def _is(result: Resolution, province: str, ward: str | None = None, **fields: str | None) -> None:
+    """The province decided, the ward too when given (resolved), and any other field."""
     assert result.province_name == province, result
     if ward is not None:
         assert result.status == "resolved", result
         assert result.ward_name == ward, result
+    for name, value in fields.items():
+        assert getattr(result, name) == value, (name, result)
 
 
 # --- names two units of one province share ---------------------------------------------
@@ -44,11 +47,9 @@ def _is(result: Resolution, province: str, ward: str | None = None) -> None:
 def test_city_and_district_of_one_name_are_told_apart_by_the_ward() -> None:
     # Thành phố and Huyện Hồng Ngự: the library indexes neither under "Hồng Ngự" alone.
     result = resolve("Xã Long Thuận, Hồng Ngự, Đồng Tháp")
-    _is(result, DONG_THAP, "Xã Long Phú Thuận")
-    assert result.old_district_name == "Huyện Hồng Ngự"
+    _is(result, DONG_THAP, "Xã Long Phú Thuận", old_district_name="Huyện Hồng Ngự")
     result = resolve("Phường An Thạnh, Hồng Ngự, Đồng Tháp")
-    _is(result, DONG_THAP)
-    assert result.old_district_name == "Thành phố Hồng Ngự"
+    _is(result, DONG_THAP, old_district_name="Thành phố Hồng Ngự")
 
 
 def test_bare_name_drops_the_type_word() -> None:
@@ -62,21 +63,18 @@ def test_bare_name_drops_the_type_word() -> None:
 
 def test_whole_name_initials() -> None:
     result = resolve("12 Lê Duẩn, BMT, Đắk Lắk")
-    _is(result, "Tỉnh Đắk Lắk")
-    assert result.old_district_name == "Thành phố Buôn Ma Thuột"
+    _is(result, "Tỉnh Đắk Lắk", old_district_name="Thành phố Buôn Ma Thuột")
 
 
 def test_initials_then_the_rest_of_the_name() -> None:
     result = resolve("15 Tân Kỳ Tân Quý, BH Hòa A, Bình Tân, HCM")
-    _is(result, HCMC)
-    assert result.old_ward_name == "Phường Bình Hưng Hòa A"
+    _is(result, HCMC, old_ward_name="Phường Bình Hưng Hòa A")
     assert result.old_district_name == "Quận Bình Tân"
 
 
 def test_lower_case_letters_are_not_initials() -> None:
     result = resolve("12 le duan bmt dak lak")
-    _is(result, "Tỉnh Đắk Lắk")
-    assert result.old_district_name is None
+    _is(result, "Tỉnh Đắk Lắk", old_district_name=None)
 
 
 def test_initials_index_has_no_whole_ward_initials(data: Data) -> None:
@@ -93,8 +91,7 @@ def test_initials_index_has_no_whole_ward_initials(data: Data) -> None:
 def test_street_word_after_a_type_marker_starts_a_name() -> None:
     # "chợ" introduces a market, but after "huyện" it is the first word of Chợ Gạo.
     result = resolve("12 Lý Thường Kiệt thị trấn chợ gạo huyện chợ gạo tiền giang")
-    _is(result, DONG_THAP, "Xã Chợ Gạo")
-    assert result.old_ward_name == "Thị trấn Chợ Gạo"
+    _is(result, DONG_THAP, "Xã Chợ Gạo", old_ward_name="Thị trấn Chợ Gạo")
     assert result.old_district_name == "Huyện Chợ Gạo"
     assert result.street == "12 Lý Thường Kiệt"
 
@@ -104,21 +101,18 @@ def test_province_after_a_district_starting_with_a_street_word() -> None:
     # (market) two words before it is the district's first word, not a street's.
     result = resolve("12 Nguyễn Huệ huyện chợ mới an giang")
     assert result.status == "province_only"
-    _is(result, "Tỉnh An Giang")
-    assert result.old_district_name == "Huyện Chợ Mới"
+    _is(result, "Tỉnh An Giang", old_district_name="Huyện Chợ Mới")
 
 
 def test_numbered_street_ends_before_the_ward() -> None:
     result = resolve("12 Đường số 7 An Lạc A, Bình Tân, TP HCM")
-    _is(result, HCMC, "Phường An Lạc")
-    assert result.old_ward_name == "Phường An Lạc A"
+    _is(result, HCMC, "Phường An Lạc", old_ward_name="Phường An Lạc A")
     assert result.street == "12 Đường số 7"
 
 
 def test_date_named_street_is_not_numbered() -> None:
     result = resolve("265 đường 3 tháng 2, Phường 12, Quận 10, TP HCM")
-    _is(result, HCMC, "Phường Hòa Hưng")
-    assert result.old_ward_name == "Phường 12"
+    _is(result, HCMC, "Phường Hòa Hưng", old_ward_name="Phường 12")
     assert result.street == "265 đường 3 tháng 2"
 
 
@@ -129,16 +123,14 @@ def test_town_word_names_the_old_town_not_a_commune_of_that_name() -> None:
     # Thị trấn Mường Chà went to Xã Na Sang; the new Xã Mường Chà is another place. The
     # province's name is not taken for a district of that name (Huyện Điện Biên).
     result = resolve("Tổ 3, TT. Mường Chà, Điện Biên")
-    _is(result, "Tỉnh Điện Biên", "Xã Na Sang")
-    assert result.old_ward_name == "Thị trấn Mường Chà"
+    _is(result, "Tỉnh Điện Biên", "Xã Na Sang", old_ward_name="Thị trấn Mường Chà")
     assert result.old_district_name == "Huyện Mường Chà"
 
 
 def test_town_word_does_not_fit_a_commune_elsewhere() -> None:
     # Only Hà Nội had a Thị trấn Phúc Thọ; the Xã Phúc Thọ of other provinces are communes.
     result = resolve("Tổ dân phố 4, thị trấn Phúc Thọ")
-    _is(result, HANOI, "Xã Phúc Thọ")
-    assert result.old_ward_name == "Thị trấn Phúc Thọ"
+    _is(result, HANOI, "Xã Phúc Thọ", old_ward_name="Thị trấn Phúc Thọ")
 
 
 @pytest.mark.parametrize(
@@ -172,8 +164,7 @@ def test_marked_name_cut_short_by_an_unknown_word_does_not_decide() -> None:
 @pytest.mark.parametrize("text", ["Phú Thành B, Đồng Tháp", "Phu Thanh B, Dong Thap"])
 def test_diacritics_that_fit_or_none_at_all(text: str) -> None:
     result = resolve(text)
-    _is(result, DONG_THAP, "Xã An Hòa")
-    assert result.old_ward_name == "Xã Phú Thành B"
+    _is(result, DONG_THAP, "Xã An Hòa", old_ward_name="Xã Phú Thành B")
 
 
 def test_diacritics_that_do_not_fit_are_another_name() -> None:
@@ -289,8 +280,7 @@ def test_candidate_names_its_ward_when_the_province_has_one() -> None:
 def test_typo_of_a_ward_is_looked_for_in_the_province_decided() -> None:
     # "Nghi Tân" is a ward of Nghệ An; with Cầu Giấy and Hà Nội it is Nghĩa Tân misspelt.
     result = resolve("Ngõ 5, Nghi Tân, Cầu Giấy, Hà Nội")
-    _is(result, HANOI, "Phường Nghĩa Đô")
-    assert result.old_ward_name == "Phường Nghĩa Tân"
+    _is(result, HANOI, "Phường Nghĩa Đô", old_ward_name="Phường Nghĩa Tân")
 
 
 def test_two_typos_in_a_name_need_its_marker() -> None:
@@ -306,8 +296,7 @@ def test_two_typos_in_a_name_need_its_marker() -> None:
 
 def test_misspelt_type_word_before_a_number_still_numbers_the_unit() -> None:
     result = resolve("7 Nguyễn Trãi, Phườnng 2, Qậun 5, TP. Hồ Chí Minh")
-    _is(result, HCMC, "Phường Chợ Quán")
-    assert result.old_district_name == "Quận 5"
+    _is(result, HCMC, "Phường Chợ Quán", old_district_name="Quận 5")
     # A syllable of unit names is not a misspelt type word: "Quang 5" is no district.
     assert resolve("8 Quang 5, TP. Hồ Chí Minh").old_district_name is None
 
@@ -335,22 +324,19 @@ def test_longer_reading_cutting_through_another_does_not_hide_the_ward() -> None
     # No commas: "Tân Hòa Thanh" (a commune name) takes the first word of "Thanh Bình",
     # the district; the old commune Tân Hòa of Thanh Bình is the reading that fits.
     result = resolve("ấp 2 tân hòa thanh bình đồng tháp")
-    _is(result, DONG_THAP, "Xã Tân Long")
-    assert result.old_ward_name == "Xã Tân Hòa"
+    _is(result, DONG_THAP, "Xã Tân Long", old_ward_name="Xã Tân Hòa")
     assert result.old_district_name == "Huyện Thanh Bình"
 
 
 def test_longer_reading_in_another_province_still_outranks() -> None:
     # "Khánh Yên Trung" crosses "Trung Văn", a ward of Hà Nội only: no reason to doubt it.
     result = resolve("thôn 5 khánh yên trung văn bàn lào cai")
-    _is(result, "Tỉnh Lào Cai", "Xã Khánh Yên")
-    assert result.old_ward_name == "Xã Khánh Yên Trung"
+    _is(result, "Tỉnh Lào Cai", "Xã Khánh Yên", old_ward_name="Xã Khánh Yên Trung")
 
 
 def test_lower_case_initials_followed_by_the_rest_of_the_name() -> None:
     result = resolve("12/4 đường số 3 bt đông b bình tân tphcm")
-    _is(result, HCMC, "Phường An Lạc")
-    assert result.old_ward_name == "Phường Bình Trị Đông B"
+    _is(result, HCMC, "Phường An Lạc", old_ward_name="Phường Bình Trị Đông B")
 
 
 def test_lower_case_initials_are_no_syllable_and_no_type_word() -> None:
@@ -364,8 +350,7 @@ def test_lower_case_initials_are_no_syllable_and_no_type_word() -> None:
 def test_abbreviated_type_word_with_a_letter_slipped_in() -> None:
     # "kTT." is TT.: the old town Mường Chà (now Xã Na Sang), not the new Xã Mường Chà.
     result = resolve("tổ 2 kTT. Mường Chà, Điện Biên")
-    _is(result, "Tỉnh Điện Biên", "Xã Na Sang")
-    assert result.old_ward_name == "Thị trấn Mường Chà"
+    _is(result, "Tỉnh Điện Biên", "Xã Na Sang", old_ward_name="Thị trấn Mường Chà")
     _is(resolve("tổ 2 Xã Mường Chà, Điện Biên"), "Tỉnh Điện Biên", "Xã Mường Chà")
 
 
@@ -382,8 +367,7 @@ def test_abbreviation_typos() -> None:
 def test_letter_typed_after_the_space_instead_of_before() -> None:
     # "Đông Hả iĐông Hải": Đông Hải, Đông Hải ("ha" / "iđông", one of them no syllable).
     result = resolve("Xã Đông Hả iĐông Hải")
-    _is(result, "Tỉnh Cà Mau", "Xã Đông Hải")
-    assert result.old_district_name == "Huyện Đông Hải"
+    _is(result, "Tỉnh Cà Mau", "Xã Đông Hải", old_district_name="Huyện Đông Hải")
 
 
 def test_misspelt_short_name_after_its_type_word_is_offered_not_decided() -> None:
@@ -520,8 +504,7 @@ def test_t_alone_is_a_town_with_a_letter_dropped_or_a_province(
     # "T." is tỉnh before a province, and "TT." misspelt before a town: Thị trấn Lai Vung
     # (now in Xã Hòa Long), not the new Xã Lai Vung named after the district.
     result = resolve(text)
-    _is(result, province, ward)
-    assert result.old_ward_name == old_ward
+    _is(result, province, ward, old_ward_name=old_ward)
     _is(resolve("Xóm 2, xã Nghi Phong, T. Nghệ An"), "Tỉnh Nghệ An", "Phường Vinh Lộc")
 
 
@@ -529,8 +512,7 @@ def test_ward_two_typos_away_respelt_in_the_province_decided() -> None:
     # "Kmi Lein": each word one edit from a syllable (kim, liên), Kim Liên in all two edits
     # away; looked for in the province decided, and decided with its type word only.
     result = resolve("Ngõ 5, P. Kmi Lein, Đống Đa, Hà Nội")
-    _is(result, HANOI, "Phường Kim Liên")
-    assert result.old_ward_name == "Phường Kim Liên"
+    _is(result, HANOI, "Phường Kim Liên", old_ward_name="Phường Kim Liên")
     bare = resolve("Ngõ 5, Kmi Lein, Đống Đa, Hà Nội")
     assert bare.status == "province_only"
     assert bare.ward_name is None
@@ -644,8 +626,7 @@ def test_province_named_after_its_type_word_is_not_spent_on_its_city() -> None:
     # district was taken first, greedily). The mention that outweighs the district and
     # what is left beside it is taken instead.
     result = resolve("P.Hoàng Văn Thụ, TPTN, tỉnh TN")
-    _is(result, "Tỉnh Thái Nguyên", "Phường Phan Đình Phùng")
-    assert result.old_ward_name == "Phường Hoàng Văn Thụ"
+    _is(result, "Tỉnh Thái Nguyên", "Phường Phan Đình Phùng", old_ward_name="Phường Hoàng Văn Thụ")
     # Quang Trung is a commune of Vụ Bản and a ward of the city of Nam Định: with the
     # province named, both readings score alike and the ward is asked (the city read on
     # "Nam Định" made the commune win).
@@ -684,8 +665,7 @@ def test_misspelt_city_leaves_the_type_word_and_the_province_their_words(
     text: str, province: str, ward: str, district: str
 ) -> None:
     result = resolve(text)
-    _is(result, province, ward)
-    assert result.old_district_name == district
+    _is(result, province, ward, old_district_name=district)
 
 
 def test_first_words_of_a_province_name_are_no_customary_short_form() -> None:
