@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.rasa_server import TOKEN_ENV
 from bot.settings import ROOT, VAR, Settings
 
 SERVICES = ("actions", "rasa", "console", "dispatch")
@@ -91,8 +92,12 @@ def commands(
         "dispatch": [python, "-m", "bot.dispatch"],
     }
     if "rasa" in services:
+        # The API token travels in the environment (see bot.rasa_server), never in
+        # argv, which every user of the machine can read.
         table["rasa"] = [
-            rasa,
+            python,
+            "-m",
+            "bot.rasa_server",
             "run",
             "--model",
             str(_model()),
@@ -105,8 +110,6 @@ def commands(
             "--port",
             str(settings.rasa_port),
             "--enable-api",
-            "--auth-token",
-            settings.rasa_auth_token,
             "--cors",
             f"http://{host}:{settings.rasa_port}",
         ]
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     for name, cmd in commands(settings, credentials, services).items():
-        children[name] = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own tools
+        child_env = {**env, TOKEN_ENV: settings.rasa_auth_token} if name == "rasa" else env
+        children[name] = subprocess.Popen(cmd, cwd=ROOT, env=child_env)  # noqa: S603 - our own tools
 
     base = f"http://127.0.0.1:{settings.rasa_port}"
     print(

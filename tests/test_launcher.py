@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from bot.launcher import enabled_credentials
+from bot.launcher import SERVICES, commands, enabled_credentials
+from bot.rasa_server import arguments
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,3 +44,25 @@ def test_a_missing_secret_keeps_the_channel_off(tmp_path: Path) -> None:
     )
     kept, skipped = enabled_credentials(source, {"X_URL": "http://127.0.0.1:1"})
     assert kept == {} and skipped == ["x.Channel"]
+
+
+def test_the_rasa_command_line_carries_no_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"")
+    monkeypatch.setenv("RASA_MODEL", str(model))
+    monkeypatch.setenv("RASA_AUTH_TOKEN", "s3cret-token")
+    table = commands(Settings.from_env(), tmp_path / "credentials.yml", SERVICES)
+    assert not [arg for cmd in table.values() for arg in cmd if "s3cret-token" in arg]
+    assert table["rasa"][1:4] == ["-m", "bot.rasa_server", "run"]
+    # The wrapper puts it back inside the process, where only Rasa's parser sees it.
+    argv = arguments(table["rasa"][3:], {"RASA_AUTH_TOKEN": "s3cret-token"})
+    assert argv[:2] == ["rasa", "run"] and argv[-2:] == ["--auth-token", "s3cret-token"]
+
+
+def test_the_wrapper_refuses_to_start_rasa_without_a_token_or_with_one_in_argv() -> None:
+    with pytest.raises(SystemExit, match="RASA_AUTH_TOKEN is not set"):
+        arguments(["run", "--enable-api"], {})
+    with pytest.raises(SystemExit, match="not on the command line"):
+        arguments(["run", "--auth-token=x"], {"RASA_AUTH_TOKEN": "t"})

@@ -41,6 +41,7 @@ class Stack:
     token: str
     var_dir: Path
     env: dict[str, str]
+    pid: int  # the launcher's, leader of the process group of every server started
 
     def rest(self, sender: str, message: str, timeout: float = 60) -> list[dict[str, object]]:
         """Send one message over Rasa's REST channel and return the bot's replies."""
@@ -131,6 +132,7 @@ def running_stack(
         token=token,
         var_dir=var_dir,
         env=env,
+        pid=process.pid,
     )
     try:
         if "actions" in services:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import create_engine, text
@@ -40,6 +41,34 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
             running_stack(var_dir, database_url=url, redis_url=REDIS_URL) as started,
         ):
             yield started
+
+
+def _command_lines(group: int) -> list[str]:
+    """The command line of every live process in process group ``group`` (Linux /proc)."""
+    lines = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:  # the process ended meanwhile
+            continue
+        # Fields after the command name (which may hold spaces): state, ppid, pgrp, ...
+        if int(stat.rsplit(")", 1)[1].split()[2]) == group:
+            lines.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return lines
+
+
+def test_the_api_token_is_on_no_command_line(stack: Stack) -> None:
+    """Any user of the machine reads command lines (``ps``); the token opens the HTTP API
+    with every conversation in it, so it reaches Rasa through the environment only."""
+    lines = _command_lines(stack.pid)
+    assert any("bot.rasa_server run" in line for line in lines), lines
+    assert not [line for line in lines if stack.token in line]
+    status = httpx.get(f"{stack.rasa_url}/status", params={"token": stack.token}, timeout=10)
+    assert status.status_code == 200
+    assert httpx.get(f"{stack.rasa_url}/status", timeout=10).status_code == 401
 
 
 def _texts(replies: list[dict[str, object]]) -> str:
