@@ -747,6 +747,50 @@ def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
     return factor
 
 
+def _typo_tones(tokens: list[_Token], start: int, end: int, unit: Unit) -> float:
+    """The diacritics typed on a misspelt name still tell its namesakes apart: "Sông ãM"
+    (a ngã) is Sông Mã, not Sông Lam; "Tú Nan" is Tú Nang, not Tân An. Compared syllable
+    by syllable when the words are as many as the name's syllables: a word spelt right by
+    all its marks (:func:`_tone_factor`), a misspelt one by its tone alone (a typo changes
+    letters; the tone typed is the one meant; hỏi for ngã is a variant, as in
+    :func:`tones_agree`). Words typed without diacritics, or without a tone, say nothing."""
+    tones = unit.tones
+    if end - start != len(tones):
+        return 1.0
+    factor = 1.0
+    misspelt = False
+    for token, name in zip(tokens[start:end], tones, strict=True):
+        typed = token.tone
+        if token.key != name.key:
+            misspelt = True
+            if (
+                typed is not None
+                and typed.tone
+                and typed.tone != name.tone
+                and typed.tone + name.tone not in ("rx", "xr")
+            ):
+                return _TONES_DIFFER
+        elif typed is not None:
+            agreement = tones_agree(typed, name)
+            if agreement == "other":
+                return _TONES_DIFFER
+            if agreement == "variant":
+                factor = _TONE_VARIANT
+    # Every word spelt right: _score has compared them already.
+    return factor if misspelt else 1.0
+
+
+def _tones_confirm(tokens: list[_Token], match: _Match) -> bool:
+    """Whether diacritics typed on a misspelt name's words were compared with the name's,
+    syllable by syllable, and agree (see :func:`_typo_tones`)."""
+    unit = match.reading.sample
+    return (
+        match.end - match.name == len(unit.tones)
+        and any(token.tone is not None for token in tokens[match.name : match.end])
+        and _typo_tones(tokens, match.name, match.end, unit) == 1.0
+    )
+
+
 def _fuzzy_keys(data: Data, key: str, depth: int = 1, short: bool = False) -> tuple[str, ...]:
     """Index keys that may be ``key`` mistyped, ``key`` left out, sorted: ``key`` and its
     deletions, ``depth`` deep, looked up in the near index (with ``short``, also in the
@@ -765,6 +809,16 @@ def _fuzzy_keys(data: Data, key: str, depth: int = 1, short: bool = False) -> tu
             if keys:
                 found.update(keys)
     found.discard(key)
+    if depth == 1:
+        # One deletion from each side also pairs keys of one length two substitutions
+        # apart ("thirtan", "thaitan": both "thitan"): two typos, not one. (Keys of
+        # lengths one apart are one deletion from each other.)
+        size = len(key)
+        found = {
+            near
+            for near in found
+            if len(near) != size or OSA.distance(key, near, score_cutoff=1) <= 1
+        }
     if len(_FUZZY_KEYS) >= _WORDS_MAX:
         _FUZZY_KEYS.clear()
     known = _FUZZY_KEYS[memo_key] = tuple(sorted(found))
@@ -1008,11 +1062,12 @@ def _typed_type_word(token: _Token) -> bool:
 
 
 def _fuzzy_matches(
-    data: Data, tokens: list[_Token], exact: _Exact, short: bool = False
+    data: Data, tokens: list[_Token], exact: _Exact, short: bool = False, marked: bool = True
 ) -> list[_Match]:
     """Names one edit away from runs the exact pass left unexplained (typos). ``short``:
-    names of four letters and more of any level, right after a type word only (the last
-    resort of a text in which nothing was found, see :func:`_resolve`)."""
+    names of four letters and more of any level, right after a type word only, or with
+    ``marked`` false only where there is none (the last resorts of a text in which
+    nothing was found, see :func:`_resolve`)."""
     out: list[_Match] = []
     count = len(tokens)
     covered = exact.covered
@@ -1033,7 +1088,7 @@ def _fuzzy_matches(
             or start in inside
         ):
             continue
-        if short and exact.markers[start] is None:
+        if short and (exact.markers[start] is None) == marked:
             continue
         key = ""
         segment = tokens[start].segment
@@ -1061,7 +1116,7 @@ def _fuzzy_matches(
                         continue
                     scored = exact.score(tokens, start, end, reading, near)
                     if scored[0] >= 0.0:
-                        score = scored[0] * factor
+                        score = scored[0] * factor * _typo_tones(tokens, start, end, sample)
                         out.append(_Match(reading, scored[1], end, score, start))
     if not short:
         _shifted_matches(data, tokens, exact, digits, out)
@@ -2190,10 +2245,17 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if guess.status == "ambiguous":
                 return guess.make()
         # Or, offered as buttons only: names two typos away anywhere ("Thịsnh hĐán", "Qucố
-        # Oia"), and names read with a misspelt type word ("T Mường Khến", "Tị Trấn Vĩnb
-        # Lộc").
-        far = _local_typos(data, tokens, matches, loose, None) + _respelt_matches(
-            data, tokens, loose
+        # Oia"), names read with a misspelt type word ("T Mường Khến", "Tị Trấn Vĩnb
+        # Lộc"), and short names one typo away without a type word when typed with
+        # diacritics, which tell their many namesakes apart ("Vât Hồ", see _typo_tones).
+        far = (
+            _local_typos(data, tokens, matches, loose, None)
+            + _respelt_matches(data, tokens, loose)
+            + [
+                match
+                for match in _fuzzy_matches(data, tokens, exact, True, False)
+                if _tones_confirm(tokens, match)
+            ]
         )
         if loose.markers != exact.markers:
             # Names after a type word misspelt (the exact pass read them unmarked).
@@ -2204,7 +2266,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             ]
         # Names read with their type word, however weakly (a type word of the unit before
         # its upgrade, "Thị Trấn Hộ Phòng"), are offered too.
-        if far or any(match.marked for match in exact.matches):
+        if far or typos or any(match.marked for match in exact.matches):
             evidence = _Evidence(_prefer_longest(matches + far))
             guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
             if guess.status == "ambiguous":

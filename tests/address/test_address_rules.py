@@ -20,6 +20,7 @@ from bot.address.data import (
 )
 from bot.address.resolver import (
     _abbreviation_typos,
+    _fuzzy_keys,
     _lower_initials,
     _marker_typos,
     _relation,
@@ -377,8 +378,11 @@ def test_misspelt_short_name_after_its_type_word_is_offered_not_decided() -> Non
     assert result.status == "ambiguous"
     assert [c.province_name for c in result.candidates] == ["Tỉnh Sơn La"]
     assert result.candidates[0].ward_name == "Xã Tà Xùa"
-    # Without the type word nothing is offered.
-    assert resolve("Tà Xùx").status == "not_found"
+    # Without the type word it is offered only on the evidence of the diacritics typed,
+    # which rule out its namesakes (see test_misspelt_name_alone_is_offered_by_its_diacritics).
+    result = resolve("Tà Xùx")
+    assert result.status == "ambiguous"
+    assert [c.province_name for c in result.candidates] == ["Tỉnh Sơn La"]
 
 
 # --- a guessed name cut short asks (2026-11-26, wrong-but-confident round) ----------------
@@ -467,9 +471,9 @@ def test_long_name_two_typos_away_is_offered_not_decided(
 
 
 def test_short_unmarked_name_one_typo_away_is_not_guessed() -> None:
-    # One edit of a five-letter name without its type word makes too many names: nothing
-    # is offered (the province is asked).
-    assert resolve("Tà Xùx").status == "not_found"
+    # One edit of a five-letter name without its type word makes too many names: typed
+    # without diacritics, nothing is offered (the province is asked).
+    assert resolve("Ta Xux").status == "not_found"
 
 
 @pytest.mark.parametrize(
@@ -478,7 +482,7 @@ def test_short_unmarked_name_one_typo_away_is_not_guessed() -> None:
         # Each misspelt word respelt as a syllable of a name: two edits in all.
         ("Số 162 TT Qucố Oia", "Thành phố Hà Nội", "Xã Quốc Oai"),
         ("xã Chiyg Sung", "Tỉnh Sơn La", "Xã Chiềng Sung"),
-        ("Chnh Lý", "Tỉnh Ninh Bình", None),  # Chính Lý (Hà Nam, now in Ninh Bình)
+        ("Chnh Lý", "Tỉnh Ninh Bình", "Xã Lý Nhân"),  # Chính Lý (Hà Nam, now in Ninh Bình)
     ],
 )
 def test_misspelt_words_respelt_as_syllables_are_offered(
@@ -693,3 +697,40 @@ def test_street_word_right_after_a_type_word_opens_a_misspelt_name(
     assert resolve("Ấp 3, huyện Chợ Gạoo, Tiền Giang").old_district_name == "Huyện Chợ Gạo"
     # And in the province decided, a ward two edits away so (Phường Nhà Mát).
     _is(resolve("Khóm 5, Phường Nhà Mt, TP Bạc Liêu"), "Tỉnh Cà Mau", "Phường Hiệp Thành")
+
+
+# --- session 7: one typo is one edit; the diacritics of a misspelt name ----------------------
+
+
+def test_one_typo_is_one_edit(data: Data) -> None:
+    # The near index pairs keys that share a one-letter deletion. That also pairs keys two
+    # substitutions apart: "thirtan" (Thị rTấn) and "thaitan" (Xã Thái Tân) both lose a
+    # letter to "thitan". Those are two typos and are no longer read as one.
+    assert "thaitan" not in _fuzzy_keys(data, "thirtan")
+    # Deletion, insertion, substitution and a swap of neighbours are one edit each.
+    assert "songma" in _fuzzy_keys(data, "songam")  # swap
+    assert "vanho" in _fuzzy_keys(data, "vatho", short=True)  # substitution
+    assert "dalat" in _fuzzy_keys(data, "daat", short=True)  # deletion
+    assert "songma" in _fuzzy_keys(data, "songmza")  # insertion
+
+
+def test_misspelt_name_alone_is_offered_by_its_diacritics() -> None:
+    # Nothing else in the text: a name one typo away is offered (never decided), and the
+    # tone typed on the misspelt word tells its namesakes apart. "Vât Hồ" (Xã Vân Hồ, Sơn
+    # La) before Vạn Phú; "Sông ãM" (a ngã: Sông Mã) before Sơn Lâm and Sông Lam.
+    result = resolve("Vât Hồ")
+    assert result.status == "ambiguous", result
+    assert (result.candidates[0].province_name, result.candidates[0].ward_name) == (
+        "Tỉnh Sơn La",
+        "Xã Vân Hồ",
+    )
+    assert all(c.score < 1.0 for c in result.candidates[1:])
+    result = resolve("Sông ãM")
+    assert result.status == "ambiguous", result
+    first = {c.province_name: c.score for c in result.candidates}
+    assert first["Tỉnh Sơn La"] == 1.0
+    assert first.get("Tỉnh Nghệ An", 0.0) < 1.0
+    # Written as such, the name is read.
+    assert resolve("Sông Mã").province_name == "Tỉnh Sơn La"
+    # A house number and a street before it change nothing ("99 Hùng Vương, Đà ạt").
+    assert resolve("99 Hùng Vương, Đà ạt").candidates[0].province_name == "Tỉnh Lâm Đồng"
