@@ -162,6 +162,54 @@ class Spelling(NamedTuple):
 
 
 def spelling(word: str) -> Spelling:
+    """The word's :class:`Spelling`, character by character from a table of what each
+    character spells (its folded letters, mark and tone), kept across words: a customer's
+    misspelt word is new to the word cache, its characters are not. A word the table does
+    not read as :func:`_spelled` would (a combining mark of its own, a character that does
+    not fold to one ASCII character) is read by :func:`_spelled` itself."""
+    keys: list[str] = []
+    marks: list[str] = []
+    tone = ""
+    table = _CHARACTERS
+    for ch in word:
+        known = table.get(ch)
+        if known is None:
+            known = _character(ch)
+        if not known[0]:  # _UNREAD (compared by value: compiled, a constant is rebuilt)
+            return _spelled(word)
+        keys.append(known[0])
+        marks.append(known[1])
+        if known[2]:
+            tone = known[2]
+    # Every character read folds to one ASCII letter and is no combining mark: no
+    # composition (NFC) or decomposition (NFD) can join two of them.
+    return Spelling("".join(keys), "".join(marks), tone)
+
+
+_UNREAD: Final = ("", "", "")
+# character → (folded, mark, tone), or _UNREAD (see spelling)
+_CHARACTERS: Final[dict[str, tuple[str, str, str]]] = {}
+
+
+def _character(ch: str) -> tuple[str, str, str]:
+    """What one character spells, as :func:`_spelled` reads it (remembered)."""
+    spelt = _spelled(ch)
+    known = (spelt.key, spelt.letters, spelt.tone)
+    if (
+        len(spelt.key) != 1
+        or len(spelt.letters) != 1
+        or not spelt.key.isascii()
+        or unicodedata.category(ch) == "Mn"
+    ):
+        known = _UNREAD
+    if len(_CHARACTERS) < 4096:
+        _CHARACTERS[ch] = known
+    return known
+
+
+def _spelled(word: str) -> Spelling:
+    """The reference reading of a word's diacritics (normalization and a pass over the
+    decomposed characters)."""
     marks: list[str] = []
     tone = ""
     for ch in unicodedata.normalize("NFD", word.lower()):
@@ -180,10 +228,15 @@ def spelling(word: str) -> Spelling:
 def typed_spelling(word: str) -> Spelling | None:
     """A word's spelling when it was typed with diacritics; None when without (it then
     says nothing about them)."""
+    return folded_and_typed(word)[1]
+
+
+def folded_and_typed(word: str) -> tuple[str, Spelling | None]:
+    """The word folded (:func:`bot.text.fold`) and its :func:`typed_spelling`, read once."""
     found = spelling(word)
     if not found.tone and found.letters.count(".") == len(found.letters):
-        return None
-    return found
+        return found.key, None
+    return found.key, found
 
 
 def tones_agree(typed: Spelling, name: Spelling) -> Literal["same", "variant", "other"]:

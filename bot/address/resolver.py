@@ -45,6 +45,7 @@ from bot.address.data import (
     Spelling,
     Unit,
     deletions,
+    folded_and_typed,
     load,
     spelling,
     tones_agree,
@@ -307,8 +308,7 @@ def _spelt(key: str, tone: Spelling | None) -> str:
 def _read_word(word: str) -> tuple[_Piece, ...]:
     """The tokens of one word (see :data:`_Piece`). "P13" is a marker and a number,
     "TPHCM" stays whole."""
-    key = fold(word)
-    tone = typed_spelling(word)
+    key, tone = folded_and_typed(word)
     caps = 2 <= len(word) <= 4 and word.isupper() and word.isalpha()
     split = _PREFIXED_NUMBER.match(key) or _PREFIXED_NAME.match(key)
     pieces: list[_Piece] = []
@@ -332,10 +332,10 @@ def _lower_initials(key: str) -> bool:
     return (
         2 <= len(key) <= 3
         and key.isalpha()
+        and key not in _syllables()  # most short words are: asked first
         and key not in _STREET_WORDS
         and (key,) not in _MARKERS
         and key not in load().index
-        and key not in _syllables()
     )
 
 

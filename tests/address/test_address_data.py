@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.address import list_provinces, province_by_code
-from bot.address.data import OLD_DISTRICT, OLD_PROVINCE, OLD_WARD, PROVINCE, WARD
+from bot.address.data import (
+    OLD_DISTRICT,
+    OLD_PROVINCE,
+    OLD_WARD,
+    PROVINCE,
+    WARD,
+    Data,
+    _spelled,
+    spelling,
+)
+from bot.text import fold
 
 
 def test_34_current_provinces_with_gso_codes() -> None:
@@ -61,3 +73,38 @@ def test_each_current_ward_takes_old_wards_of_one_old_province(data) -> None:
         if level == OLD_WARD and unit.name == "Phường 4" and unit.district == "794"
     )
     assert [data.unit(WARD, code).name for code in tan_an_ward_4.new_wards] == ["Phường Long An"]
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "Phường",
+        "ĐỒNG",
+        "Hoà",
+        "Thạsnh",
+        "P.13",
+        "Mai,",
+        "12/3",
+        "e\u0301",  # a combining mark typed after its letter (decomposed input)
+        "Phườ\u0301ng",  # and one in the middle of a word
+        "İstanbul",  # lower-cases to two characters
+        "Σοφία",
+        "한국",
+        "ＡＢＣ",
+        "ﬁ",
+        "ß",
+        "Å",
+        "ǅ",
+    ],
+)
+def test_spelling_read_by_character_is_the_reference_reading(word: str) -> None:
+    # spelling() reads a word from a table of what each character spells; the table is
+    # only a shortcut: any word reads as the normalize-and-decompose reference does.
+    assert spelling(word) == _spelled(word)
+    assert spelling(word).key == fold(word)
+
+
+def test_every_unit_name_spells_as_the_reference(data: Data) -> None:
+    for unit in data.units.values():
+        for word in unit.name.split():
+            assert spelling(word) == _spelled(word), word
