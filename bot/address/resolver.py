@@ -2193,7 +2193,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if not any(match.name <= low and high <= match.end for low, high in exact.spans)
         ]
         if local:
-            evidence = _Evidence(_prefer_longest(matches + local))
+            evidence = _with_guesses(exact, loose, matches + local)
             better = _decide(data, text, tokens, evidence)[0]
             if better.status != "ambiguous" and better.province == answer.leader:
                 answer = better
@@ -2223,11 +2223,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             and any(entry[0] == code for entry in match.reading.placed)
         ]
         if local:
-            found = matches + local
-            guesses = len(found) - len(exact.matches)
-            evidence = _Evidence(
-                _prefer_longest(_without_shadowed_seats(found, loose.markers, guesses))
-            )
+            evidence = _with_guesses(exact, loose, matches + local)
             if code in evidence.provinces:
                 hyps = _against_named_province(_hypotheses(data, evidence, code), evidence.named())
                 if hyps:
@@ -2272,6 +2268,15 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if guess.status == "ambiguous":
                 return guess.make()
     return answer.make()
+
+
+def _with_guesses(exact: _Exact, loose: _Exact, found: list[_Match]) -> _Evidence:
+    """The evidence of ``found``: matches of the exact pass (some may have been dropped
+    already), then guesses (typo readings); a guessed town does not hide a district read
+    as typed (:func:`_without_shadowed_seats`)."""
+    read = {id(match) for match in exact.matches}
+    guesses = sum(1 for match in found if id(match) not in read)
+    return _Evidence(_prefer_longest(_without_shadowed_seats(found, loose.markers, guesses)))
 
 
 def _kept(
