@@ -604,6 +604,8 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
     first = index
     while first > 0 and tokens[first - 1].segment == segment:
         first -= 1
+    if index == first and _house_number_part(tokens, first):
+        return _STREETISH  # "157, Lý Thái Tổ": the street of house 157
     if (
         not tokens[first].key.isdigit()
         or tokens[-1].segment == segment
@@ -618,6 +620,19 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
         return 1.0
     closes_part = end == len(tokens) or tokens[end].segment != segment
     return _STREET_TAIL if closes_part and index - first >= 3 else _STREETISH
+
+
+def _house_number_part(tokens: list[_Token], first: int) -> bool:
+    """Whether the part before the one opening at ``first`` is a house number alone
+    ("157", "Số 8"): the name that opens the next part is then its street."""
+    if first == 0:
+        return False
+    segment = tokens[first - 1].segment
+    start = first - 1
+    while start > 0 and tokens[start - 1].segment == segment:
+        start -= 1
+    keys = [token.key for token in tokens[start:first]]
+    return keys[-1].isdigit() and (len(keys) == 1 or (len(keys) == 2 and keys[0] == "so"))
 
 
 def _hamlet_number(tokens: list[_Token], index: int) -> bool:

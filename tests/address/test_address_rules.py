@@ -734,3 +734,17 @@ def test_misspelt_name_alone_is_offered_by_its_diacritics() -> None:
     assert resolve("Sông Mã").province_name == "Tỉnh Sơn La"
     # A house number and a street before it change nothing ("99 Hùng Vương, Đà ạt").
     assert resolve("99 Hùng Vương, Đà ạt").candidates[0].province_name == "Tỉnh Lâm Đồng"
+
+
+def test_name_after_a_part_that_is_a_house_number_is_its_street() -> None:
+    # "230, Hai Bà Trưng, P. Tân Định": the house number stands alone before the comma,
+    # so "Hai Bà Trưng" is its street, not Hà Nội's district of that name: Tân Định (Hồ
+    # Chí Minh City) is no longer asked against Hà Nội and four other provinces.
+    result = resolve("230, Hai Bà Trưng, P. Tân Định")
+    assert result.status == "province_only", result
+    assert result.province_name == HCMC
+    # "157, Lý Thái Tổ": the street does not decide Hà Nội (Phường Lý Thái Tổ, Hoàn Kiếm)
+    # when the ward's type word is misspelt; the numbered ward is asked instead.
+    assert resolve("157, Lý Thái Tổ, Pưhờg 9").province_name is None
+    # A district named with its province is still read: only its score is discounted.
+    _is(resolve("12, Hai Bà Trưng, Hà Nội"), HANOI, old_district_name="Quận Hai Bà Trưng")
