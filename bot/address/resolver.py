@@ -1138,11 +1138,14 @@ def _fuzzy_matches(
     return out
 
 
-def _respelt_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
+def _respelt_matches(
+    data: Data, tokens: list[_Token], exact: _Exact, code: str | None = None
+) -> list[_Match]:
     """Names two edits from a run of two words or more (in one part) where the misspelt
     words (no syllable of any name) are respelt as syllables: "Qucố Oia" (Quốc Oai),
     "Chiyg Sung" (Chiềng Sung). A guess: offered as candidates, or decided on in the
-    province decided only after its type word (see :func:`_resolve`)."""
+    province decided only after its type word (see :func:`_resolve`); ``code``: only
+    the wards and districts of that province are wanted (the others are not scored)."""
     out: list[_Match] = []
     count = len(tokens)
     for start in range(count):
@@ -1152,15 +1155,22 @@ def _respelt_matches(data: Data, tokens: list[_Token], exact: _Exact) -> list[_M
         for end in range(start + 2, min(count, start + 4) + 1):
             if tokens[end - 1].segment != token.segment:
                 break
-            _respelt_run(data, tokens, exact, start, end, out)
+            _respelt_run(data, tokens, exact, start, end, out, code)
     return out
 
 
 def _respelt_run(
-    data: Data, tokens: list[_Token], exact: _Exact, start: int, end: int, out: list[_Match]
+    data: Data,
+    tokens: list[_Token],
+    exact: _Exact,
+    start: int,
+    end: int,
+    out: list[_Match],
+    code: str | None = None,
 ) -> None:
     """The readings of tokens[start:end] with its misspelt words respelt, two edits in all
-    (one edit is the near index's): scored as two typos."""
+    (one edit is the near index's): scored as two typos; with ``code``, only those of a
+    ward or district of that province."""
     syllables = _syllables()
     options: list[tuple[tuple[str, int], ...]] = []
     misspelt = False
@@ -1194,6 +1204,11 @@ def _respelt_run(
         factor = (_FUZZY if len(key) >= 8 else _FUZZY_SHORT) * _FUZZY_TWO
         for name in names:
             for reading in readings.get(name, ()):
+                if code is not None and (
+                    reading.sample.level in _PROVINCE_LEVELS
+                    or not any(entry[0] == code for entry in reading.placed)
+                ):
+                    continue
                 scored = exact.score(tokens, start, end, reading, name)
                 if scored[0] >= 0.0:
                     marked = reading.full or scored[1] < start
@@ -2228,23 +2243,18 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         # The province is known but no ward: words that name nothing there may be a ward
         # or district of it misspelt, one edit away or two in a long name ("Hòqa Thạsnh"),
         # or two in all after its type word ("P. Kmi Lein": kim, liên). Looked up in that
-        # province only, where a namesake elsewhere does not hide it.
+        # province only, where a namesake elsewhere does not hide it; the words respelt
+        # (two typos in all) only when the names one typo away decide nothing.
         code = answer.province
-        local = _local_typos(data, tokens, matches, exact, code) + [
-            match
-            for match in _respelt_matches(data, tokens, loose)
-            if match.marked
-            and match.reading.sample.level not in _PROVINCE_LEVELS
-            and any(entry[0] == code for entry in match.reading.placed)
-        ]
-        if local:
-            evidence = _with_guesses(exact, loose, matches + local)
-            if code in evidence.provinces:
-                hyps = _against_named_province(_hypotheses(data, evidence, code), evidence.named())
-                if hyps:
-                    better = _decide_ward(data, text, tokens, hyps, answer.confidence)
-                    if better.status == "resolved":
-                        return better.make()
+        local = _local_typos(data, tokens, matches, exact, code)
+        ward = _ward_in(data, text, tokens, exact, loose, matches, local, answer)
+        if ward is None:
+            respelt = [m for m in _respelt_matches(data, tokens, loose, code) if m.marked]
+            if respelt:
+                guesses = local + respelt
+                ward = _ward_in(data, text, tokens, exact, loose, matches, guesses, answer)
+        if ward is not None:
+            return ward.make()
     if answer.status == "not_found" and restrict is None:
         # Nothing found: a short name misspelt after its type word ("Xã nA Nội") is
         # worth offering as candidates, never as a decision (a one-letter change of a short
@@ -2283,6 +2293,31 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if guess.status == "ambiguous":
                 return guess.make()
     return answer.make()
+
+
+def _ward_in(
+    data: Data,
+    text: str,
+    tokens: list[_Token],
+    exact: _Exact,
+    loose: _Exact,
+    matches: list[_Match],
+    guesses: list[_Match],
+    answer: _Answer,
+) -> _Answer | None:
+    """The ward decided in the province ``answer`` decided without one, on ``matches``
+    and misspelt names of it (``guesses``); None when none is decided."""
+    code = answer.province
+    if not guesses or code is None:
+        return None
+    evidence = _with_guesses(exact, loose, matches + guesses)
+    if code not in evidence.provinces:
+        return None
+    hyps = _against_named_province(_hypotheses(data, evidence, code), evidence.named())
+    if not hyps:
+        return None
+    better = _decide_ward(data, text, tokens, hyps, answer.confidence)
+    return better if better.status == "resolved" else None
 
 
 def _with_guesses(exact: _Exact, loose: _Exact, found: list[_Match]) -> _Evidence:

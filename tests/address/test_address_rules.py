@@ -748,3 +748,11 @@ def test_name_after_a_part_that_is_a_house_number_is_its_street() -> None:
     assert resolve("157, Lý Thái Tổ, Pưhờg 9").province_name is None
     # A district named with its province is still read: only its score is discounted.
     _is(resolve("12, Hai Bà Trưng, Hà Nội"), HANOI, old_district_name="Quận Hai Bà Trưng")
+
+
+def test_names_one_typo_away_decide_before_words_are_respelt() -> None:
+    # The province is decided without a ward; "Linh Chiểl" is Linh Chiểu one letter off.
+    # Respelling the words of "Hoàng Diệu 2" as well (two typos) made rivals of that
+    # street: the ward is now decided on the nearer guess before any word is respelt.
+    result = resolve("66 Hoàng Diệu 2, Khu Phố 3, Phường Linh Chiểl, Quận Thủ Đức, Hồ Chí Minh")
+    _is(result, HCMC, "Phường Thủ Đức", old_ward_name="Phường Linh Chiểu")
