@@ -601,9 +601,7 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
         if token.key in _STREET_WORDS:
             # "huyện Chợ Mới": after a type marker, the word starts a unit's name.
             return 1.0 if _marker_before(tokens, back) else _STREETISH
-    first = index
-    while first > 0 and tokens[first - 1].segment == segment:
-        first -= 1
+    first = _part_start(tokens, index)
     if index == first and _house_number_part(tokens, first):
         return _STREETISH  # "157, Lý Thái Tổ": the street of house 157
     if (
@@ -622,16 +620,20 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
     return _STREET_TAIL if closes_part and index - first >= 3 else _STREETISH
 
 
+def _part_start(tokens: list[_Token], index: int) -> int:
+    """The first token of the comma-separated part token ``index`` lies in."""
+    segment = tokens[index].segment
+    while index > 0 and tokens[index - 1].segment == segment:
+        index -= 1
+    return index
+
+
 def _house_number_part(tokens: list[_Token], first: int) -> bool:
     """Whether the part before the one opening at ``first`` is a house number alone
     ("157", "Số 8"): the name that opens the next part is then its street."""
     if first == 0:
         return False
-    segment = tokens[first - 1].segment
-    start = first - 1
-    while start > 0 and tokens[start - 1].segment == segment:
-        start -= 1
-    keys = [token.key for token in tokens[start:first]]
+    keys = [token.key for token in tokens[_part_start(tokens, first - 1) : first]]
     return keys[-1].isdigit() and (len(keys) == 1 or (len(keys) == 2 and keys[0] == "so"))
 
 
@@ -754,12 +756,20 @@ def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
     factor = 1.0
     for token, name in zip(run, unit.tones, strict=True):
         if token.tone is not None:
-            agreement = tones_agree(token.tone, name)
-            if agreement == "other":
-                return _TONES_DIFFER
-            if agreement == "variant":
-                factor = _TONE_VARIANT
+            found = _agreement(token.tone, name)
+            if found == _TONES_DIFFER:
+                return found
+            factor = min(factor, found)
     return factor
+
+
+def _agreement(typed: Spelling, name: Spelling) -> float:
+    """The factor of one syllable spelt right and typed with diacritics: 1.0 when they are
+    the name's, ``_TONE_VARIANT`` for a variant, ``_TONES_DIFFER`` for other marks."""
+    agreement = tones_agree(typed, name)
+    if agreement == "other":
+        return _TONES_DIFFER
+    return _TONE_VARIANT if agreement == "variant" else 1.0
 
 
 def _typo_tones(tokens: list[_Token], start: int, end: int, unit: Unit) -> float:
@@ -786,11 +796,10 @@ def _typo_tones(tokens: list[_Token], start: int, end: int, unit: Unit) -> float
             ):
                 return _TONES_DIFFER
         elif typed is not None:
-            agreement = tones_agree(typed, name)
-            if agreement == "other":
-                return _TONES_DIFFER
-            if agreement == "variant":
-                factor = _TONE_VARIANT
+            found = _agreement(typed, name)
+            if found == _TONES_DIFFER:
+                return found
+            factor = min(factor, found)
     # Every word spelt right: _score has compared them already.
     return factor if misspelt else 1.0
 
@@ -1159,6 +1168,13 @@ def _respelt_matches(
     return out
 
 
+def _below(reading: Reading, code: str | None) -> bool:
+    """Whether a reading is of a ward or district (old or current) of province ``code``."""
+    return reading.sample.level not in _PROVINCE_LEVELS and any(
+        entry[0] == code for entry in reading.placed
+    )
+
+
 def _respelt_run(
     data: Data,
     tokens: list[_Token],
@@ -1204,10 +1220,7 @@ def _respelt_run(
         factor = (_FUZZY if len(key) >= 8 else _FUZZY_SHORT) * _FUZZY_TWO
         for name in names:
             for reading in readings.get(name, ()):
-                if code is not None and (
-                    reading.sample.level in _PROVINCE_LEVELS
-                    or not any(entry[0] == code for entry in reading.placed)
-                ):
+                if code is not None and not _below(reading, code):
                     continue
                 scored = exact.score(tokens, start, end, reading, name)
                 if scored[0] >= 0.0:
@@ -1340,11 +1353,7 @@ def _local_typos(
                     1.0 if distance <= 1 else _FUZZY_TWO
                 )
                 for reading in data.readings[near_key]:
-                    sample = reading.sample
-                    if local and (
-                        sample.level in (PROVINCE, OLD_PROVINCE)
-                        or not any(entry[0] == code for entry in reading.placed)
-                    ):
+                    if local and not _below(reading, code):
                         continue
                     scored = exact.score(tokens, start, end, reading, near_key)
                     # Two typos are a guess unless the type word or a marker stands with it
