@@ -115,6 +115,11 @@ class Data:
     initial_readings: dict[str, tuple[Reading, ...]] = field(default_factory=dict)
     # current province code → number of its current wards (the size prior of candidates)
     province_wards: dict[str, int] = field(default_factory=dict)
+    # keys not full (see :func:`_is_full`) that are still a type word and another key of
+    # the same unit: a former type and name ("xalangcan", Xã Lăng Can, for what is now
+    # Thị trấn Lăng Can), unlike a former name that merely starts like a type word
+    # ("phuongtrung", Xã Phương Trung)
+    typed_keys: frozenset[str] = frozenset()
 
     def unit(self, level: str, code: str) -> Unit:
         return self.units[(level, code)]
@@ -617,4 +622,23 @@ def load() -> Data:
     short = (key for key in data.index if 4 <= len(key) <= 5 and key.isalpha())
     data.near_short = {key: tuple(keys) for key, keys in _deletion_index(short, True).items()}
     data.prefixes = frozenset(key[:i] for key in data.readings for i in range(1, len(key)))
+    data.typed_keys = _typed_keys(data.index)
     return data
+
+
+def _typed_keys(index: dict[str, list[tuple[str, str, bool]]]) -> frozenset[str]:
+    """See :attr:`Data.typed_keys`."""
+    keys_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for key, entries in index.items():
+        for level, code, _ in entries:
+            keys_of[(level, code)].add(key)
+    return frozenset(
+        key
+        for key, entries in index.items()
+        for type_key in TYPE_KEYS
+        if key.startswith(type_key)
+        and any(
+            not full and key[len(type_key) :] in keys_of[(level, code)]
+            for level, code, full in entries
+        )
+    )

@@ -696,6 +696,17 @@ def _score(
         score *= factor
     tones = unit.tones
     syllables = len(tones)
+    if (
+        not full
+        and memo.type_words[end] > memo.type_words[start]
+        and not _named_type_words(tokens, start, end, tones, memo.type_words)
+        and key not in memo.typed_keys
+    ):
+        # "Phường Trung Tâm" is no former name "Phương Trung", nor "Phủ Phường" Phú Phương
+        # (the library keeps former names as keys, without their diacritics): a type word
+        # typed with its own diacritics is a syllable only of a name spelt so ("Phường
+        # Đúc", "Tứ Xã": their diacritics are compared below).
+        score *= _TONES_DIFFER
     if syllables and syllables <= end and memo.toned[end] > memo.toned[end - syllables]:
         memo_key = id(tones) * memo.width + end
         known = memo.tone.get(memo_key)
@@ -712,6 +723,20 @@ def _score(
     return score, first
 
 
+def _named_type_words(
+    tokens: list[_Token], start: int, end: int, tones: tuple[Spelling, ...], counts: list[int]
+) -> bool:
+    """Whether every type word typed as one in tokens[start:end] (``counts``: how many up to
+    each index, see :class:`_Memo`) stands where the name has a syllable spelt alike: the
+    words are as many as the name's syllables ("xã Phước Tỉnh", misspelt or not)."""
+    if end - start != len(tones):
+        return False
+    for index in range(start, end):
+        if counts[index + 1] > counts[index] and tokens[index].key != tones[index - start].key:
+            return False
+    return True
+
+
 _NO_READING: Final = (-1.0, 0)  # what _score returns for words that are no reading
 
 # (a name's spelling, the words typed with their diacritics) → tone factor. The spelling is
@@ -724,9 +749,10 @@ class _Memo:
     """What the runs of one text share across index hits: the street discount of each
     run, and how many tokens up to each index were typed with diacritics."""
 
-    __slots__ = ("spelt", "street", "tone", "toned", "width")
+    __slots__ = ("spelt", "street", "tone", "toned", "type_words", "typed_keys", "width")
 
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], typed_keys: frozenset[str]) -> None:
+        self.typed_keys = typed_keys  # Data.typed_keys
         # Keys are numbers, not tuples: a run (start, end) is start * width + end.
         self.width = len(tokens) + 1
         self.street: dict[int, float] = {}
@@ -741,6 +767,14 @@ class _Memo:
         self.toned = toned
         # each token's folded key and diacritics: what its tone factors depend on
         self.spelt = [token.spelt for token in tokens]
+        # how many tokens up to each index are type words typed with their own diacritics
+        type_words = [0]
+        count = 0
+        for token in tokens:
+            if _typed_type_word(token):
+                count += 1
+            type_words.append(count)
+        self.type_words = type_words
 
 
 def _tone_factor(tokens: list[_Token], end: int, unit: Unit) -> float:
@@ -896,7 +930,7 @@ def _exact_matches(
     out: list[_Match] = []
     if markers is None:
         markers = _markers(tokens)
-    memo = _Memo(tokens)
+    memo = _Memo(tokens, data.typed_keys)
     lookup = data.readings
     prefixes = data.prefixes
     keys = [token.key for token in tokens]

@@ -756,3 +756,23 @@ def test_names_one_typo_away_decide_before_words_are_respelt() -> None:
     # street: the ward is now decided on the nearer guess before any word is respelt.
     result = resolve("66 Hoàng Diệu 2, Khu Phố 3, Phường Linh Chiểl, Quận Thủ Đức, Hồ Chí Minh")
     _is(result, HCMC, "Phường Thủ Đức", old_ward_name="Phường Linh Chiểu")
+
+
+# --- session 8: a type word typed as one is no syllable of a former name --------------------
+
+
+def test_type_word_typed_as_one_is_no_syllable_of_a_former_name() -> None:
+    # The library keeps former names of merged communes as keys, without diacritics:
+    # "phuphuong" (Xã Phú Phương, now in Xã Phú Hồng, Ba Vì) read "Phủ Phường" of "Điện
+    # Biên Phủ - Phường Xuân Hà" and hid the ward. "Phường" typed so is the type word.
+    _is(resolve("25 Điện Biên Phủ - Phường Xuân Hà"), "Thành phố Đà Nẵng", "Phường Thanh Khê")
+    # "phuongtrung" (Xã Phương Trung, now in Phú Lâm, Đoan Hùng) read "Phường Trung" and
+    # left "Tâm" misspelt unread: Phường Trung Tâm (Nghĩa Lộ) is now among the candidates.
+    result = resolve("tổ 7, Phường Trung nâm")
+    assert "Tỉnh Lào Cai" in [c.province_name for c in result.candidates], result
+    # A former name with its former type word is still read: "xã Lăng Can" is the
+    # Thị trấn Lăng Can that went into Xã Lâm Bình.
+    _is(resolve("bản Nà Va, xã Lăng Can"), "Tỉnh Tuyên Quang", "Xã Lâm Bình")
+    # Names that have a type word for a syllable keep it, misspelt or not.
+    for text in ("thôn 3, xã Phước Tỉnh", "thôn 3, xã Phưoớc Tỉnh"):
+        _is(resolve(text), HCMC, "Xã Long Hải", old_district_name="Huyện Long Đất")
