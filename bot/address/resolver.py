@@ -437,7 +437,22 @@ def _marker_typos() -> dict[str, str]:
     syllables = _syllables()
     out: dict[str, str] = {}
     for word in ("quan", "phuong", "huyen"):
-        for variant in _one_edit(word) - syllables:
+        variants = _one_edit(word)
+        if len(word) >= 6:
+            # A long type word takes two typos ("nPhườmg", "Phưnyg"), as long names do;
+            # not two deletions (four letters are too many words), nor what is as near a
+            # street or hamlet word ("uường 3" is Đường 3, "phTôn 3" Thôn 3).
+            two = {far for variant in variants for far in _one_edit(variant)}
+            variants |= {
+                far
+                for far in two
+                if len(far) >= len(word) - 1
+                and all(
+                    len(far) - len(street) > 2 or OSA.distance(far, street, score_cutoff=2) > 2
+                    for street in _STREET_WORDS
+                )
+            }
+        for variant in variants - syllables:
             if variant not in _SINGLE_MARKERS:
                 out[variant] = word
     return out
@@ -956,6 +971,19 @@ def _exact_matches(
                         marked = reading.full or scored[1] < start
                         first, score = scored[1], scored[0]
                         out.append(_Match(reading, first, end, score, start, marked))
+        if marker is not None and keys[start].isdigit() and keys[marker[1]] != marker[0]:
+            # A number after a type word abbreviated or misspelt ("P 5", "Phưnyg 8"): read
+            # as with the type word spelt out, which also finds the former names the
+            # library keeps only so ("phuong8": Phường Võ Thị Sáu, Quận 3, formerly
+            # Phường 8; "phuong5": Phường V of Vị Thanh).
+            key = marker[0] + keys[start]
+            for reading in lookup.get(key, ()):
+                if reading.full:
+                    scored = _score(
+                        tokens, start, start + 1, reading.sample, True, key, marker, memo
+                    )
+                    if scored[0] >= 0.0:
+                        out.append(_Match(reading, marker[1], start + 1, scored[0], start, True))
         token = tokens[start]
         if token.caps and token.key not in data.index:
             out.extend(_initials_matches(data, tokens, start, marker, memo, False))
