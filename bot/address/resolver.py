@@ -821,20 +821,26 @@ def _agreement(typed: Spelling, name: Spelling) -> float:
     return _TONE_VARIANT if agreement == "variant" else 1.0
 
 
-def _typo_tones(tokens: list[_Token], start: int, end: int, unit: Unit) -> float:
+def _typo_tones(
+    tokens: list[_Token], start: int, end: int, unit: Unit, lent: bool = False
+) -> float:
     """The diacritics typed on a misspelt name still tell its namesakes apart: "Sông ãM"
     (a ngã) is Sông Mã, not Sông Lam; "Tú Nan" is Tú Nang, not Tân An. Compared syllable
     by syllable when the words are as many as the name's syllables: a word spelt right by
     all its marks (:func:`_tone_factor`), a misspelt one by its tone alone (a typo changes
     letters; the tone typed is the one meant; hỏi for ngã is a variant, as in
-    :func:`tones_agree`). Words typed without diacritics, or without a tone, say nothing."""
+    :func:`tones_agree`). Words typed without diacritics, or without a tone, say nothing;
+    nor does the first word with ``lent`` (its first letter is the type word's, with the
+    type word's tone: "x ãNinh")."""
     tones = unit.tones
     if end - start != len(tones):
         return 1.0
     factor = 1.0
     misspelt = False
-    for token, name in zip(tokens[start:end], tones, strict=True):
-        typed = token.tone
+    for offset in range(end - start):
+        token = tokens[start + offset]
+        name = tones[offset]
+        typed = None if lent and offset == 0 else token.tone
         if token.key != name.key:
             misspelt = True
             if (
@@ -1163,6 +1169,7 @@ def _fuzzy_matches(
         inside.update(range(a + 1, b))
     digits = [not token.key.isalpha() and any(ch.isdigit() for ch in token.key) for token in tokens]
     index = data.index
+    lent = _lent_letters(tokens)
     for start in range(count):
         # A type, street or hamlet word is a word rightly spelt that introduces a name:
         # "Thôn Nhất" is not a typo of Thống Nhất. Right after a type word, it is the
@@ -1195,17 +1202,52 @@ def _fuzzy_matches(
             # Short keys (one edit is a large change) may only be a province: "Hà Nộm".
             provinces_only = not short and (len(key) < 6 or (end - start < 2 and len(key) < 7))
             factor = _FUZZY if len(key) >= 8 else _FUZZY_SHORT
-            for near in _fuzzy_keys(data, key, 1, short):
+            nears = _fuzzy_keys(data, key, 1, short)
+            shifted = lent is not None and lent[start]
+            if shifted and len(key) > 5:
+                # "x ãHòa Khynh": the type word's last letter typed after the space, and a
+                # typo in the name as well (the shift alone is one edit of the run).
+                nears += _fuzzy_keys(data, key[1:], 1, short)
+            for near in nears:
                 for reading in data.readings[near]:
                     sample = reading.sample
                     if provinces_only and sample.level not in (PROVINCE, OLD_PROVINCE):
                         continue
                     scored = exact.score(tokens, start, end, reading, near)
                     if scored[0] >= 0.0:
-                        score = scored[0] * factor * _typo_tones(tokens, start, end, sample)
+                        tones = _typo_tones(tokens, start, end, sample, shifted)
+                        score = scored[0] * factor * tones
                         out.append(_Match(reading, scored[1], end, score, start))
     if not short:
         _shifted_matches(data, tokens, exact, digits, out)
+    return out
+
+
+# Type words whose last letter a customer may type after the space ("x ãHòa"; not "phố",
+# which is as often a street word: "ph ốTạ Quang Bửu").
+_LENT_TYPE_WORDS: Final = frozenset({"xa", "phuong", "quan", "huyen", "tinh", "tran"})
+
+
+def _lent_letters(tokens: list[_Token]) -> list[bool] | None:
+    """Whether each word starts with the last letter of a type word before it ("x ãHòa":
+    xã, Hòa), the rest of it a syllable of a name and the word itself none; None when no
+    word does (most texts)."""
+    out: list[bool] | None = None
+    syllables = _syllables()
+    for index in range(1, len(tokens)):
+        token = tokens[index]
+        before = tokens[index - 1]
+        key = token.key
+        if (
+            len(key) >= 3
+            and before.segment == token.segment
+            and before.key + key[0] in _LENT_TYPE_WORDS
+            and key not in syllables
+            and key[1:] in syllables
+        ):
+            if out is None:
+                out = [False] * len(tokens)
+            out[index] = True
     return out
 
 

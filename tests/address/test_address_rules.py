@@ -800,3 +800,15 @@ def test_number_after_a_type_word_misspelt_twice_is_the_numbered_ward() -> None:
     # "P 5" also finds the former names kept only as "phuong5": Phường V of Vị Thanh.
     provinces = [c.province_name for c in resolve("khu vực 2, P 5").candidates]
     assert "Thành phố Cần Thơ" in provinces
+
+
+def test_type_word_letter_typed_after_the_space() -> None:
+    # "x ãVân Hồồ": the last letter of "xã" typed after the space (one edit of the run),
+    # and a typo in the name besides: the name is looked up without the lent letter, one
+    # typo away, as "xã Vân Hồồ" is; the tone of the lent letter is the type word's.
+    def provinces(text: str) -> list[str | None]:
+        return [c.province_name for c in resolve(text).candidates]
+
+    assert "Tỉnh Sơn La" in provinces("bản Nà Bai, xã Vân Hồồ")
+    assert "Tỉnh Sơn La" in provinces("bản Nà Bai, x ãVân Hồồ")
+    _is(resolve("bản Nà Bai, x ãVân Hồ"), "Tỉnh Sơn La", "Xã Vân Hồ")
