@@ -613,7 +613,7 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
             # "thôn Bản Mới 2 Khánh Yên Trung": a hamlet's number ends the hamlet, and what
             # follows is free to be the ward; "107 Lê Lợi": a house number starts a street.
             return 1.0 if _hamlet_number(tokens, back) else _STREETISH
-        if token.key in _STREET_WORDS:
+        if token.key in _STREET_WORDS or token.key in _street_typos():
             # "huyện Chợ Mới": after a type marker, the word starts a unit's name.
             return 1.0 if _marker_before(tokens, back) else _STREETISH
     first = _part_start(tokens, index)
@@ -633,6 +633,20 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
         return 1.0
     closes_part = end == len(tokens) or tokens[end].segment != segment
     return _STREET_TAIL if closes_part and index - first >= 3 else _STREETISH
+
+
+@cache
+def _street_typos() -> frozenset[str]:
+    """ "Đường" one typo off ("Đơừng", "Đưeng"), minus the syllables of unit names and the
+    words the index or the type words know: still the street word before a street name."""
+    data = load()
+    return frozenset(
+        variant
+        for variant in _one_edit("duong")
+        if variant not in _syllables()
+        and variant not in data.index
+        and variant not in _SINGLE_MARKERS
+    )
 
 
 def _part_start(tokens: list[_Token], index: int) -> int:

@@ -24,6 +24,7 @@ from bot.address.resolver import (
     _lower_initials,
     _marker_typos,
     _relation,
+    _street_typos,
     _syllables,
 )
 
@@ -812,3 +813,19 @@ def test_type_word_letter_typed_after_the_space() -> None:
     assert "Tỉnh Sơn La" in provinces("bản Nà Bai, xã Vân Hồồ")
     assert "Tỉnh Sơn La" in provinces("bản Nà Bai, x ãVân Hồồ")
     _is(resolve("bản Nà Bai, x ãVân Hồ"), "Tỉnh Sơn La", "Xã Vân Hồ")
+
+
+def test_street_word_one_typo_off_still_opens_a_street() -> None:
+    # "Đơừng" is "Đường" with a letter slipped in: the street after it is still a street.
+    # It decided Hà Nội (Quận Hai Bà Trưng, and a Phường Trần Phú there) where the text
+    # spelt right asks between the provinces that have a Phường Trần Phú.
+    spelt = resolve("Số9 Đường Hai Bà Trưng, Phường Trần Phú")
+    misspelt = resolve("Số9 Đơừng Hai Bà Trưng, Phường Trần Phú")
+    assert spelt.status == misspelt.status == "ambiguous", misspelt
+    assert [c.province_name for c in misspelt.candidates] == [
+        c.province_name for c in spelt.candidates
+    ]
+    # Only spellings that are no syllable of a name nor a key of the index: "dong" (Đông)
+    # is not read as the street word.
+    assert {"doung", "dupng", "dueng"} <= _street_typos()
+    assert "dong" not in _street_typos()
