@@ -666,16 +666,21 @@ def _house_number_part(tokens: list[_Token], first: int) -> bool:
     return keys[-1].isdigit() and (len(keys) == 1 or (len(keys) == 2 and keys[0] == "so"))
 
 
+# Street words a number may follow as the street's name ("đường 39"; "phố 2", most often
+# of a "khu phố 2" whose "khu" was misspelt or left out).
+_NUMBERED_STREETS: Final = frozenset({"duong", "pho"})
+
+
 def _hamlet_number(tokens: list[_Token], index: int) -> bool:
     """Whether the number at ``index`` numbers a hamlet or group ("khu phố 3", "tổ 5") or
-    a numbered street ("đường số 4", "đường 39"): it closes that name, so what follows is
-    not a street name."""
+    a numbered street ("đường số 4", "đường 39", "phố 2"): it closes that name, so what
+    follows is not a street name."""
     segment = tokens[index].segment
     if index + 1 < len(tokens) and tokens[index + 1].key == "thang":
         return False  # "đường 2 tháng 4": a date names the street, it does not number it
     return any(
         tokens[back].segment == segment
-        and (tokens[back].key in _HAMLET_WORDS or tokens[back].key == "duong")
+        and (tokens[back].key in _HAMLET_WORDS or tokens[back].key in _NUMBERED_STREETS)
         for back in range(max(0, index - 2), index)
     )
 

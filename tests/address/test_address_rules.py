@@ -829,3 +829,10 @@ def test_street_word_one_typo_off_still_opens_a_street() -> None:
     # is not read as the street word.
     assert {"doung", "dupng", "dueng"} <= _street_typos()
     assert "dong" not in _street_typos()
+
+
+def test_number_after_pho_closes_the_quarter() -> None:
+    # "phố 4" numbers a quarter ("khu phố 4", its "khu" misspelt or left out), as "đường
+    # 39" numbers a street: the name after it is the ward, not a street of house 4.
+    for text in ("Kyu phố 4 Tương Bình Hiệp", "phố 4 Tương Bình Hiệp"):
+        _is(resolve(text), HCMC, "Phường Chánh Hiệp", old_ward_name="Phường Tương Bình Hiệp")
