@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from functools import cache, partial
 from typing import Final, TypeAlias, TypeVar
 
@@ -2387,6 +2387,20 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
                 ward = _ward_in(data, text, tokens, exact, loose, matches, guesses, answer)
         if ward is not None:
             return ward.make()
+    if answer.status == "ambiguous" and restrict is None and _unexplained(tokens, exact):
+        # A question with room for more buttons, on a text with a word nothing explains:
+        # the guesses a text with nothing found gets (below) are offered after the
+        # buttons already there, never before them ("Thị Trấn a Hàng": Ba Hàng).
+        asked = answer.make()
+        if len(asked.candidates) < MAX_CANDIDATES:
+            guesses = _fuzzy_matches(data, tokens, exact, True) if any(exact.markers) else []
+            guesses += _far_guesses(data, tokens, exact, loose, matches)
+            if guesses:
+                evidence = _Evidence(_prefer_longest(matches + guesses))
+                guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
+                if guess.status == "ambiguous":
+                    return _more_candidates(asked, guess.make())
+        return asked
     if answer.status == "not_found" and restrict is None:
         # Nothing found: a short name misspelt after its type word ("Xã nA Nội") is
         # worth offering as candidates, never as a decision (a one-letter change of a short
@@ -2397,26 +2411,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             guess = _decide(data, text, tokens, evidence, True)[0]
             if guess.status == "ambiguous":
                 return guess.make()
-        # Or, offered as buttons only: names two typos away anywhere ("Thịsnh hĐán", "Qucố
-        # Oia"), names read with a misspelt type word ("T Mường Khến", "Tị Trấn Vĩnb
-        # Lộc"), and short names one typo away without a type word when typed with
-        # diacritics, which tell their many namesakes apart ("Vât Hồ", see _typo_tones).
-        far = (
-            _local_typos(data, tokens, matches, loose, None)
-            + _respelt_matches(data, tokens, loose)
-            + [
-                match
-                for match in _fuzzy_matches(data, tokens, exact, True, False)
-                if _tones_confirm(tokens, match)
-            ]
-        )
-        if loose.markers != exact.markers:
-            # Names after a type word misspelt (the exact pass read them unmarked).
-            far += [
-                match
-                for match in _exact_matches(data, tokens, loose.markers).matches
-                if match.start < match.name and exact.markers[match.name] is None
-            ]
+        far = _far_guesses(data, tokens, exact, loose, matches)
         # Names read with their type word, however weakly (a type word of the unit before
         # its upgrade, "Thị Trấn Hộ Phòng"), are offered too.
         if far or typos or any(match.marked for match in exact.matches):
@@ -2425,6 +2420,47 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if guess.status == "ambiguous":
                 return guess.make()
     return answer.make()
+
+
+def _far_guesses(
+    data: Data, tokens: list[_Token], exact: _Exact, loose: _Exact, matches: list[_Match]
+) -> list[_Match]:
+    """Readings offered as buttons only: names two typos away anywhere ("Thịsnh hĐán",
+    "Qucố Oia"), names read with a misspelt type word ("T Mường Khến", "Tị Trấn Vĩnb
+    Lộc"), and short names one typo away without a type word when typed with diacritics,
+    which tell their many namesakes apart ("Vât Hồ", see _typo_tones)."""
+    far = (
+        _local_typos(data, tokens, matches, loose, None)
+        + _respelt_matches(data, tokens, loose)
+        + [
+            match
+            for match in _fuzzy_matches(data, tokens, exact, True, False)
+            if _tones_confirm(tokens, match)
+        ]
+    )
+    if loose.markers != exact.markers:
+        # Names after a type word misspelt (the exact pass read them unmarked).
+        far += [
+            match
+            for match in _exact_matches(data, tokens, loose.markers).matches
+            if match.start < match.name and exact.markers[match.name] is None
+        ]
+    return far
+
+
+def _more_candidates(asked: Resolution, guessed: Resolution) -> Resolution:
+    """``asked`` with the buttons of ``guessed`` in other provinces after its own, up to
+    five, each scored no higher than the last button there."""
+    shown = {candidate.province_code for candidate in asked.candidates}
+    floor = min((candidate.score for candidate in asked.candidates), default=1.0)
+    more = [
+        replace(candidate, score=_rounded3(candidate.score * floor))
+        for candidate in guessed.candidates
+        if candidate.province_code not in shown
+    ]
+    if not more:
+        return asked
+    return replace(asked, candidates=(asked.candidates + tuple(more))[:MAX_CANDIDATES])
 
 
 def _ward_in(

@@ -836,3 +836,16 @@ def test_number_after_pho_closes_the_quarter() -> None:
     # 39" numbers a street: the name after it is the ward, not a street of house 4.
     for text in ("Kyu phố 4 Tương Bình Hiệp", "phố 4 Tương Bình Hiệp"):
         _is(resolve(text), HCMC, "Phường Chánh Hiệp", old_ward_name="Phường Tương Bình Hiệp")
+
+
+def test_question_with_room_offers_guesses_after_its_buttons() -> None:
+    # "Thị Trấn a Hàng" (Ba Hàng, now Phường Phổ Yên) asks between Nà Hang and Hiệp Hòa
+    # (read on "Hàng" and the "thị trấn" before it); a word is left unexplained, so the
+    # guesses a text with nothing found gets fill the room left, after those buttons.
+    result = resolve("Tổ 5, Thị Trấn a Hàng")
+    assert result.status == "ambiguous", result
+    provinces = [c.province_name for c in result.candidates]
+    assert provinces[:2] == ["Tỉnh Tuyên Quang", "Tỉnh Bắc Ninh"], provinces
+    assert "Tỉnh Thái Nguyên" in provinces[2:], provinces
+    scores = [c.score for c in result.candidates]
+    assert scores == sorted(scores, reverse=True), scores
