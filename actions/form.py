@@ -24,6 +24,9 @@ from bot.text import fold
 MAX_CHOICES = 5
 SKIP_VALUE = "-"
 _SKIP_WORDS = {"-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "/skip"}
+# What the NLU reads small talk as, among the intents the address slot still takes (some
+# real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
+_NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
 
 
 def _clear_address_question() -> dict[str, Any]:
@@ -139,6 +142,13 @@ class ValidateRequestForm(FormValidationAction):
             if resolution.status in {"resolved", "province_only"}:
                 return _accept(combined, resolution)
         resolution = await resolve_address(text)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent in _NOT_AN_ADDRESS and (resolution.guessed or resolution.status == "not_found"):
+            # "tôi không biết" (out_of_scope), "em không nhớ" (deny): nothing read as typed,
+            # at most typo guesses ("không" is one letter from Krông). The reply to the
+            # small talk is given, and the address asked again as it was: no buttons, and
+            # no "which area is 'toi ko biet' in?".
+            return {**_clear_address_question(), "address": None}
         if (resolution.status == "ambiguous" and resolution.candidates) or (
             len(resolution.candidates) >= 2 and resolution.status == "province_only"
         ):

@@ -48,6 +48,9 @@ class Resolution:
     old_ward_name: str | None = None
     street: str | None = None
     candidates: tuple[Candidate, ...] = ()
+    # The candidates rest only on names read with typos, in a text where nothing was found
+    # as typed ("Vât Hồ"; "tôi không biết" meets Krông Nô): offered, never decided.
+    guessed: bool = False
 
     @property
     def label(self) -> str:

@@ -2410,7 +2410,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             evidence = _Evidence(_prefer_longest(matches + short))
             guess = _decide(data, text, tokens, evidence, True)[0]
             if guess.status == "ambiguous":
-                return guess.make()
+                return replace(guess.make(), guessed=_nothing_read(exact))
         far = _far_guesses(data, tokens, exact, loose, matches)
         # Names read with their type word, however weakly (a type word of the unit before
         # its upgrade, "Thị Trấn Hộ Phòng"), are offered too.
@@ -2418,8 +2418,15 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             evidence = _Evidence(_prefer_longest(matches + far))
             guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
             if guess.status == "ambiguous":
-                return guess.make()
+                return replace(guess.make(), guessed=_nothing_read(exact))
     return answer.make()
+
+
+def _nothing_read(exact: _Exact) -> bool:
+    """Whether no name was read as typed, not even weakly enough to be offered (a type word
+    of the unit before its upgrade, "Thị Trấn Hộ Phòng", is read): what a text that nothing
+    found offers then rests on guesses alone (:attr:`Resolution.guessed`)."""
+    return all(match.score < _FAR_USABLE for match in exact.matches)
 
 
 def _far_guesses(

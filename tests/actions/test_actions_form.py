@@ -96,6 +96,41 @@ async def test_unknown_address_asks_for_more_and_the_answer_completes_it(answer_
     assert done["address_units"]["province_name"] == "Thành phố Hà Nội"
 
 
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("tôi không biết", "out_of_scope"),
+        ("em không nhớ", "deny"),
+        ("không biết nữa", "out_of_scope"),
+        ("toi ko biet", "out_of_scope"),  # nothing found at all: not asked "which area?"
+    ],
+)
+async def test_small_talk_read_at_most_as_typo_guesses_is_no_address(
+    typed, intent, tracker_for, dispatcher, domain
+):
+    # Nothing read as typed, only guesses ("không" is one letter from Krông): with the NLU
+    # taking the message for small talk, no guess buttons; the question is asked again.
+    tracker = tracker_for(text=typed, intent=intent)
+    events = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert events["address"] is None
+    assert events["address_status"] is None
+    assert events["address_choice_count"] is None
+    # Read as an answer (inform), the guesses are offered as before, or more is asked.
+    offered = await form.validate_address(typed, dispatcher, tracker_for(text=typed), domain)
+    assert offered["address_status"] in {"ambiguous", "not_found"}
+
+
+async def test_small_talk_with_a_place_read_as_typed_keeps_its_buttons(
+    tracker_for, dispatcher, domain
+):
+    # "khu tập thể ga, phường 5" is out_of_scope to the NLU, but "phường 5" is read as
+    # typed: the question between the provinces with a Phường 5 is asked.
+    typed = "khu tập thể ga, phường 5"
+    tracker = tracker_for(text=typed, intent="out_of_scope")
+    events = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert events["address_status"] == "ambiguous"
+
+
 async def test_nonsense_address_never_passes(answer_address):
     events = await answer_address("asdfgh")
     assert events["address"] is None
