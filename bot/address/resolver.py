@@ -637,15 +637,14 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
 
 @cache
 def _street_typos() -> frozenset[str]:
-    """ "Đường" one typo off ("Đơừng", "Đưeng"), minus the syllables of unit names and the
-    words the index or the type words know: still the street word before a street name."""
-    data = load()
+    """The street word "Đường" one typo off ("Đơừng", "Đưeng"), minus the syllables of unit
+    names and the words the index or the type words know: still a street word."""
+    known = load().index
+    syllables = _syllables()
     return frozenset(
         variant
         for variant in _one_edit("duong")
-        if variant not in _syllables()
-        and variant not in data.index
-        and variant not in _SINGLE_MARKERS
+        if variant not in syllables and variant not in known and variant not in _SINGLE_MARKERS
     )
 
 
@@ -781,7 +780,8 @@ _TONE_FACTORS: Final[dict[tuple[int, tuple[str, ...]], float]] = {}
 
 class _Memo:
     """What the runs of one text share across index hits: the street discount of each
-    run, and how many tokens up to each index were typed with diacritics."""
+    run, and how many tokens up to each index were typed with diacritics, or are type
+    words typed as such."""
 
     __slots__ = ("spelt", "street", "tone", "toned", "type_words", "typed_keys", "width")
 
