@@ -367,8 +367,9 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
             out[index] = (kind, index - 1)
         elif keys[index].isdigit():
             # "uQận 12", "Phườg 4": before a number, a misspelt type word still numbers
-            # the unit (not when the misspelling is a syllable of some name: "Quang 2").
-            kind = marker_typos.get(previous)
+            # the unit (not when the misspelling is a syllable of some name: "Quang 2";
+            # unless typed with marks no name gives that syllable: "Phưng 7").
+            kind = marker_typos.get(previous) or _marker_as_typed(tokens[index - 1])
             if kind:
                 out[index] = (kind, index - 1)
     return out
@@ -478,7 +479,47 @@ def _loose_markers(
             out[index] = (pairs[pair], index - 2)
         elif keys[index - 1] in single:
             out[index] = (single[keys[index - 1]], index - 1)
+        else:
+            kind = _marker_as_typed(tokens[index - 1])
+            if kind:
+                out[index] = (kind, index - 1)
     return out
+
+
+@cache
+def _marker_syllables() -> dict[str, tuple[str, tuple[Spelling, ...]]]:
+    """Syllables of unit names one edit from a type word that numbers units, with the type
+    word and the spellings the names give the syllable ("phung": Phùng, Phụng...)."""
+    spellings: dict[str, set[Spelling]] = {}
+    for unit in load().units.values():
+        for syllable in unit.tones:
+            spellings.setdefault(syllable.key, set()).add(syllable)
+    out: dict[str, tuple[str, tuple[Spelling, ...]]] = {}
+    for word in ("quan", "phuong", "huyen"):
+        for variant in sorted(_one_edit(word) & spellings.keys()):
+            if variant not in _SINGLE_MARKERS and variant not in out:
+                out[variant] = (word, tuple(sorted(spellings[variant])))
+    return out
+
+
+def _marker_as_typed(token: _Token) -> str | None:
+    """The type word a syllable one edit from it stands for when typed with the type word's
+    marks, and with marks no name gives that syllable ("Phưng", "Phờng": no name is spelt
+    so, "Phùng" is a name's; "Qươn" has no mark of "quận": Quơn Long misspelt). None
+    otherwise, and for a word typed without diacritics (it could be either)."""
+    found = _marker_syllables().get(token.key)
+    typed = token.tone
+    if found is None or typed is None:
+        return None
+    word = _MARKER_SPELLINGS[found[0]]
+    if typed.tone not in ("", word.tone) or any(
+        mark != "." and mark not in word.letters for mark in typed.letters
+    ):
+        return None
+    for name in found[1]:
+        if tones_agree(typed, name) != "other":
+            return None
+    return found[0]
 
 
 @cache

@@ -22,10 +22,12 @@ from bot.address.resolver import (
     _abbreviation_typos,
     _fuzzy_keys,
     _lower_initials,
+    _marker_as_typed,
     _marker_typos,
     _relation,
     _street_typos,
     _syllables,
+    _tokens,
 )
 
 HCMC = "Thành phố Hồ Chí Minh"
@@ -849,3 +851,17 @@ def test_question_with_room_offers_guesses_after_its_buttons() -> None:
     assert "Tỉnh Thái Nguyên" in provinces[2:], provinces
     scores = [c.score for c in result.candidates]
     assert scores == sorted(scores, reverse=True), scores
+
+
+def test_type_word_misspelt_into_a_syllable_is_read_by_its_marks() -> None:
+    # "Phưng" and "Phờng" fold to syllables of names (Phùng, Phong) but are typed with the
+    # marks of "phường" that no name gives them: before a number or a name, the type word.
+    for text in ("Nhà 4, Lô A3, Phưng 7, Gò Vấp, TP. Hồ Chí Minh", "Phờng 7, Gò Vấp, TP HCM"):
+        _is(resolve(text), HCMC, "Phường Hạnh Thông", old_district_name="Quận Gò Vấp")
+    _is(resolve("tổ 5, phưng Nông Teến"), "Tỉnh Tuyên Quang", "Phường Nông Tiến")
+    # A name's own spelling ("Phùng"), a word typed without diacritics ("Phung") and marks
+    # the type word has not ("Qươn" of Quơn Long, not "quận") are not the type word.
+    assert resolve("Phùng 7, Gò Vấp, TP HCM").ward_name is None
+    assert resolve("Phung 7, Gò Vấp, TP HCM").ward_name is None
+    assert _marker_as_typed(_tokens("Qươn")[0]) is None
+    assert _marker_as_typed(_tokens("Phưng")[0]) == "phuong"
