@@ -349,12 +349,17 @@ def main(argv: list[str] | None = None) -> int:
         sample = source_rows
         if options.limit and len(sample) > options.limit:
             sample = random.Random(options.seed).sample(sample, options.limit)
+        pooled: dict[str, list[float]] = {}  # name → [rows, seconds] over the variants
         for variant, make in VARIANTS.items():
             rng = random.Random(f"{options.seed}:{source}:{variant}")
             texts = [make(row["address"], rng) for row in sample]
             who = [("ours", run_ours(sample, texts, options.repeat))]
             if not options.no_library:
                 who.append(("lib", run_library(sample, texts, options.repeat)))
+            for name, t in who:
+                total = pooled.setdefault(name, [0.0, 0.0])
+                total[0] += t.n
+                total[1] += t.seconds
             rates = [t.n / t.seconds if t.seconds else 0.0 for _, t in who]
             for (name, t), rate in zip(who, rates, strict=True):
                 # Our throughput over the library's, on the same rows in the same run.
@@ -365,6 +370,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"{t.pct(t.candidates, t.n)} {t.pct(t.wrong_confident, t.prov_n)} "
                     f"{t.pct(t.in_candidates, t.prov_n)} {rate:>8.0f} {ratio:>6}"
                 )
+        # All variants together: total rows over total time.
+        overall = {
+            name: rows / seconds if seconds else 0.0 for name, (rows, seconds) in pooled.items()
+        }
+        line = f"{source:<11}{'all variants':<18}{'ours':<6}{int(pooled['ours'][0]):>5}"
+        line += " " * 48 + f" {overall['ours']:>8.0f}"
+        if overall.get("lib"):
+            line += f" {overall['ours'] / overall['lib']:>5.1f}x"
+        print(line)
         print()
     print(
         "prov/ward: current structure, decided answers only; olddist: old district; "
@@ -373,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         "of one core, fastest of --repeat passes, each half of the rows timed after the "
         "other half was read (library: convert_address, plus "
         "parse_address FROM_2025 when that finds no province); x lib: our addr/s over the "
-        "library's, same rows, same run. Names are compared without "
+        "library's, same rows, same run; all variants: every variant's rows over their "
+        "total time. Names are compared without "
         "diacritics and, when the label has none, without the type word; an old district "
         "also matches a label that gives a former name of it (the library's aliases: Tĩnh "
         "Gia for Thị xã Nghi Sơn)."
