@@ -145,9 +145,9 @@ class ValidateRequestForm(FormValidationAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent in _NOT_AN_ADDRESS and (resolution.guessed or resolution.status == "not_found"):
             # "tôi không biết" (out_of_scope), "em không nhớ" (deny): nothing read as typed,
-            # at most typo guesses ("không" is one letter from Krông). The reply to the
-            # small talk is given, and the address asked again as it was: no buttons, and
-            # no "which area is 'toi ko biet' in?".
+            # at most typo guesses ("không" is one letter from Krông). The address is
+            # asked again as it was: no buttons, and no "which area is 'toi ko biet' in?"
+            # (the slot takes these intents, so the form runs: no off-topic reply first).
             return {**_clear_address_question(), "address": None}
         if (resolution.status == "ambiguous" and resolution.candidates) or (
             len(resolution.candidates) >= 2 and resolution.status == "province_only"
