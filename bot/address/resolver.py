@@ -431,13 +431,18 @@ def _respelt(word: str) -> tuple[tuple[str, int], ...]:
     return known
 
 
+# The type words that number units ("quận 3", "phường 12", "huyện"): their misspellings
+# still mark a name or a number (_marker_typos, _marker_syllables).
+_NUMBERING_TYPE_WORDS: Final = ("quan", "phuong", "huyen")
+
+
 @cache
 def _marker_typos() -> dict[str, str]:
     """Spellings one edit from a type word that numbers units (quận, phường, huyện), minus
     the syllables unit names use."""
     syllables = _syllables()
     out: dict[str, str] = {}
-    for word in ("quan", "phuong", "huyen"):
+    for word in _NUMBERING_TYPE_WORDS:
         variants = _one_edit(word)
         if len(word) >= 6:
             # A long type word takes two typos ("nPhườmg", "Phưnyg"), as long names do;
@@ -495,7 +500,7 @@ def _marker_syllables() -> dict[str, tuple[str, tuple[Spelling, ...]]]:
         for syllable in unit.tones:
             spellings.setdefault(syllable.key, set()).add(syllable)
     out: dict[str, tuple[str, tuple[Spelling, ...]]] = {}
-    for word in ("quan", "phuong", "huyen"):
+    for word in _NUMBERING_TYPE_WORDS:
         for variant in sorted(_one_edit(word) & spellings.keys()):
             if variant not in _SINGLE_MARKERS and variant not in out:
                 out[variant] = (word, tuple(sorted(spellings[variant])))
@@ -2434,7 +2439,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         # buttons already there, never before them ("Thị Trấn a Hàng": Ba Hàng).
         asked = answer.make()
         if len(asked.candidates) < MAX_CANDIDATES:
-            guesses = _fuzzy_matches(data, tokens, exact, True) if any(exact.markers) else []
+            guesses = _short_guesses(data, tokens, exact)
             guesses += _far_guesses(data, tokens, exact, loose, matches)
             if guesses:
                 evidence = _Evidence(_prefer_longest(matches + guesses))
@@ -2446,7 +2451,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         # Nothing found: a short name misspelt after its type word ("Xã nA Nội") is
         # worth offering as candidates, never as a decision (a one-letter change of a short
         # name often makes another name).
-        short = _fuzzy_matches(data, tokens, exact, True) if any(exact.markers) else []
+        short = _short_guesses(data, tokens, exact)
         if short:
             evidence = _Evidence(_prefer_longest(matches + short))
             guess = _decide(data, text, tokens, evidence, True)[0]
@@ -2468,6 +2473,12 @@ def _nothing_read(exact: _Exact) -> bool:
     of the unit before its upgrade, "Thị Trấn Hộ Phòng", is read): what a text that nothing
     found offers then rests on guesses alone (:attr:`Resolution.guessed`)."""
     return all(match.score < _FAR_USABLE for match in exact.matches)
+
+
+def _short_guesses(data: Data, tokens: list[_Token], exact: _Exact) -> list[_Match]:
+    """Short names one typo away right after their type word ("Xã nA Nội"): candidates
+    only, never a decision (a one-letter change of a short name often makes another)."""
+    return _fuzzy_matches(data, tokens, exact, True) if any(exact.markers) else []
 
 
 def _far_guesses(
