@@ -1539,6 +1539,22 @@ def _local_typos(
     return out
 
 
+def _inside_a_longer_name(match: _Match, exact: list[_Match]) -> bool:
+    """Whether a typo reading covers only part of words that spell a longer name as typed,
+    however weakly that name was scored: "45 Nguyễn Trãi, Thanh Hóa" is a street named as
+    Phường Nguyễn Trãi elsewhere is, not "Nguyễn" misspelt from Xã Nga Yên of Thanh Hóa."""
+    for other in exact:
+        if (
+            other.name <= match.name
+            and match.end <= other.end
+            # longer by a word of the name, not by the type word a full key starts with
+            # ("Xã Đông Hả iĐông Hải": Xã Đông Hà is no longer a name than Đông Hải)
+            and (other.end > match.end or (other.name < match.name and not other.reading.full))
+        ):
+            return True
+    return False
+
+
 def _takes_letter(before: _Token, after: _Token, syllables: frozenset[str]) -> bool:
     """Whether the space between two words may have moved by a letter: both are words of
     two letters or more (not numbers, type or street words), and one of them is no
@@ -2379,7 +2395,13 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     loose = _Exact(
         exact.matches, exact.covered, exact.spans, _loose_markers(tokens, exact.markers), exact.memo
     )
-    typos = _fuzzy_matches(data, tokens, loose)
+    # A typo reading of part of a name typed whole is no reading ("45 Hoàng Văn Thụ, Quảng
+    # Trị": a street named as Phường Hoàng Văn Thụ elsewhere is, not "Văn Thụ" misspelt).
+    typos = [
+        match
+        for match in _fuzzy_matches(data, tokens, loose)
+        if not _inside_a_longer_name(match, exact.matches)
+    ]
     matches = exact.matches
     if typos:
         matches = _without_shadowed_seats(matches + typos, loose.markers, len(typos))
@@ -2424,7 +2446,11 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         # province only, where a namesake elsewhere does not hide it; the words respelt
         # (two typos in all) only when the names one typo away decide nothing.
         code = answer.province
-        local = _local_typos(data, tokens, matches, exact, code)
+        local = [
+            match
+            for match in _local_typos(data, tokens, matches, exact, code)
+            if not _inside_a_longer_name(match, exact.matches)
+        ]
         ward = _ward_in(data, text, tokens, exact, loose, matches, local, answer)
         if ward is None:
             respelt = [m for m in _respelt_matches(data, tokens, loose, code) if m.marked]

@@ -865,3 +865,28 @@ def test_type_word_misspelt_into_a_syllable_is_read_by_its_marks() -> None:
     assert resolve("Phung 7, Gò Vấp, TP HCM").ward_name is None
     assert _marker_as_typed(_tokens("Qươn")[0]) is None
     assert _marker_as_typed(_tokens("Phưng")[0]) == "phuong"
+
+
+# --- session 9: a typo reading inside a name typed whole ---------------------------------------
+
+
+def test_part_of_a_name_typed_whole_is_not_read_as_a_typo() -> None:
+    # "Nguyễn Trãi" and "Hoàng Văn Thụ" are spelt as typed (wards of that name elsewhere;
+    # after a house number, streets): "Nguyễn" is not Xã Nga Yên of Thanh Hóa misspelt, nor
+    # "Văn Thụ" a former name of Xã Trường Thủy of Quảng Trị. The province is decided, the
+    # ward is not guessed, and the street is kept whole.
+    for text, province, street in (
+        ("45 Nguyễn Trãi, Thanh Hóa", "Tỉnh Thanh Hóa", "45 Nguyễn Trãi"),
+        ("45 Hoàng Văn Thụ, Quảng Trị", "Tỉnh Quảng Trị", "45 Hoàng Văn Thụ"),
+    ):
+        result = resolve(text)
+        assert result.status == "province_only", result
+        _is(result, province, ward_name=None, street=street)
+    # The same name misspelt where it stands alone is still read: "Nga Yeen".
+    _is(
+        resolve("45 Nguyễn Trãi, Xã Nga Yeen, Thanh Hóa"),
+        "Tỉnh Thanh Hóa",
+        "Xã Nga Sơn",
+        old_ward_name="Xã Nga Yên",
+        street="45 Nguyễn Trãi",
+    )
