@@ -1207,6 +1207,16 @@ def _is_marker_word(token: _Token) -> bool:
     return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
 
 
+def _opens_a_name(tokens: list[_Token], markers: list[tuple[str, int] | None], index: int) -> bool:
+    """Whether a type word opens a name at ``index`` rather than starting one: not right
+    after another type word, where it is the name's first word ("Phường Phương Lm":
+    Phương Lâm; "xa tinh khe": Tịnh Khê)."""
+    if not _is_marker_word(tokens[index]):
+        return False
+    marker = markers[index]
+    return marker is None or marker[1] != index - 1
+
+
 def _typed_type_word(token: _Token) -> bool:
     """Whether a token is a type word typed with the type word's own diacritics ("Phường",
     "Xã"): then it says the type, and is no syllable of a name spelt otherwise."""
@@ -1241,7 +1251,7 @@ def _fuzzy_matches(
         # name's own first word ("phường Đội ấn": Đội Cấn).
         first_word = tokens[start].key
         if (
-            _is_marker_word(tokens[start])
+            _opens_a_name(tokens, exact.markers, start)
             or (first_word in _STREET_WORDS and exact.markers[start] is None)
             or start in inside
         ):
@@ -1497,7 +1507,7 @@ def _local_typos(
         first_word = tokens[start].key
         if (
             covered[start]
-            or _is_marker_word(tokens[start])
+            or _opens_a_name(tokens, exact.markers, start)
             # After a type word, a street word is the name's own (see _fuzzy_matches); in
             # one province only: anywhere, "X. Phổ Thạnh" (now a phường) would meet
             # namesakes two edits away that outrank it.

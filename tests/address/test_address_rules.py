@@ -890,3 +890,18 @@ def test_part_of_a_name_typed_whole_is_not_read_as_a_typo() -> None:
         old_ward_name="Xã Nga Yên",
         street="45 Nguyễn Trãi",
     )
+
+
+def test_type_word_right_after_a_type_word_is_the_name_s_first_word() -> None:
+    # "Phương" is "phường" typed without its tone, and "tinh" is "tỉnh" without
+    # diacritics: right after a type word, each is the first word of the name, which the
+    # typo passes may then read misspelt ("Phương Lm": Phương Lâm, now in Phường Hòa Bình;
+    # "tinh khee": Tịnh Khê; "Quan Hoda": Quan Hoa of Cầu Giấy).
+    _is(
+        resolve("Đường Trần Hưng Đạo, Phường Phương Lm"),
+        "Tỉnh Phú Thọ",
+        "Phường Hòa Bình",
+        old_ward_name="Phường Phương Lâm",
+    )
+    _is(resolve("xa tinh khee, quang ngai"), "Tỉnh Quảng Ngãi", "Xã Tịnh Khê")
+    _is(resolve("165 Cầu Giấy, P.Quan Hoda"), HANOI, old_district_name="Quận Cầu Giấy")
