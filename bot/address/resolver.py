@@ -131,6 +131,7 @@ _INSIDE: Final = 0.3  # a name lying inside a longer, stronger reading of the sa
 _FUZZY: Final = 0.85
 _FUZZY_SHORT: Final = 0.7  # a typo in a key of fewer than eight letters
 _FUZZY_TWO: Final = 0.7  # two typos in a name (looked for in the province decided only)
+_ONE_PROVINCE_USABLE: Final = 0.3  # guesses of one province only, nothing else: offered
 _FAR_USABLE: Final = 0.4  # names two typos away, anywhere: offered as candidates, never decided
 # A province decided on the words as typed with at least this score (a name with its type
 # word, or two names that agree) is kept against rivals that rest on guessed names only.
@@ -2501,6 +2502,15 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
             if guess.status == "ambiguous":
                 return replace(guess.make(), guessed=_nothing_read(exact))
+        # Weaker still, guesses that all lie in one province offer it alone ("Xã Phổ hạnh":
+        # Phổ Thạnh or Phổ Khánh, both of Quảng Ngãi, each one typo and a type word off).
+        if short or far or typos:
+            evidence = _Evidence(_prefer_longest(matches + short + far))
+            guess = _decide(data, text, tokens, evidence, True, _ONE_PROVINCE_USABLE)[0]
+            if guess.status == "ambiguous":
+                made = guess.make()
+                if len({c.province_code for c in made.candidates}) == 1:
+                    return replace(made, guessed=_nothing_read(exact))
     return answer.make()
 
 

@@ -905,3 +905,19 @@ def test_type_word_right_after_a_type_word_is_the_name_s_first_word() -> None:
     )
     _is(resolve("xa tinh khee, quang ngai"), "Tỉnh Quảng Ngãi", "Xã Tịnh Khê")
     _is(resolve("165 Cầu Giấy, P.Quan Hoda"), HANOI, old_district_name="Quận Cầu Giấy")
+
+
+def test_weak_guesses_that_all_lie_in_one_province_offer_it() -> None:
+    # Nothing found but guesses below the usual floor: "Phổ hạnh" is one letter from Phổ
+    # Thạnh (a phường, typed "Xã") and a tone from Phổ Khánh, both of Quảng Ngãi; "Spặ
+    # Vạv" is two letters from Sặp Vạt (Sơn La) and from nothing elsewhere. The one
+    # province is offered alone, as a question; guesses spread over provinces stay unsaid.
+    for text, province in (
+        ("Thôn Thạch Bi 1, Xã Phổ hạnh", "Tỉnh Quảng Ngãi"),
+        ("Spặ Vạv", "Tỉnh Sơn La"),
+    ):
+        result = resolve(text)
+        assert result.status == "ambiguous", result
+        assert result.guessed, result
+        assert {c.province_name for c in result.candidates} == {province}, result
+    assert resolve("Thôn 1, xã Madgaui").status == "not_found"
