@@ -72,6 +72,13 @@ def _ask_more(typed: str) -> dict[str, Any]:
     }
 
 
+def latest_intent(tracker: Tracker) -> str | None:
+    """The intent the NLU gave the latest message, as it classified it (not the SDK's
+    ``get_intent_of_latest_message``, which reads the ranking and skips a fallback)."""
+    name = (tracker.latest_message.get("intent") or {}).get("name")
+    return str(name) if name else None
+
+
 class ValidateRequestForm(FormValidationAction):
     """Checks each answer with the domain core before the form moves on."""
 
@@ -142,7 +149,7 @@ class ValidateRequestForm(FormValidationAction):
             if resolution.status in {"resolved", "province_only"}:
                 return _accept(combined, resolution)
         resolution = await resolve_address(text)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         if intent in _NOT_AN_ADDRESS and (resolution.guessed or resolution.status == "not_found"):
             # "tôi không biết" (out_of_scope), "em không nhớ" (deny): nothing read as typed,
             # at most typo guesses ("không" is one letter from Krông). The address is

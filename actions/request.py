@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.form import MAX_CHOICES, SKIP_VALUE
+from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent
 from actions.services import submit
 from bot.campaign import hooks
 from bot.phone import mask
@@ -159,5 +158,5 @@ class ActionCorrectSlot(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        intent: Any = (tracker.latest_message.get("intent") or {}).get("name")
-        return [SlotSet(name, None) for name in _CORRECTIONS.get(str(intent), ())]
+        intent = latest_intent(tracker)
+        return [SlotSet(name, None) for name in _CORRECTIONS.get(intent or "", ())]
