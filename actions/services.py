@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from bot import address
 from bot.address import Resolution
 from bot.requests import RequestDraft, SubmitOutcome, get_service
 
 log = logging.getLogger(__name__)
+
+# The address tables take about 2 s to build: built when the action server starts, on a
+# thread of its own, rather than on the first customer's address (a request that comes
+# meanwhile waits for the one build, see bot.address.data.load).
+threading.Thread(target=address.warm_up, name="address-warm-up", daemon=True).start()
 
 
 async def resolve_address(text: str, province_code: str | None = None) -> Resolution:

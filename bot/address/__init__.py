@@ -26,6 +26,7 @@ from bot.address.resolver import (  # noqa: E402 - after the choice of compiled 
     province_by_code,
     resolve,
     resolve_in_province,
+    warm_up,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "province_by_code",
     "resolve",
     "resolve_in_province",
+    "warm_up",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -466,9 +467,21 @@ def _key_words(name: str) -> list[str]:
     return [word for word in re.split(r"[^a-z0-9]+", fold(name)) if word]
 
 
-@lru_cache(maxsize=1)
+# The action server warms the tables up on a thread of its own while it already takes
+# requests (``actions.services``): a request that comes meanwhile waits for that build
+# rather than starting a second one.
+_LOADING: Final = threading.Lock()
+
+
 def load() -> Data:
-    """Read the library's tables once per process and build the indexes."""
+    """The library's tables and the indexes built on them, read once per process."""
+    with _LOADING:
+        return _load()
+
+
+@lru_cache(maxsize=1)
+def _load() -> Data:
+    """Read the library's tables and build the indexes."""
     package = resources.files("vietnamadminunits") / "data"
     data = Data()
     with resources.as_file(package / "dataset.db") as db_path:

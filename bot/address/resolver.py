@@ -3029,6 +3029,24 @@ def province_by_code(code: str) -> str | None:
     return unit.name if unit else None
 
 
+def warm_up() -> None:
+    """Build every table the resolver builds on first use (the indexes of the library's
+    units, the typo spellings of type and street words, the syllable index): otherwise the
+    first address a process reads waits for them (about 2 s compiled). The action server
+    calls it when it starts (``actions.services``)."""
+    load()
+    for build in (
+        _syllables,
+        _syllable_deletes,
+        _marker_typos,
+        _marker_syllables,
+        _pair_marker_typos,
+        _abbreviation_typos,
+        _street_typos,
+    ):
+        build()
+
+
 def forget_texts() -> None:
     """Empty what is remembered across texts (words read, typo look-ups, tone factors,
     respellings, roundings): a benchmark pass then starts as a fresh stream of addresses
