@@ -2830,11 +2830,12 @@ def _against_named_province(
 
 
 def _by_prior(
-    data: Data, ranked: list[_Hypothesis], hyps: list[_Hypothesis]
+    data: Data, tokens: list[_Token], ranked: list[_Hypothesis], hyps: list[_Hypothesis]
 ) -> tuple[list[_Hypothesis], dict[str, set[str]]]:
-    """Provinces by score, and among equal scores by how many current wards the text's
-    readings point to there ("Phường 1" names eleven wards of Hồ Chí Minh City, one of Cà
-    Mau), then by the province's number of wards. The 2025 reform sized wards by
+    """Provinces by score, and among equal scores first those the text's hamlet word fits
+    ("Ấp 1, xã Tân Hòa": the South's; see _hamlet_region), then by how many current wards
+    the text's readings point to there ("Phường 1" names eleven wards of Hồ Chí Minh City,
+    one of Cà Mau), then by the province's number of wards. The 2025 reform sized wards by
     population, so each current ward is about as likely a home: the count is the
     posterior of a uniform prior over current wards. The library has no population.
 
@@ -2844,16 +2845,51 @@ def _by_prior(
     for hyp in hyps:
         if hyp.score >= best[hyp.province] - 1e-6:
             places.setdefault(hyp.province, set()).update(hyp.new_wards)
+    region = _hamlet_region(tokens)
     ordered = sorted(
         ranked,
         key=lambda hyp: (
             -_rounded(hyp.score),
+            -1 if region is not None and (hyp.province in region[0]) == region[1] else 0,
             -len(places.get(hyp.province, ())),
             -data.province_wards.get(hyp.province, 0),
             hyp.province,
         ),
     )
     return ordered, places
+
+
+# The hamlet's word tells the region (the law names them "thôn, ấp, bản, buôn, sóc..."):
+# "ấp" and "khóm" are the hamlets of the South (Nam Bộ), "thôn" and "xóm" those of the
+# North and the Centre. Current provinces where customers write "ấp": Đồng Nai, Hồ Chí
+# Minh City, Tây Ninh, Đồng Tháp, Vĩnh Long, An Giang, Cần Thơ, Cà Mau; of these, Đồng Nai
+# (Bình Phước) and Hồ Chí Minh City (Bà Rịa - Vũng Tàu) also have "thôn" ("Thôn 1, xã
+# Long Sơn" is in Vũng Tàu), the others only "ấp".
+_AP_PROVINCES: Final = frozenset({"75", "79", "80", "82", "86", "91", "92", "96"})
+_AP_ONLY_PROVINCES: Final = _AP_PROVINCES - {"75", "79"}
+_SOUTHERN_HAMLETS: Final = frozenset({"ap", "khom"})
+_NORTHERN_HAMLETS: Final = frozenset({"thon", "xom"})
+
+
+def _hamlet_region(tokens: list[_Token]) -> tuple[frozenset[str], bool] | None:
+    """The provinces the text's hamlet word fits, as (codes, whether inside them fits):
+    after "ấp" the provinces that have ấp, after "thôn" every province but those that
+    have only ấp; None without a hamlet word. Not a word of a name after a type or
+    hamlet word ("Phường Xóm Chiếu", "Ấp Xóm Mới")."""
+    for index, token in enumerate(tokens):
+        key = token.key
+        if key not in _SOUTHERN_HAMLETS and key not in _NORTHERN_HAMLETS:
+            continue
+        if index > 0:
+            before = tokens[index - 1]
+            if before.segment == token.segment and (
+                before.key in _HAMLET_WORDS or _is_marker_word(before)
+            ):
+                continue
+        if key in _SOUTHERN_HAMLETS:
+            return _AP_PROVINCES, True
+        return _AP_ONLY_PROVINCES, False
+    return None
 
 
 def _decide_in(
@@ -2958,7 +2994,7 @@ def _decide(
 
     def make() -> Resolution:
         ranked, places = _by_prior(
-            data, per_province, [h for hyps in visited.values() for h in hyps]
+            data, tokens, per_province, [h for hyps in visited.values() for h in hyps]
         )
         best = ranked[0]
         # A province button names its ward only when the text points to one ward there

@@ -21,6 +21,7 @@ from bot.address.data import (
 from bot.address.resolver import (
     _abbreviation_typos,
     _fuzzy_keys,
+    _hamlet_region,
     _lower_initials,
     _marker_as_typed,
     _marker_typos,
@@ -921,3 +922,28 @@ def test_weak_guesses_that_all_lie_in_one_province_offer_it() -> None:
         assert result.guessed, result
         assert {c.province_name for c in result.candidates} == {province}, result
     assert resolve("Thôn 1, xã Madgaui").status == "not_found"
+
+
+def test_hamlet_word_orders_equal_candidates_by_region() -> None:
+    # "Xã Tân Hòa" is a commune of many provinces, north and south; equal readings are
+    # ordered first by where the hamlet word is used: "ấp" and "khóm" in the South,
+    # "thôn" and "xóm" everywhere but the provinces that have only "ấp".
+    south_only = {"Tỉnh Tây Ninh", "Tỉnh Đồng Tháp", "Tỉnh Vĩnh Long", "Tỉnh An Giang"}
+    south_only |= {"Thành phố Cần Thơ", "Tỉnh Cà Mau"}
+    south = south_only | {"Tỉnh Đồng Nai", HCMC}
+
+    def provinces(text: str) -> list[str]:
+        result = resolve(text)
+        assert result.status == "ambiguous", result
+        return [c.province_name or "" for c in result.candidates]
+
+    assert set(provinces("Ấp 1, xã Tân Hòa")) <= south
+    assert set(provinces("ap 1 xa tan hoa")) <= south
+    assert not set(provinces("Thôn 1, xã Tân Hòa")) & south_only
+    assert not set(provinces("xom 1 xa tan hoa")) & south_only
+    # Without a hamlet word both regions are offered; "Xóm" of a name is no hamlet word.
+    plain = set(provinces("xã Tân Hòa"))
+    assert plain & south_only and plain - south
+    _is(resolve("Phường Xóm Chiếu, Quận 4"), HCMC)
+    assert _hamlet_region(_tokens("Phường Xóm Chiếu, Quận 4")) is None
+    assert _hamlet_region(_tokens("Ấp Xóm Mới, xã Tân Thạnh")) == (_hamlet_region(_tokens("Ấp 1")))
