@@ -1550,10 +1550,28 @@ def _local_typos(
     return out
 
 
-def _inside_a_longer_name(match: _Match, exact: list[_Match]) -> bool:
+def _name_reach(exact: list[_Match], count: int) -> list[int]:
+    """For each token index, the farthest end of an exact reading whose name starts there
+    or before: a typo reading that ends beyond it lies inside no longer name (most do)."""
+    reach = [0] * (count + 1)
+    for match in exact:
+        if match.end > reach[match.name]:
+            reach[match.name] = match.end
+    farthest = 0
+    for index in range(count + 1):
+        if reach[index] > farthest:
+            farthest = reach[index]
+        reach[index] = farthest
+    return reach
+
+
+def _inside_a_longer_name(match: _Match, exact: list[_Match], reach: list[int]) -> bool:
     """Whether a typo reading covers only part of words that spell a longer name as typed,
     however weakly that name was scored: "45 Nguyễn Trãi, Thanh Hóa" is a street named as
-    Phường Nguyễn Trãi elsewhere is, not "Nguyễn" misspelt from Xã Nga Yên of Thanh Hóa."""
+    Phường Nguyễn Trãi elsewhere is, not "Nguyễn" misspelt from Xã Nga Yên of Thanh Hóa.
+    ``reach``: :func:`_name_reach` of ``exact``."""
+    if reach[match.name] < match.end:
+        return False
     for other in exact:
         if (
             other.name <= match.name
@@ -2408,10 +2426,11 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
     )
     # A typo reading of part of a name typed whole is no reading ("45 Hoàng Văn Thụ, Quảng
     # Trị": a street named as Phường Hoàng Văn Thụ elsewhere is, not "Văn Thụ" misspelt).
+    reach = _name_reach(exact.matches, len(tokens))
     typos = [
         match
         for match in _fuzzy_matches(data, tokens, loose)
-        if not _inside_a_longer_name(match, exact.matches)
+        if not _inside_a_longer_name(match, exact.matches, reach)
     ]
     matches = exact.matches
     if typos:
@@ -2460,7 +2479,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         local = [
             match
             for match in _local_typos(data, tokens, matches, exact, code)
-            if not _inside_a_longer_name(match, exact.matches)
+            if not _inside_a_longer_name(match, exact.matches, reach)
         ]
         ward = _ward_in(data, text, tokens, exact, loose, matches, local, answer)
         if ward is None:
