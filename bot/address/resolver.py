@@ -1208,6 +1208,23 @@ def _is_marker_word(token: _Token) -> bool:
     return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
 
 
+# Street words as written with their diacritics (see _street_word_as_typed).
+_STREET_SPELLINGS: Final = {
+    fold(word): spelling(word)
+    for word in (
+        *("số", "đường", "phố", "ngõ", "ngách", "hẻm", "kiệt", "tổ", "thôn", "xóm", "ấp"),
+        *("khóm", "bản", "làng", "cụm", "đội", "tòa", "nhà", "lô", "chợ"),
+    )
+}
+
+
+def _street_word_as_typed(token: _Token) -> bool:
+    """Whether a word folded to a street word may be it: not when typed with other
+    diacritics than the street word's ("Phổ Yênn" is Phổ Yên misspelt, not "phố")."""
+    written = _STREET_SPELLINGS.get(token.key)
+    return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
+
+
 def _opens_a_name(tokens: list[_Token], markers: list[tuple[str, int] | None], index: int) -> bool:
     """Whether a type word opens a name at ``index`` rather than starting one: not right
     after another type word, where it is the name's first word ("Phường Phương Lm":
@@ -1253,7 +1270,11 @@ def _fuzzy_matches(
         first_word = tokens[start].key
         if (
             _opens_a_name(tokens, exact.markers, start)
-            or (first_word in _STREET_WORDS and exact.markers[start] is None)
+            or (
+                first_word in _STREET_WORDS
+                and exact.markers[start] is None
+                and _street_word_as_typed(tokens[start])
+            )
             or start in inside
         ):
             continue
@@ -1512,7 +1533,11 @@ def _local_typos(
             # After a type word, a street word is the name's own (see _fuzzy_matches); in
             # one province only: anywhere, "X. Phổ Thạnh" (now a phường) would meet
             # namesakes two edits away that outrank it.
-            or (first_word in _STREET_WORDS and (not local or exact.markers[start] is None))
+            or (
+                first_word in _STREET_WORDS
+                and (not local or exact.markers[start] is None)
+                and _street_word_as_typed(tokens[start])
+            )
         ):
             continue
         key = ""

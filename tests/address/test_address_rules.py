@@ -947,3 +947,18 @@ def test_hamlet_word_orders_equal_candidates_by_region() -> None:
     _is(resolve("Phường Xóm Chiếu, Quận 4"), HCMC)
     assert _hamlet_region(_tokens("Phường Xóm Chiếu, Quận 4")) is None
     assert _hamlet_region(_tokens("Ấp Xóm Mới, xã Tân Thạnh")) == (_hamlet_region(_tokens("Ấp 1")))
+
+
+def test_street_word_typed_with_other_diacritics_may_start_a_misspelt_name() -> None:
+    # "Phổ" and "Lộ" fold to street words ("phố", "lô"), which no typo reading may start
+    # at; typed with other marks than theirs, they are words of a name: "Phổ Yênn" (Phổ
+    # Yên), "Lộ Thanh" (Lộc Thanh of Bảo Lộc, Lâm Đồng).
+    result = resolve("Phổ Yênn")
+    assert result.status == "ambiguous", result
+    assert [c.province_name for c in result.candidates] == ["Tỉnh Thái Nguyên"]
+    result = resolve("54 Đoàn Thị Điểm, Lộ Thanh")
+    assert result.status == "ambiguous", result
+    assert "Tỉnh Lâm Đồng" in [c.province_name for c in result.candidates]
+    # Typed as the street word, or without diacritics, it still opens a street.
+    assert resolve("Phố Yênn").status == "not_found"
+    assert resolve("Pho Yenn").status == "not_found"
