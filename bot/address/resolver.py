@@ -1226,9 +1226,10 @@ def _street_word_as_typed(token: _Token) -> bool:
 
 
 def _opens_a_name(tokens: list[_Token], markers: list[tuple[str, int] | None], index: int) -> bool:
-    """Whether a type word opens a name at ``index`` rather than starting one: not right
-    after another type word, where it is the name's first word ("Phường Phương Lm":
-    Phương Lâm; "xa tinh khe": Tịnh Khê)."""
+    """Whether the word at ``index`` is a type word that opens the name after it, so no
+    typo reading starts there: not right after another type word, where a word spelt as
+    one is the name's first word ("Phường Phương Lm": Phương Lâm; "xa tinh khe": Tịnh
+    Khê)."""
     if not _is_marker_word(tokens[index]):
         return False
     marker = markers[index]
