@@ -140,12 +140,24 @@ class ValidateRequestForm(FormValidationAction):
         if status == "ambiguous" and pending:
             # A button press sends the chosen candidate's label back as text.
             chosen = await self._choose(pending, text, tracker)
+            if chosen is not None and chosen.ward_code is None and chosen.province_code:
+                # A province chosen: the ward is looked for in it ("Phường 1", then Đồng
+                # Tháp: its five Phường 1), and asked when the text names several there.
+                within = await resolve_address(pending, chosen.province_code)
+                if within.status == "province_only" and len(within.candidates) >= 2:
+                    return _ask_choice(pending, within)
+                if within.status in {"resolved", "province_only"}:
+                    return _accept(pending, within)  # the ward, or the old district, read there
             if chosen is not None:
                 return _accept(pending, chosen)
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"
             resolution = await resolve_address(combined)
+            if resolution.status == "province_only" and len(resolution.candidates) >= 2:
+                # The province now known, the text names several wards there: as when the
+                # customer presses a province's button, the ward is asked among them.
+                return _ask_choice(combined, resolution)
             if resolution.status in {"resolved", "province_only"}:
                 return _accept(combined, resolution)
         resolution = await resolve_address(text)

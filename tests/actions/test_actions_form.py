@@ -76,12 +76,54 @@ async def test_ambiguous_address_becomes_a_choice(answer_address):
 
 
 async def test_pressing_a_choice_button_resolves_it(answer_address):
-    first = await answer_address("Phường 1")
-    picked = first["address_choice_2"]
+    # A ward button is taken as it is: "Phường Kim Liên" of Hà Nội, read from "Kim Liên".
+    first = await answer_address("Kim Liên")
+    assert first["address_status"] == "ambiguous", first
+    labels = [
+        first[f"address_choice_{i}"] for i in range(1, int(first["address_choice_count"]) + 1)
+    ]
+    picked = next(label for label in labels if label.startswith("Phường Kim Liên"))
     events = await answer_address(picked, slots=first)
-    assert events["address"] == "Phường 1"
+    assert events["address"] == "Kim Liên"
     assert events["address_status"] is None
     assert events["address_label"] == picked
+
+
+async def test_a_province_chosen_asks_the_ward_there(answer_address):
+    # "Phường 1" is a ward of many provinces; once the customer chooses Đồng Tháp, the ward
+    # is asked among Đồng Tháp's (Phường 1 of Mỹ Tho, Gò Công, Cao Lãnh, Sa Đéc...), and
+    # that button is taken as any other.
+    first = await answer_address("Phường 1")
+    assert first["address_choice_2"] == "Tỉnh Đồng Tháp"
+    wards = await answer_address("Tỉnh Đồng Tháp", slots=first)
+    assert wards["address"] is None
+    assert wards["address_status"] == "ambiguous"
+    assert wards["address_pending"] == "Phường 1"
+    count = int(wards["address_choice_count"])
+    labels = [wards[f"address_choice_{i}"] for i in range(1, count + 1)]
+    assert count >= 2 and all(label.endswith(", Tỉnh Đồng Tháp") for label in labels), labels
+    assert "Phường Cao Lãnh, Tỉnh Đồng Tháp" in labels
+    done = await answer_address("Phường Cao Lãnh, Tỉnh Đồng Tháp", slots=wards)
+    assert done["address"] == "Phường 1"
+    assert done["address_units"]["ward_name"] == "Phường Cao Lãnh"
+    assert done["address_units"]["old_ward_name"] == "Phường 1"
+
+
+async def test_a_province_chosen_where_no_ward_is_named_is_taken(answer_address):
+    # "Tân Phú" is a district of Hồ Chí Minh City and a name of wards elsewhere; chosen,
+    # Hồ Chí Minh City reads it as the district there (no ward to ask): the province is
+    # taken, with the old district the text names there, and the team calls back.
+    first = await answer_address("Tân Phú")
+    count = int(first["address_choice_count"])
+    labels = [first[f"address_choice_{i}"] for i in range(1, count + 1)]
+    assert "Thành phố Hồ Chí Minh" in labels, labels
+    done = await answer_address("Thành phố Hồ Chí Minh", slots=first)
+    assert done["address"] == "Tân Phú"
+    assert done["address_status"] is None
+    units = done["address_units"]
+    assert units["province_name"] == "Thành phố Hồ Chí Minh"
+    assert units["ward_name"] is None
+    assert units["old_district_name"] == "Quận Tân Phú"
 
 
 async def test_unknown_address_asks_for_more_and_the_answer_completes_it(answer_address):
