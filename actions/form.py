@@ -27,6 +27,8 @@ _SKIP_WORDS = {"-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "
 # What the NLU reads small talk as, among the intents the address slot still takes (some
 # real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
+# What "không biết" / "không" is read as at a question between wards of one province.
+_DONT_KNOW = frozenset({"out_of_scope", "deny"})
 
 
 def _clear_address_question() -> dict[str, Any]:
@@ -70,6 +72,18 @@ def _ask_more(typed: str) -> dict[str, Any]:
         "address_status": "not_found",
         "address_pending": typed,
     }
+
+
+def _one_province(tracker: Tracker) -> str | None:
+    """The province of a question between wards of one province (two buttons or more, all
+    there); None for a question between provinces or a one-button guess ("is it this
+    one?", to which "không" says no)."""
+    choices = tracker.get_slot("address_choices") or []
+    codes = {choice.get("province_code") for choice in choices}
+    if len(choices) < 2 or len(codes) != 1:
+        return None
+    (code,) = codes
+    return str(code) if code else None
 
 
 def latest_intent(tracker: Tracker) -> str | None:
@@ -150,6 +164,14 @@ class ValidateRequestForm(FormValidationAction):
                     return _accept(pending, within)  # the ward, or the old district, read there
             if chosen is not None:
                 return _accept(pending, chosen)
+            province = _one_province(tracker)
+            if province and (latest_intent(tracker) in _DONT_KNOW or fold(text) in _SKIP_WORDS):
+                # Only the ward was asked, the province known (chosen, or in the text), and
+                # the customer does not know it ("không biết": the wards' names are new
+                # since 2025): the province is taken; the team calls back for the rest.
+                within = await resolve_address(pending, province)
+                if within.status in {"resolved", "province_only"}:
+                    return _accept(pending, within)
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"

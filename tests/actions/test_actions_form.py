@@ -109,6 +109,34 @@ async def test_a_province_chosen_asks_the_ward_there(answer_address):
     assert done["address_units"]["old_ward_name"] == "Phường 1"
 
 
+@pytest.mark.parametrize(("typed", "intent"), [("không biết", "out_of_scope"), ("ko", "deny")])
+async def test_not_knowing_the_ward_of_a_known_province_takes_the_province(
+    typed, intent, answer_address, tracker_for, dispatcher, domain
+):
+    # Asked among Đồng Tháp's Phường 1 (the names are new since 2025), the customer does
+    # not know: the province is taken, the ward left to the team's call-back.
+    first = await answer_address("Phường 1")
+    wards = await answer_address("Tỉnh Đồng Tháp", slots=first)
+    tracker = tracker_for(text=typed, intent=intent, slots=wards)
+    done = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert done["address"] == "Phường 1"
+    assert done["address_status"] is None
+    assert done["address_units"]["province_name"] == "Tỉnh Đồng Tháp"
+    assert done["address_units"]["ward_name"] is None
+
+
+async def test_no_to_a_one_button_guess_takes_nothing(
+    tracker_for, dispatcher, domain, answer_address
+):
+    # "Thịsnh hĐán" offers one guess (Thịnh Đán, Thái Nguyên): "không" says it is not that
+    # one, so the province is not taken; the address is asked again.
+    first = await answer_address("Thịsnh hĐán")
+    assert first["address_choice_count"] == "1"
+    tracker = tracker_for(text="không", intent="deny", slots=first)
+    events = await form.validate_address("không", dispatcher, tracker, domain)
+    assert events["address"] is None
+
+
 async def test_a_province_chosen_where_no_ward_is_named_is_taken(answer_address):
     # "Tân Phú" is a district of Hồ Chí Minh City and a name of wards elsewhere; chosen,
     # Hồ Chí Minh City reads it as the district there (no ward to ask): the province is
