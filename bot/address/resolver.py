@@ -1218,11 +1218,23 @@ _STREET_SPELLINGS: Final = {
 }
 
 
-def _street_word_as_typed(token: _Token) -> bool:
+def _street_word_as_typed(token: _Token, toned_text: bool = False) -> bool:
     """Whether a word folded to a street word may be it: not when typed with other
-    diacritics than the street word's ("Phổ Yênn" is Phổ Yên misspelt, not "phố")."""
+    diacritics than the street word's ("Phổ Yênn" is Phổ Yên misspelt, not "phố"), nor
+    typed without any in a text typed with them ("Nha Traeg, Khánh Hòa": not "nhà")."""
     written = _STREET_SPELLINGS.get(token.key)
-    return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
+    if written is None:
+        return True
+    if token.tone is None:
+        return not toned_text
+    return tones_agree(token.tone, written) != "other"
+
+
+def _toned_text(tokens: list[_Token], memo: _Memo) -> bool:
+    """Whether most words of a text (two at least) were typed with diacritics."""
+    words = sum(1 for token in tokens if token.key.isalpha())
+    toned = memo.toned[len(tokens)]
+    return toned >= 2 and 2 * toned >= words
 
 
 def _opens_a_name(tokens: list[_Token], markers: list[tuple[str, int] | None], index: int) -> bool:
@@ -1264,6 +1276,7 @@ def _fuzzy_matches(
     digits = [not token.key.isalpha() and any(ch.isdigit() for ch in token.key) for token in tokens]
     index = data.index
     lent = _lent_letters(tokens)
+    toned_text = _toned_text(tokens, exact.memo)
     for start in range(count):
         # A type, street or hamlet word is a word rightly spelt that introduces a name:
         # "Thôn Nhất" is not a typo of Thống Nhất. Right after a type word, it is the
@@ -1274,7 +1287,7 @@ def _fuzzy_matches(
             or (
                 first_word in _STREET_WORDS
                 and exact.markers[start] is None
-                and _street_word_as_typed(tokens[start])
+                and _street_word_as_typed(tokens[start], toned_text)
             )
             or start in inside
         ):
@@ -1526,6 +1539,7 @@ def _local_typos(
             for index in range(match.name, match.end):
                 covered[index] = True
     out: list[_Match] = []
+    toned_text = _toned_text(tokens, exact.memo)
     for start in range(count):
         first_word = tokens[start].key
         if (
@@ -1537,7 +1551,7 @@ def _local_typos(
             or (
                 first_word in _STREET_WORDS
                 and (not local or exact.markers[start] is None)
-                and _street_word_as_typed(tokens[start])
+                and _street_word_as_typed(tokens[start], toned_text)
             )
         ):
             continue

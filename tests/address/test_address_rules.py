@@ -962,3 +962,18 @@ def test_street_word_typed_with_other_diacritics_may_start_a_misspelt_name() -> 
     # Typed as the street word, or without diacritics, it still opens a street.
     assert resolve("Phố Yênn").status == "not_found"
     assert resolve("Pho Yenn").status == "not_found"
+
+
+def test_street_word_typed_bare_in_a_text_typed_with_diacritics_may_start_a_name() -> None:
+    # "Nha" folds to "nhà" (a house), a street word; typed without its mark in a text
+    # typed with diacritics, it is the word of a name: "Nha Traeg" is Nha Trang misspelt.
+    _is(
+        resolve("Số 76 Nguyễn Biểu, Vĩnh Hải, Nha Traeg, Khánh Hòa"),
+        "Tỉnh Khánh Hòa",
+        "Phường Bắc Nha Trang",
+        old_district_name="Thành phố Nha Trang",
+    )
+    # In a text typed without diacritics "nha" may be "nhà": not read so.
+    result = resolve("so 76 nguyen bieu, vinh hai, nha traeg, khanh hoa")
+    assert result.status == "province_only", result
+    assert result.old_district_name is None, result
