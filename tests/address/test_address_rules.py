@@ -19,6 +19,8 @@ from bot.address.data import (
     typed_spelling,
 )
 from bot.address.resolver import (
+    _STREET_SPELLINGS,
+    _STREET_WORDS,
     _abbreviation_typos,
     _fuzzy_keys,
     _hamlet_region,
@@ -962,6 +964,8 @@ def test_street_word_typed_with_other_diacritics_may_start_a_misspelt_name() -> 
     # Typed as the street word, or without diacritics, it still opens a street.
     assert resolve("Phố Yênn").status == "not_found"
     assert resolve("Pho Yenn").status == "not_found"
+    # Every street word spelt with its diacritics is a street word (the two lists agree).
+    assert set(_STREET_SPELLINGS) <= _STREET_WORDS
 
 
 def test_street_word_typed_bare_in_a_text_typed_with_diacritics_may_start_a_name() -> None:
