@@ -65,6 +65,17 @@ def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
     return slots
 
 
+def _settle(typed: str, resolution: Resolution) -> dict[str, Any] | None:
+    """A province known: the ward asked when the text names several there (an old ward
+    split between new ones, "Phường 1" in Đồng Tháp), else the answer kept; None when no
+    province is known."""
+    if resolution.status == "province_only" and len(resolution.candidates) >= 2:
+        return _ask_choice(typed, resolution)
+    if resolution.status in {"resolved", "province_only"}:
+        return _accept(typed, resolution)
+    return None
+
+
 def _ask_more(typed: str) -> dict[str, Any]:
     return {
         **_clear_address_question(),
@@ -157,11 +168,10 @@ class ValidateRequestForm(FormValidationAction):
             if chosen is not None and chosen.ward_code is None and chosen.province_code:
                 # A province chosen: the ward is looked for in it ("Phường 1", then Đồng
                 # Tháp: its five Phường 1), and asked when the text names several there.
-                within = await resolve_address(pending, chosen.province_code)
-                if within.status == "province_only" and len(within.candidates) >= 2:
-                    return _ask_choice(pending, within)
-                if within.status in {"resolved", "province_only"}:
-                    return _accept(pending, within)  # the ward, or the old district, read there
+                # A ward or the old district read there is kept.
+                settled = _settle(pending, await resolve_address(pending, chosen.province_code))
+                if settled is not None:
+                    return settled
             if chosen is not None:
                 return _accept(pending, chosen)
             province = _one_province(tracker)
@@ -175,13 +185,11 @@ class ValidateRequestForm(FormValidationAction):
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"
-            resolution = await resolve_address(combined)
-            if resolution.status == "province_only" and len(resolution.candidates) >= 2:
-                # The province now known, the text names several wards there: as when the
-                # customer presses a province's button, the ward is asked among them.
-                return _ask_choice(combined, resolution)
-            if resolution.status in {"resolved", "province_only"}:
-                return _accept(combined, resolution)
+            # The province now known, the text may name several wards there: as when the
+            # customer presses a province's button, the ward is asked among them.
+            settled = _settle(combined, await resolve_address(combined))
+            if settled is not None:
+                return settled
         resolution = await resolve_address(text)
         intent = latest_intent(tracker)
         if intent in _NOT_AN_ADDRESS and (resolution.guessed or resolution.status == "not_found"):
@@ -190,15 +198,11 @@ class ValidateRequestForm(FormValidationAction):
             # asked again as it was: no buttons, and no "which area is 'toi ko biet' in?"
             # (the slot takes these intents, so the form runs: no off-topic reply first).
             return {**_clear_address_question(), "address": None}
-        if (resolution.status == "ambiguous" and resolution.candidates) or (
-            len(resolution.candidates) >= 2 and resolution.status == "province_only"
-        ):
-            # Either the province is in doubt (one candidate: a misspelt name's guess,
-            # offered as "did you mean"), or an old ward was split between new ones.
+        if resolution.status == "ambiguous" and resolution.candidates:
+            # The province is in doubt (one candidate: a misspelt name's guess, offered as
+            # "did you mean").
             return _ask_choice(text, resolution)
-        if resolution.status in {"resolved", "province_only"}:
-            return _accept(text, resolution)
-        return _ask_more(text)
+        return _settle(text, resolution) or _ask_more(text)
 
     async def _choose(self, pending: str, text: str, tracker: Tracker) -> Resolution | None:
         """The candidate the customer picked (button label or its number), as confirmed."""
