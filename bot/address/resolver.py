@@ -2533,7 +2533,7 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
         # A question with room for more buttons, on a text with a word nothing explains:
         # the guesses a text with nothing found gets (below) are offered after the
         # buttons already there, never before them ("Thị Trấn a Hàng": Ba Hàng).
-        asked = answer.make()
+        asked = _one_ward_a_button(answer.make(), typos, exact)
         if len(asked.candidates) < MAX_CANDIDATES:
             guesses = _short_guesses(data, tokens, exact)
             guesses += _far_guesses(data, tokens, exact, loose, matches)
@@ -2541,7 +2541,9 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
                 evidence = _Evidence(_prefer_longest(matches + guesses))
                 guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
                 if guess.status == "ambiguous":
-                    return _more_candidates(asked, guess.make())
+                    return _more_candidates(
+                        asked, _one_ward_a_button(guess.make(), typos + guesses, exact)
+                    )
         return asked
     if answer.status == "not_found" and restrict is None:
         # Nothing found: a short name misspelt after its type word ("Xã nA Nội") is
@@ -2552,7 +2554,8 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             evidence = _Evidence(_prefer_longest(matches + short))
             guess = _decide(data, text, tokens, evidence, True)[0]
             if guess.status == "ambiguous":
-                return replace(guess.make(), guessed=_nothing_read(exact))
+                made = _one_ward_a_button(guess.make(), typos + short, exact)
+                return replace(made, guessed=_nothing_read(exact))
         far = _far_guesses(data, tokens, exact, loose, matches)
         # Names read with their type word, however weakly (a type word of the unit before
         # its upgrade, "Thị Trấn Hộ Phòng"), are offered too.
@@ -2560,7 +2563,8 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             evidence = _Evidence(_prefer_longest(matches + far))
             guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
             if guess.status == "ambiguous":
-                return replace(guess.make(), guessed=_nothing_read(exact))
+                made = _one_ward_a_button(guess.make(), typos + short + far, exact)
+                return replace(made, guessed=_nothing_read(exact))
         # Weaker still, guesses that all lie in one province offer it alone ("Xã Phổ hạnh":
         # Phổ Thạnh or Phổ Khánh, both of Quảng Ngãi, each one typo and a type word off).
         if short or far or typos:
@@ -2569,8 +2573,59 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if guess.status == "ambiguous":
                 made = guess.make()
                 if len({c.province_code for c in made.candidates}) == 1:
+                    made = _one_ward_a_button(made, typos + short + far, exact)
                     return replace(made, guessed=_nothing_read(exact))
+    if answer.status == "ambiguous" and typos:
+        return _one_ward_a_button(answer.make(), typos, exact)
     return answer.make()
+
+
+def _one_ward_a_button(asked: Resolution, guesses: list[_Match], exact: _Exact) -> Resolution:
+    """``asked`` with a button naming a ward guessed (a typo reading) only where the
+    guesses point to no other ward of its province. "Xã Phổ hạnh" is Phổ Thạnh by the tone
+    typed or Phổ Khánh by the type word, two wards of Quảng Ngãi: the button offers the
+    province, whose ward is then asked, rather than one of them picked (the customer may
+    not know either's name since 2025). A ward some words name as typed keeps its button
+    ("Thanh Xuân": Phường Thanh Xuân of Hà Nội)."""
+    candidates: list[Candidate] = []
+    changed = False
+    for offered in asked.candidates:
+        if offered.ward_code is not None:
+            code = offered.province_code
+            guessed = _guessed_wards(guesses, code, _ONE_PROVINCE_USABLE)
+            if (
+                offered.ward_code in guessed
+                and len(guessed) > 1
+                and offered.ward_code not in _guessed_wards(exact.matches, code, 0.0)
+            ):
+                offered = replace(
+                    offered,
+                    ward_code=None,
+                    ward_name=None,
+                    old_district_name=None,
+                    old_ward_name=None,
+                )
+                changed = True
+        candidates.append(offered)
+    if not changed:
+        return asked
+    return replace(asked, candidates=tuple(candidates))
+
+
+def _guessed_wards(matches: list[_Match], code: str, floor: float) -> set[str]:
+    """The current wards that the ward readings scoring ``floor`` or more point to in the
+    current province ``code``."""
+    wards: set[str] = set()
+    for match in matches:
+        if match.score < floor:
+            continue
+        for entry in match.reading.placed:
+            if entry[0] == code:
+                for unit in entry[2]:
+                    wards.update(unit.new_wards)
+                for unit in entry[3]:
+                    wards.add(unit.code)
+    return wards
 
 
 def _nothing_read(exact: _Exact) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.address import Resolution, resolve
+from bot.address import Resolution, resolve, resolve_in_province
 from bot.address.data import (
     OLD_DISTRICT,
     OLD_WARD,
@@ -924,6 +924,27 @@ def test_weak_guesses_that_all_lie_in_one_province_offer_it() -> None:
         assert result.guessed, result
         assert {c.province_name for c in result.candidates} == {province}, result
     assert resolve("Thôn 1, xã Madgaui").status == "not_found"
+
+
+def test_a_guess_button_names_a_ward_only_when_the_guesses_point_to_one() -> None:
+    # "Phổ hạnh" is Phổ Thạnh (now in Phường Sa Huỳnh) by its tone and Phổ Khánh (now in
+    # Xã Khánh Cường) by the type word "Xã": the button is the province, not one of the two;
+    # chosen, the ward is asked between both. "Spặ Vạv" points to Sặp Vạt alone: its
+    # button names the ward.
+    for text in ("Xã Phổ hạnh", "Xa Pho hanh", "Thôn Thạch Bi 1, Xã Phổ hạnh"):
+        result = resolve(text)
+        assert result.status == "ambiguous", result
+        assert [(c.province_name, c.ward_name) for c in result.candidates] == [
+            ("Tỉnh Quảng Ngãi", None)
+        ], result
+        within = resolve_in_province(text, result.candidates[0].province_code)
+        assert within.status == "province_only", within
+        assert {c.ward_name for c in within.candidates} == {
+            "Xã Khánh Cường",
+            "Phường Sa Huỳnh",
+        }, within
+    (button,) = resolve("Spặ Vạv").candidates
+    assert button.ward_name is not None, button
 
 
 def test_hamlet_word_orders_equal_candidates_by_region() -> None:
