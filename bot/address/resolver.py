@@ -103,8 +103,9 @@ _STREET_WORDS: Final = frozenset(
 
 # Words that introduce a hamlet or residential group: a number after one is the group's
 # number ("thôn 2", "khu phố 3", "tổ 5"), not a house number, and it closes the group's name.
+# "Khối" is Nghệ An's and the Central Highlands' towns' ("Khối 1, Buôn Trấp").
 _HAMLET_WORDS: Final = frozenset(
-    {"thon", "xom", "ap", "khu", "kp", "khom", "ban", "to", "doi", "cum", "tdp", "lang"}
+    {"thon", "xom", "ap", "khu", "kp", "khom", "khoi", "ban", "to", "doi", "cum", "tdp", "lang"}
 )
 
 # Base scores.
@@ -2564,6 +2565,17 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             guess = _decide(data, text, tokens, evidence, True, _FAR_USABLE)[0]
             if guess.status == "ambiguous":
                 made = _one_ward_a_button(guess.make(), typos + short + far, exact)
+                return replace(made, guessed=_nothing_read(exact))
+        # A name read as typed after a type word of another type is offered too: the
+        # customer named it ("Tp Năm Căn": a district and its town, never a city).
+        if any(
+            exact.markers[match.start] is not None and match.score >= _WRONG_MARKER - 1e-9
+            for match in exact.matches
+        ):
+            evidence = _Evidence(_prefer_longest(matches))
+            guess = _decide(data, text, tokens, evidence, True, _WRONG_MARKER - 1e-9)[0]
+            if guess.status == "ambiguous":
+                made = _one_ward_a_button(guess.make(), typos, exact)
                 return replace(made, guessed=_nothing_read(exact))
         # Weaker still, guesses that all lie in one province offer it alone ("Xã Phổ hạnh":
         # Phổ Thạnh or Phổ Khánh, both of Quảng Ngãi, each one typo and a type word off).

@@ -1002,3 +1002,22 @@ def test_street_word_typed_bare_in_a_text_typed_with_diacritics_may_start_a_name
     result = resolve("so 76 nguyen bieu, vinh hai, nha traeg, khanh hoa")
     assert result.status == "province_only", result
     assert result.old_district_name is None, result
+
+
+def test_a_name_after_a_type_word_of_another_type_is_offered() -> None:
+    # "TP" before a district and its town, never a city: read at the wrong-type-word score,
+    # too weak to decide, the name is still the customer's and is offered as a question.
+    result = resolve("Tp Năm Căn")
+    assert result.status == "ambiguous", result
+    assert result.candidates[0].province_name == "Tỉnh Cà Mau", result
+    result = resolve("Tp Cai Nuoc")
+    assert result.status == "ambiguous", result
+    assert [c.province_name for c in result.candidates] == ["Tỉnh Cà Mau"], result
+
+
+def test_khoi_numbers_a_residential_group() -> None:
+    # "Khối" is the hamlet word of Nghệ An's and the Central Highlands' towns: its number
+    # closes the group's name, so the next words are no street ("Khối 1 Buôn Trấp").
+    for text in ("Khối 1 Buôn Trấp", "khoi 1 buon trap"):
+        _is(resolve(text), "Tỉnh Đắk Lắk", old_ward_name="Thị trấn Buôn Trấp")
+    _is(resolve("khối 4 thị trấn rừng thông"), "Tỉnh Thanh Hóa", old_ward_name="Phường Rừng Thông")
