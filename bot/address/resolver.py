@@ -696,6 +696,27 @@ def _street_typos() -> frozenset[str]:
     )
 
 
+@cache
+def _hamlet_typos() -> frozenset[str]:
+    """The hamlet words a number follows ("thôn 2", "ấp 7", "khối 1"), one typo off ("Tôn",
+    "hẤp", "Kohm"), minus the syllables of unit names and the words the index, the type and
+    street words know: the number after one still numbers a group, not a house."""
+    known = load().index
+    syllables = _syllables()
+    return frozenset(
+        variant
+        for word in ("thon", "xom", "ap", "khom", "khoi", "khu")
+        for variant in _one_edit(word)
+        if len(variant) >= 3
+        and variant not in syllables
+        and variant not in known
+        and variant not in _STREET_WORDS
+        and variant not in _HAMLET_WORDS
+        and (variant,) not in _MARKERS
+        and not variant.isdigit()
+    )
+
+
 def _part_start(tokens: list[_Token], index: int) -> int:
     """The first token of the comma-separated part token ``index`` lies in."""
     segment = tokens[index].segment
@@ -727,7 +748,12 @@ def _hamlet_number(tokens: list[_Token], index: int) -> bool:
         return False  # "đường 2 tháng 4": a date names the street, it does not number it
     return any(
         tokens[back].segment == segment
-        and (tokens[back].key in _HAMLET_WORDS or tokens[back].key in _NUMBERED_STREETS)
+        and (
+            tokens[back].key in _HAMLET_WORDS
+            or tokens[back].key in _NUMBERED_STREETS
+            or tokens[back].key in _street_typos()  # "Đườnng 17/4"
+            or tokens[back].key in _hamlet_typos()  # "Thôn" misspelt: "Tôn 2", "hẤp 7"
+        )
         for back in range(max(0, index - 2), index)
     )
 
@@ -3205,6 +3231,7 @@ def warm_up() -> None:
         _pair_marker_typos,
         _abbreviation_typos,
         _street_typos,
+        _hamlet_typos,
     ):
         build()
 

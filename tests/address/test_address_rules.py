@@ -1021,3 +1021,13 @@ def test_khoi_numbers_a_residential_group() -> None:
     for text in ("Khối 1 Buôn Trấp", "khoi 1 buon trap"):
         _is(resolve(text), "Tỉnh Đắk Lắk", old_ward_name="Thị trấn Buôn Trấp")
     _is(resolve("khối 4 thị trấn rừng thông"), "Tỉnh Thanh Hóa", old_ward_name="Phường Rừng Thông")
+
+
+def test_a_number_after_a_misspelt_hamlet_or_street_word_numbers_it() -> None:
+    # "Đường 17/4" and "Thôn 1" are closed by their number, so the next words are no
+    # street; the same with the street or hamlet word one typo off ("Đườnng", "Thôg").
+    for text in ("01 Đườnng 17/4 Liên Hương", "01 Đườang 17/4 Liên Hương"):
+        _is(resolve(text), "Tỉnh Lâm Đồng", "Xã Liên Hương")
+    for text in ("Thôg 1 Nam Bình Đắk Song", "Thkn 1 Nam Bình Đắk Song"):
+        _is(resolve(text), "Tỉnh Lâm Đồng", old_district_name="Huyện Đắk Song")
+        assert resolve(text).status == "resolved", text
