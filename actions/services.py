@@ -29,6 +29,11 @@ async def resolve_address(text: str, province_code: str | None = None) -> Resolu
     return await asyncio.to_thread(address.resolve, text)
 
 
+async def names_a_unit(text: str) -> bool:
+    """Whether the text names a unit with its type word (see ``bot.address.names_a_unit``)."""
+    return await asyncio.to_thread(address.names_a_unit, text)
+
+
 async def submit(draft: RequestDraft) -> SubmitOutcome:
     """Store (or find) the request through the one service every channel uses."""
     return await asyncio.to_thread(lambda: get_service().submit(draft, actor="bot"))

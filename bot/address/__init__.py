@@ -23,6 +23,7 @@ if _compiled_dir is not None:
 from bot.address.model import Candidate, Resolution, Status  # noqa: E402
 from bot.address.resolver import (  # noqa: E402 - after the choice of compiled or pure
     list_provinces,
+    names_a_unit,
     province_by_code,
     resolve,
     resolve_in_province,
@@ -34,6 +35,7 @@ __all__ = [
     "Resolution",
     "Status",
     "list_provinces",
+    "names_a_unit",
     "province_by_code",
     "resolve",
     "resolve_in_province",

@@ -235,3 +235,54 @@ async def test_misspelt_name_with_one_guess_is_offered_as_one_button(answer_addr
     done = await answer_address(picked, slots=events)
     assert done["address"] == typed
     assert done["address_units"]["province_name"] == "Tỉnh Thái Nguyên"
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("Ấp Thới Thuận B, TT Thới Lai", "stop"),
+        ("Thôn Chợ, Xã Ia Rsươm", "correct_address"),
+        ("TK Liên Phương TT Đà Bắc", "thank"),
+    ],
+)
+async def test_an_address_the_nlu_read_as_another_intent_is_still_the_answer(
+    typed, intent, tracker_for, dispatcher, domain
+):
+    # Real addresses the NLU classified into intents the address slot does not take: the
+    # form's run (extraction, then validation, as the form calls it) still reads them.
+    slots = {"requested_slot": "address", "request_type": "sim_swap", "phone_number": "0901234567"}
+    tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    if intent == "thank":
+        # Taken, and the question between the Đà Bắc of several provinces asked.
+        assert values["address_pending"] == typed, events
+        assert values["address_status"] == "ambiguous", events
+    else:
+        assert values["address"] == typed, events
+        assert values["address_units"]["province_code"], events
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("dừng lại", "stop"),
+        ("ad ơi", "greet"),  # read as Xã A Dơi, but named without its type word
+        ("tôi đồng ý đổi sim 4G tại nhà", "request_sim_swap"),
+        ("nhắc lại câu hỏi đi", "ask_repeat"),
+    ],
+)
+async def test_other_intents_at_the_address_question_are_left_to_their_rules(
+    typed, intent, tracker_for, dispatcher, domain
+):
+    slots = {"requested_slot": "address", "request_type": "sim_swap", "phone_number": "0901234567"}
+    tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    assert not any(e.get("name") == "address" for e in events), events
+
+
+async def test_an_address_is_taken_so_only_at_the_address_question(tracker_for, dispatcher, domain):
+    typed = "Ấp Thới Thuận B, TT Thới Lai"
+    slots = {"requested_slot": "phone_number", "request_type": "sim_swap"}
+    tracker = tracker_for(text=typed, intent="stop", slots=slots, active_loop="request_form")
+    assert await form.extract_address(dispatcher, tracker, domain) == {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.address import Resolution, resolve, resolve_in_province
+from bot.address import Resolution, names_a_unit, resolve, resolve_in_province
 from bot.address.data import (
     OLD_DISTRICT,
     OLD_WARD,
@@ -1031,3 +1031,13 @@ def test_a_number_after_a_misspelt_hamlet_or_street_word_numbers_it() -> None:
     for text in ("Thôg 1 Nam Bình Đắk Song", "Thkn 1 Nam Bình Đắk Song"):
         _is(resolve(text), "Tỉnh Lâm Đồng", old_district_name="Huyện Đắk Song")
         assert resolve(text).status == "resolved", text
+
+
+def test_names_a_unit_tells_addresses_from_chat() -> None:
+    # A unit named with its type word, spelt as typed: what addresses do and chat seldom
+    # does (any Vietnamese syllables read as some place: "ad ơi" is Xã A Dơi of Quảng Trị).
+    for text in ("Ấp Thới Thuận B, TT Thới Lai", "Thôn Chợ, Xã Ia Rsươm", "P.Kim Liên"):
+        assert names_a_unit(text), text
+    assert resolve("ad ơi").ward_name == "Xã A Dơi"
+    for text in ("ad ơi", "dung lai", "tôi đồng ý đổi sim 4G tại nhà", "ghi nhầm phường rồi"):
+        assert not names_a_unit(text), text
