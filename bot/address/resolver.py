@@ -2392,7 +2392,7 @@ def _decide_ward(
         ):
             runner_up = hyp.score
     lead = best.score - runner_up
-    if lead >= MARGIN and len(best.new_wards) == 1:
+    if lead >= MARGIN and len(best.new_wards) == 1 and not _street_only(tokens, best):
         ward_confidence = min(1.0, 0.6 + 0.4 * min(1.0, lead / 1.5) + 0.1 * (best.score >= 2))
         return _Answer(
             "resolved",
@@ -2439,6 +2439,22 @@ def _decide_ward(
         )
 
     return _Answer("province_only", make, best.province, province_confidence, spans)
+
+
+def _street_only(tokens: list[_Token], hyp: _Hypothesis) -> bool:
+    """Whether the ward rests on words read as a street only: no district of it named, no
+    type word, and a house number or street word right before ("12 Lê Lợi, Nghệ An": a
+    Lê Lợi street runs through most towns of the province; the former Phường Lê Lợi of
+    Vinh is one reading of it, not the customer's ward)."""
+    if hyp.district_read or not hyp.spans:
+        return False
+    start, end = hyp.spans[0]
+    if tokens[start].key in _SINGLE_MARKERS or _streetish(tokens, start, end) > _STREETISH:
+        return False
+    # A type word, even misspelt ("Tḥi eTrấn Vũ Thư", "Pường Tam Phước"), before the name
+    # or opening the span: read as a unit, not a street.
+    markers = _loose_markers(tokens, _markers(tokens))
+    return all(markers[index] is None for index in range(start, min(end + 1, len(tokens))))
 
 
 def _with_named_district(best: _Hypothesis, hyps: list[_Hypothesis]) -> _Hypothesis:

@@ -1041,3 +1041,24 @@ def test_names_a_unit_tells_addresses_from_chat() -> None:
     assert resolve("ad ơi").ward_name == "Xã A Dơi"
     for text in ("ad ơi", "dung lai", "tôi đồng ý đổi sim 4G tại nhà", "ghi nhầm phường rồi"):
         assert not names_a_unit(text), text
+
+
+def test_a_ward_named_only_as_a_street_is_not_decided() -> None:
+    # After a house number and without a type word, a name is a street first: Lê Lợi runs
+    # through most towns of Nghệ An, Hải Phòng street through Đà Nẵng. The former ward of
+    # that name is offered, the province decided, the ward left to the call-back.
+    for text, province, offered in (
+        ("12 Lê Lợi, Nghệ An", "Tỉnh Nghệ An", "Phường Thành Vinh"),
+        ("119 Hải Phòng, thành phố Đà Nẵng", "Thành phố Đà Nẵng", None),
+    ):
+        result = resolve(text)
+        assert result.status == "province_only", result
+        assert result.province_name == province, result
+        if offered:
+            assert [c.ward_name for c in result.candidates] == [offered], result
+    # With its type word, even misspelt, the name is the ward.
+    _is(resolve("Khu Minh Tân 1 Thị Trấn Vũ Thư"), "Tỉnh Hưng Yên", "Xã Vũ Thư")
+    _is(resolve("Khu Minh Tân 1 Tḥi eTrấn Vũ Thư"), "Tỉnh Hưng Yên", "Xã Vũ Thư")
+    result = resolve("Ấp Luong Đức 1 Pường Tam Phước")
+    _is(result, "Tỉnh Đồng Nai", old_ward_name="Phường Tam Phước")
+    assert result.status == "resolved", result
