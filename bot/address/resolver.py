@@ -3249,22 +3249,27 @@ def province_by_code(code: str) -> str | None:
     return unit.name if unit else None
 
 
+# The tables built on first use besides the units' (every argument-less ``@cache``
+# function of this module: tests/address/test_address_warm_up.py checks the list is whole).
+_TABLES: Final = (
+    _syllables,
+    _syllable_deletes,
+    _marker_typos,
+    _marker_syllables,
+    _pair_marker_typos,
+    _abbreviation_typos,
+    _street_typos,
+    _hamlet_typos,
+)
+
+
 def warm_up() -> None:
     """Build every table the resolver builds on first use (the indexes of the library's
-    units, the typo spellings of type and street words, the syllable index): otherwise the
-    first address a process reads waits for them (about 2 s compiled). The action server
-    calls it when it starts (``actions.services``)."""
+    units, the typo spellings of type, street and hamlet words, the syllable index):
+    otherwise the first address a process reads waits for them (about 2 s compiled). The
+    action server calls it when it starts (``actions.services``)."""
     load()
-    for build in (
-        _syllables,
-        _syllable_deletes,
-        _marker_typos,
-        _marker_syllables,
-        _pair_marker_typos,
-        _abbreviation_typos,
-        _street_typos,
-        _hamlet_typos,
-    ):
+    for build in _TABLES:
         build()
 
 
