@@ -268,22 +268,41 @@ class MessengerOutput(OutputChannel):
 
 def quick_replies_from(buttons: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Rasa buttons → at most 13 text quick replies with titles of ≤ 20 characters."""
+    kept = [
+        (str(button.get("title") or button.get("payload") or ""), button)
+        for button in buttons[:QUICK_REPLY_MAX]
+    ]
+    kept = [(title, button) for title, button in kept if title]
+    titles = _without_common_parts([title for title, _ in kept], QUICK_REPLY_TITLE)
     replies = []
-    for button in buttons[:QUICK_REPLY_MAX]:
-        title = str(button.get("title") or button.get("payload") or "")
+    for (title, button), shown in zip(kept, titles, strict=True):
         payload = str(button.get("payload") or title)
-        if not title:
-            continue
         replies.append(
             {
                 "content_type": "text",
-                "title": truncate(title, QUICK_REPLY_TITLE),
+                "title": truncate(shown, QUICK_REPLY_TITLE),
                 "payload": payload[:QUICK_REPLY_PAYLOAD],
             }
         )
     if len(buttons) > QUICK_REPLY_MAX:
         logger.warning("facebook: %d buttons, only %d sent", len(buttons), QUICK_REPLY_MAX)
     return replies
+
+
+def _without_common_parts(titles: list[str], limit: int) -> list[str]:
+    """Titles that would be cut, without the ", "-separated part they all share at their
+    end or at their start: the ward question's buttons all end in their province
+    ("Phường Mỹ Phước Tây, Tỉnh Đồng Tháp"), the province question's may all start with the
+    ward typed ("Phường 1, Tỉnh Đồng Tháp", "Phường 1, Tỉnh Cà Mau"), and the cut would hide
+    the part that tells them apart. The payload keeps the whole label."""
+    if len(titles) < 2 or all(len(title) <= limit for title in titles):
+        return titles
+    parts = [title.split(", ") for title in titles]
+    while all(len(p) > 1 for p in parts) and len({p[-1] for p in parts}) == 1:
+        parts = [p[:-1] for p in parts]
+    while all(len(p) > 1 for p in parts) and len({p[0] for p in parts}) == 1:
+        parts = [p[1:] for p in parts]
+    return [", ".join(p) for p in parts]
 
 
 def _template_button(button: dict[str, Any]) -> dict[str, Any]:

@@ -353,6 +353,26 @@ def test_quick_reply_titles_cut_on_word_boundary():
     assert quick_replies_from([{"title": "Có", "payload": "/affirm"}])[0]["title"] == "Có"
 
 
+def test_address_question_titles_drop_the_part_they_share():
+    # Cut at 20 characters, the part that tells the buttons apart would be lost: the ward
+    # question's all end in their province, the province question's may all start with
+    # the ward typed. The payload stays the whole label.
+    labels = ["Phường Mỹ Phước Tây, Tỉnh Đồng Tháp", "Phường Cao Lãnh, Tỉnh Đồng Tháp"]
+    replies = quick_replies_from([{"title": label, "payload": label} for label in labels])
+    assert [r["title"] for r in replies] == ["Phường Mỹ Phước Tây", "Phường Cao Lãnh"]
+    assert [r["payload"] for r in replies] == labels
+    labels = ["Phường 1, Tỉnh Đồng Tháp", "Phường 1, Thành phố Hồ Chí Minh"]
+    replies = quick_replies_from([{"title": label, "payload": label} for label in labels])
+    assert [r["title"] for r in replies] == ["Tỉnh Đồng Tháp", "Thành phố Hồ Chí…"]
+    # Nothing shared, or titles that fit: as they were.
+    mixed = ["Xã Tân Hòa, Tỉnh Đồng Tháp", "Tỉnh Cà Mau"]
+    replies = quick_replies_from([{"title": label, "payload": label} for label in mixed])
+    assert [r["title"] for r in replies] == ["Xã Tân Hòa, Tỉnh…", "Tỉnh Cà Mau"]
+    short = ["Có, Hà Nội", "Không, Hà Nội"]
+    replies = quick_replies_from([{"title": label, "payload": label} for label in short])
+    assert [r["title"] for r in replies] == short
+
+
 def test_missing_credentials_refused():
     with pytest.raises(ValueError):
         FacebookInput(verify_token=VERIFY, app_secret="", page_access_token=TOKEN)
