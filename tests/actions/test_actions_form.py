@@ -237,6 +237,25 @@ async def test_misspelt_name_with_one_guess_is_offered_as_one_button(answer_addr
     assert done["address_units"]["province_name"] == "Tỉnh Thái Nguyên"
 
 
+@pytest.fixture
+def run_at_address_question(
+    tracker_for, dispatcher, domain
+) -> Callable[[str, str], Awaitable[list[dict[str, Any]]]]:
+    """The form's events (its run: extraction, then validation) when the customer answers
+    the address question with ``typed``, which the NLU read as ``intent``."""
+
+    async def run(typed: str, intent: str) -> list[dict[str, Any]]:
+        slots = {
+            "requested_slot": "address",
+            "request_type": "sim_swap",
+            "phone_number": "0901234567",
+        }
+        tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
+        return await form.run(dispatcher, tracker, domain)
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("typed", "intent"),
     [
@@ -246,13 +265,11 @@ async def test_misspelt_name_with_one_guess_is_offered_as_one_button(answer_addr
     ],
 )
 async def test_an_address_the_nlu_read_as_another_intent_is_still_the_answer(
-    typed, intent, tracker_for, dispatcher, domain
+    typed, intent, run_at_address_question
 ):
     # Real addresses the NLU classified into intents the address slot does not take: the
     # form's run (extraction, then validation, as the form calls it) still reads them.
-    slots = {"requested_slot": "address", "request_type": "sim_swap", "phone_number": "0901234567"}
-    tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
-    events = await form.run(dispatcher, tracker, domain)
+    events = await run_at_address_question(typed, intent)
     values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     if intent == "thank":
         # Taken, and the question between the Đà Bắc of several provinces asked.
@@ -273,11 +290,9 @@ async def test_an_address_the_nlu_read_as_another_intent_is_still_the_answer(
     ],
 )
 async def test_other_intents_at_the_address_question_are_left_to_their_rules(
-    typed, intent, tracker_for, dispatcher, domain
+    typed, intent, run_at_address_question
 ):
-    slots = {"requested_slot": "address", "request_type": "sim_swap", "phone_number": "0901234567"}
-    tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
-    events = await form.run(dispatcher, tracker, domain)
+    events = await run_at_address_question(typed, intent)
     assert not any(e.get("name") == "address" for e in events), events
 
 
