@@ -1036,7 +1036,12 @@ def test_a_number_after_a_misspelt_hamlet_or_street_word_numbers_it() -> None:
 def test_names_a_unit_tells_addresses_from_chat() -> None:
     # A unit named with its type word, spelt as typed: what addresses do and chat seldom
     # does (any Vietnamese syllables read as some place: "ad ơi" is Xã A Dơi of Quảng Trị).
-    for text in ("Ấp Thới Thuận B, TT Thới Lai", "Thôn Chợ, Xã Ia Rsươm", "P.Kim Liên"):
+    for text in (
+        "Ấp Thới Thuận B, TT Thới Lai",
+        "Thôn Chợ, Xã Ia Rsươm",
+        "P.Kim Liên",
+        "Thôn Phương Đàn, Xã Lê Hồ",  # other diacritics than the name's: still named
+    ):
         assert names_a_unit(text), text
     assert resolve("ad ơi").ward_name == "Xã A Dơi"
     for text in ("ad ơi", "dung lai", "tôi đồng ý đổi sim 4G tại nhà", "ghi nhầm phường rồi"):
