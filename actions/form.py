@@ -76,6 +76,22 @@ def _settle(typed: str, resolution: Resolution) -> dict[str, Any] | None:
     return None
 
 
+def _picked(typed: str, picked: Candidate) -> Resolution:
+    """The answer to the address question once the customer chose ``picked``."""
+    return Resolution(
+        text=typed,
+        status="resolved" if picked.ward_code else "province_only",
+        confidence=1.0,  # the customer chose it
+        province_code=picked.province_code,
+        province_name=picked.province_name,
+        ward_code=picked.ward_code,
+        ward_name=picked.ward_name,
+        old_province_name=picked.old_province_name,
+        old_district_name=picked.old_district_name,
+        old_ward_name=picked.old_ward_name,
+    )
+
+
 def _ask_more(typed: str) -> dict[str, Any]:
     return {
         **_clear_address_question(),
@@ -191,6 +207,14 @@ class ValidateRequestForm(FormValidationAction):
         if status == "ambiguous" and pending:
             # A button press sends the chosen candidate's label back as text.
             chosen = await self._choose(pending, text, tracker)
+            if chosen is None and latest_intent(tracker) == "affirm":
+                choices = tracker.get_slot("address_choices") or []
+                if len(choices) != 1:
+                    # "đúng rồi" to several buttons names none: the same question again,
+                    # the address typed kept.
+                    return {"address": None}
+                # "đúng rồi" to "is it this area?": its one button.
+                chosen = _picked(pending, Candidate(**choices[0]))
             if chosen is not None and chosen.ward_code is None and chosen.province_code:
                 # A province chosen: the ward is looked for in it ("Phường 1", then Đồng
                 # Tháp: its five Phường 1), and asked when the text names several there.
@@ -240,18 +264,7 @@ class ValidateRequestForm(FormValidationAction):
             picked = next((c for c in choices if fold(c.label) == folded), None)
         if picked is None:
             return None
-        return Resolution(
-            text=pending,
-            status="resolved" if picked.ward_code else "province_only",
-            confidence=1.0,  # the customer chose it
-            province_code=picked.province_code,
-            province_name=picked.province_name,
-            ward_code=picked.ward_code,
-            ward_name=picked.ward_name,
-            old_province_name=picked.old_province_name,
-            old_district_name=picked.old_district_name,
-            old_ward_name=picked.old_ward_name,
-        )
+        return _picked(pending, picked)
 
     async def validate_contact_name(
         self,

@@ -137,6 +137,33 @@ async def test_no_to_a_one_button_guess_takes_nothing(
     assert events["address"] is None
 
 
+async def test_yes_to_a_one_button_guess_takes_it(tracker_for, dispatcher, domain, answer_address):
+    # "Xã Phổ hạnh" offers Quảng Ngãi alone ("is it this area?"): "đúng rồi" is pressing it,
+    # so the ward is asked there (Khánh Cường or Sa Huỳnh), the text kept.
+    first = await answer_address("Xã Phổ hạnh")
+    assert first["address_choice_count"] == "1"
+    tracker = tracker_for(text="đúng rồi", intent="affirm", slots=first)
+    events = await form.validate_address("đúng rồi", dispatcher, tracker, domain)
+    assert events["address_status"] == "ambiguous", events
+    assert events["address_pending"] == "Xã Phổ hạnh", events
+    assert {c["ward_name"] for c in events["address_choices"]} == {
+        "Xã Khánh Cường",
+        "Phường Sa Huỳnh",
+    }
+
+
+async def test_yes_to_several_buttons_asks_the_same_question(
+    tracker_for, dispatcher, domain, answer_address
+):
+    # "Phường 1" offers five provinces: "đúng rồi" names none of them; the question stays,
+    # with the address typed (before, the address was asked again from the start).
+    first = await answer_address("Phường 1")
+    assert int(first["address_choice_count"]) > 1
+    tracker = tracker_for(text="đúng rồi", intent="affirm", slots=first)
+    events = await form.validate_address("đúng rồi", dispatcher, tracker, domain)
+    assert events == {"address": None}
+
+
 async def test_a_province_chosen_where_no_ward_is_named_is_taken(answer_address):
     # "Tân Phú" is a district of Hồ Chí Minh City and a name of wards elsewhere; chosen,
     # Hồ Chí Minh City reads it as the district there (no ward to ask): the province is
