@@ -188,6 +188,10 @@ class ValidateRequestForm(FormValidationAction):
         text = str(tracker.latest_message.get("text") or "").strip()
         if not text or text.startswith("/") or intent not in _not_taken(domain, "address"):
             return {}
+        if intent == "skip" and tracker.get_slot("address_status") == "ambiguous":
+            # "bỏ qua" at a question between candidates is an answer to it (see
+            # validate_address), not a step of the form to skip: the address is required.
+            return {"address": text}
         if await names_a_unit(text):
             return {"address": text}
         return {}
@@ -232,6 +236,10 @@ class ValidateRequestForm(FormValidationAction):
                 within = await resolve_address(pending, province)
                 if within.status in {"resolved", "province_only"}:
                     return _accept(pending, within)
+            if latest_intent(tracker) == "skip":
+                # "bỏ qua" between provinces: the address cannot be skipped, and the text
+                # typed is still the address; the same question again.
+                return {"address": None}
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"

@@ -164,6 +164,28 @@ async def test_yes_to_several_buttons_asks_the_same_question(
     assert events == {"address": None}
 
 
+async def test_skip_at_a_question_between_candidates(
+    tracker_for, dispatcher, domain, answer_address
+):
+    # The address slot does not take `skip`, but at a question between candidates "bỏ qua"
+    # answers it: between wards of one province it takes the province (as "không biết"
+    # does); between provinces the same question is asked again, the text kept.
+    wards = await answer_address("Phường 1, Đồng Tháp")
+    assert {c["province_code"] for c in wards["address_choices"]} == {"82"}
+    slots = {**wards, "requested_slot": "address"}
+    tracker = tracker_for(text="bỏ qua", intent="skip", slots=slots)
+    assert await form.extract_address(dispatcher, tracker, domain) == {"address": "bỏ qua"}
+    events = await form.validate_address("bỏ qua", dispatcher, tracker, domain)
+    assert events["address"] == "Phường 1, Đồng Tháp", events
+    assert events["address_units"]["province_code"] == "82", events
+    provinces = await answer_address("Phường 1")
+    tracker = tracker_for(text="bỏ qua", intent="skip", slots=provinces)
+    assert await form.validate_address("bỏ qua", dispatcher, tracker, domain) == {"address": None}
+    # Not at a question: `skip` stays the form's own (the name can be skipped).
+    tracker = tracker_for(text="bỏ qua", intent="skip", slots={"requested_slot": "address"})
+    assert await form.extract_address(dispatcher, tracker, domain) == {}
+
+
 async def test_a_province_chosen_where_no_ward_is_named_is_taken(answer_address):
     # "Tân Phú" is a district of Hồ Chí Minh City and a name of wards elsewhere; chosen,
     # Hồ Chí Minh City reads it as the district there (no ward to ask): the province is
