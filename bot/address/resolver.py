@@ -697,13 +697,14 @@ def _street_typos() -> frozenset[str]:
 
 
 @cache
-def _hamlet_typos() -> frozenset[str]:
-    """The hamlet words a number follows ("thôn 2", "ấp 7", "khối 1"), one typo off ("Tôn",
-    "hẤp", "Kohm"), minus the syllables of unit names and the words the index, the type and
-    street words know: the number after one still numbers a group, not a house."""
+def _numbering_words() -> frozenset[str]:
+    """The words a number after which numbers a group or a street, closing its name
+    ("thôn 2", "khu phố 3", "đường 17/4"): the hamlet words, the numbered street words,
+    and "Đường" or a hamlet word one typo off ("Đườnng", "Tôn", "hẤp", "Kohm"), minus the
+    syllables of unit names and the words the index, the type and street words know."""
     known = load().index
     syllables = _syllables()
-    return frozenset(
+    hamlet_typos = {
         variant
         for word in ("thon", "xom", "ap", "khom", "khoi", "khu")
         for variant in _one_edit(word)
@@ -714,7 +715,8 @@ def _hamlet_typos() -> frozenset[str]:
         and variant not in _HAMLET_WORDS
         and (variant,) not in _MARKERS
         and not variant.isdigit()
-    )
+    }
+    return _HAMLET_WORDS | _NUMBERED_STREETS | _street_typos() | hamlet_typos
 
 
 def _part_start(tokens: list[_Token], index: int) -> int:
@@ -746,14 +748,9 @@ def _hamlet_number(tokens: list[_Token], index: int) -> bool:
     segment = tokens[index].segment
     if index + 1 < len(tokens) and tokens[index + 1].key == "thang":
         return False  # "đường 2 tháng 4": a date names the street, it does not number it
+    numbering = _numbering_words()
     return any(
-        tokens[back].segment == segment
-        and (
-            tokens[back].key in _HAMLET_WORDS
-            or tokens[back].key in _NUMBERED_STREETS
-            or tokens[back].key in _street_typos()  # "Đườnng 17/4"
-            or tokens[back].key in _hamlet_typos()  # "Thôn" misspelt: "Tôn 2", "hẤp 7"
-        )
+        tokens[back].segment == segment and tokens[back].key in numbering
         for back in range(max(0, index - 2), index)
     )
 
@@ -1226,13 +1223,21 @@ _MARKER_SPELLINGS: Final = {
 }
 
 
+def _spelt_as(token: _Token, written: Spelling | None, untyped: bool) -> bool:
+    """Whether a word that folds to a type or street word may be that word by the
+    diacritics typed: yes when the word has no marks to compare (``written`` None),
+    ``untyped`` when typed without any, else unless typed with other marks than its own."""
+    if written is None:
+        return True
+    if token.tone is None:
+        return untyped
+    return tones_agree(token.tone, written) != "other"
+
+
 def _is_marker_word(token: _Token) -> bool:
     """Whether a token is a type word ("quận", "P"), unless typed with other diacritics
     than the type word's: "Quản Ninh" is Quảng Ninh misspelt, not a district's marker."""
-    if token.key not in _SINGLE_MARKERS:
-        return False
-    written = _MARKER_SPELLINGS.get(token.key)
-    return written is None or token.tone is None or tones_agree(token.tone, written) != "other"
+    return token.key in _SINGLE_MARKERS and _spelt_as(token, _MARKER_SPELLINGS.get(token.key), True)
 
 
 # Street words as written with their diacritics (see _street_word_as_typed).
@@ -1249,12 +1254,7 @@ def _street_word_as_typed(token: _Token, toned_text: bool = False) -> bool:
     """Whether a word folded to a street word may be it: not when typed with other
     diacritics than the street word's ("Phổ Yênn" is Phổ Yên misspelt, not "phố"), nor
     typed without any in a text typed with them ("Nha Traeg, Khánh Hòa": not "nhà")."""
-    written = _STREET_SPELLINGS.get(token.key)
-    if written is None:
-        return True
-    if token.tone is None:
-        return not toned_text
-    return tones_agree(token.tone, written) != "other"
+    return _spelt_as(token, _STREET_SPELLINGS.get(token.key), not toned_text)
 
 
 def _toned_text(tokens: list[_Token], memo: _Memo) -> bool:
@@ -3261,7 +3261,7 @@ _TABLES: Final = (
     _pair_marker_typos,
     _abbreviation_typos,
     _street_typos,
-    _hamlet_typos,
+    _numbering_words,
 )
 
 
