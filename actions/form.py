@@ -76,22 +76,6 @@ def _settle(typed: str, resolution: Resolution) -> dict[str, Any] | None:
     return None
 
 
-def _picked(typed: str, picked: Candidate) -> Resolution:
-    """The answer to the address question once the customer chose ``picked``."""
-    return Resolution(
-        text=typed,
-        status="resolved" if picked.ward_code else "province_only",
-        confidence=1.0,  # the customer chose it
-        province_code=picked.province_code,
-        province_name=picked.province_name,
-        ward_code=picked.ward_code,
-        ward_name=picked.ward_name,
-        old_province_name=picked.old_province_name,
-        old_district_name=picked.old_district_name,
-        old_ward_name=picked.old_ward_name,
-    )
-
-
 def _ask_more(typed: str) -> dict[str, Any]:
     return {
         **_clear_address_question(),
@@ -207,18 +191,15 @@ class ValidateRequestForm(FormValidationAction):
         text = str(slot_value or "").strip()
         status = tracker.get_slot("address_status")
         pending = tracker.get_slot("address_pending") or ""
+        intent = latest_intent(tracker)
 
         if status == "ambiguous" and pending:
             # A button press sends the chosen candidate's label back as text.
-            chosen = await self._choose(pending, text, tracker)
-            if chosen is None and latest_intent(tracker) == "affirm":
-                choices = tracker.get_slot("address_choices") or []
-                if len(choices) != 1:
-                    # "đúng rồi" to several buttons names none: the same question again,
-                    # the address typed kept.
-                    return {"address": None}
-                # "đúng rồi" to "is it this area?": its one button.
-                chosen = _picked(pending, Candidate(**choices[0]))
+            chosen = await self._choose(pending, text, tracker, intent)
+            if chosen is None and intent == "affirm":
+                # "đúng rồi" to several buttons names none: the same question again, the
+                # address typed kept.
+                return {"address": None}
             if chosen is not None and chosen.ward_code is None and chosen.province_code:
                 # A province chosen: the ward is looked for in it ("Phường 1", then Đồng
                 # Tháp: its five Phường 1), and asked when the text names several there.
@@ -229,14 +210,14 @@ class ValidateRequestForm(FormValidationAction):
             if chosen is not None:
                 return _accept(pending, chosen)
             province = _one_province(tracker)
-            if province and (latest_intent(tracker) in _DONT_KNOW or fold(text) in _SKIP_WORDS):
+            if province and (intent in _DONT_KNOW or fold(text) in _SKIP_WORDS):
                 # Only the ward was asked, the province known (chosen, or in the text), and
                 # the customer does not know it ("không biết": the wards' names are new
                 # since 2025): the province is taken; the team calls back for the rest.
                 within = await resolve_address(pending, province)
                 if within.status in {"resolved", "province_only"}:
                     return _accept(pending, within)
-            if latest_intent(tracker) == "skip":
+            if intent == "skip":
                 # "bỏ qua" between provinces: the address cannot be skipped, and the text
                 # typed is still the address; the same question again.
                 return {"address": None}
@@ -249,7 +230,6 @@ class ValidateRequestForm(FormValidationAction):
             if settled is not None:
                 return settled
         resolution = await resolve_address(text)
-        intent = latest_intent(tracker)
         if intent in _NOT_AN_ADDRESS and (resolution.guessed or resolution.status == "not_found"):
             # "tôi không biết" (out_of_scope), "em không nhớ" (deny): nothing read as typed,
             # at most typo guesses ("không" is one letter from Krông). The address is
@@ -262,17 +242,33 @@ class ValidateRequestForm(FormValidationAction):
             return _ask_choice(text, resolution)
         return _settle(text, resolution) or _ask_more(text)
 
-    async def _choose(self, pending: str, text: str, tracker: Tracker) -> Resolution | None:
-        """The candidate the customer picked (button label or its number), as confirmed."""
+    async def _choose(
+        self, pending: str, text: str, tracker: Tracker, intent: str | None
+    ) -> Resolution | None:
+        """The candidate the customer picked (button label or its number, or "đúng rồi" to
+        the one button of "is it this area?"), as confirmed."""
         choices = [Candidate(**c) for c in tracker.get_slot("address_choices") or []]
         folded = fold(text)
         if folded.isdigit() and 1 <= int(folded) <= len(choices):
             picked: Candidate | None = choices[int(folded) - 1]
+        elif intent == "affirm" and len(choices) == 1:
+            picked = choices[0]
         else:
             picked = next((c for c in choices if fold(c.label) == folded), None)
         if picked is None:
             return None
-        return _picked(pending, picked)
+        return Resolution(
+            text=pending,
+            status="resolved" if picked.ward_code else "province_only",
+            confidence=1.0,  # the customer chose it
+            province_code=picked.province_code,
+            province_name=picked.province_name,
+            ward_code=picked.ward_code,
+            ward_name=picked.ward_name,
+            old_province_name=picked.old_province_name,
+            old_district_name=picked.old_district_name,
+            old_ward_name=picked.old_ward_name,
+        )
 
     async def validate_contact_name(
         self,
