@@ -23,18 +23,16 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.address import _native, resolve
+from bot.address import Resolution, _native, resolve
 from bot.address.resolver import forget_texts
 from bot.text import fold, strip_diacritics
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "addresses" / "public-addresses.csv"
 SEED = 20250701
-T = TypeVar("T")
 
 _ABBREVIATIONS = [
     (r"thành phố hồ chí minh|tp\.? hồ chí minh|hồ chí minh", "TPHCM"),
@@ -182,48 +180,62 @@ class Tally:
         self.ward_n = self.ward_ok = self.dist_n = self.dist_ok = 0
         self.candidates = self.wrong_confident = self.in_candidates = 0
         self.seconds = 0.0
+        self.n_timed = 0  # rows times passes: what ``seconds`` was spent on
 
     def pct(self, hit: int, n: int) -> str:
         return f"{100 * hit / n:6.1f}%" if n else "     - "
 
 
+CHUNK = 64  # rows each parser reads in turn while timed (see _timed)
+
+
 def _timed(
-    call: Callable[[str], T],
+    parsers: list[tuple[Callable[[str], object], Callable[[], None]]],
     texts: list[str],
     repeat: int,
-    forget: Callable[[], None] = lambda: None,
-) -> tuple[list[T], float]:
-    """Answers and the CPU time of the fastest of ``repeat`` passes over ``texts``: the
-    machine is shared, and the fastest pass is the one least disturbed by others.
+) -> tuple[list[list[object]], list[float]]:
+    """Each parser's answers to ``texts`` and its CPU time over ``repeat`` passes.
 
-    A pass never times a text the parser has read before, but times every text with the
-    words of other addresses remembered, as a running bot has them: ``forget`` empties
-    what the parser remembers across texts, the parser then reads one half of the texts
-    untimed, and the other half is timed; then the same the other way round."""
+    The parsers take turns on the same chunk of rows (``CHUNK``, first one, then the other,
+    the order swapped every pass), so that each sees the machine as it is at that moment:
+    this machine is shared and its speed changes by half within a second, and timing one
+    parser's whole pass after the other's, keeping the fastest, favoured whichever pass was
+    short enough to fit in a quick spell. The times are summed over all passes, never the
+    fastest taken. A chunk is long enough for each parser to run in its own cache.
+
+    A pass never times a text a parser has read before, but times every text with the
+    words of other addresses remembered, as a running bot has them: each parser forgets
+    what it remembers across texts (its ``forget``), reads one half of the texts untimed,
+    and the other half is timed; then the same the other way round."""
     half = len(texts) // 2
-    best = float("inf")
-    answers: list[T] = []
-    for _ in range(max(1, repeat)):
-        elapsed = 0.0
-        parts: list[list[T]] = []
+    seconds = [0.0] * len(parsers)
+    answers: list[list[object]] = [[] for _ in parsers]
+    for done in range(max(1, repeat)):
+        parts: list[list[list[object]]] = [[] for _ in parsers]
+        order = list(range(len(parsers)))
+        if done % 2:
+            order.reverse()
         for read, timed in ((texts[:half], texts[half:]), (texts[half:], texts[:half])):
-            forget()
-            for text in read:
-                call(text)
-            started = time.process_time()
-            parts.append([call(text) for text in timed])
-            elapsed += time.process_time() - started
-        best = min(best, elapsed)
-        answers = parts[1] + parts[0]
-    return answers, best
+            for call, forget in parsers:
+                forget()
+                for text in read:
+                    call(text)
+            got: list[list[object]] = [[] for _ in parsers]
+            for low in range(0, len(timed), CHUNK):
+                chunk = timed[low : low + CHUNK]
+                for who in order:
+                    call = parsers[who][0]
+                    started = time.process_time()
+                    got[who].extend([call(text) for text in chunk])
+                    seconds[who] += time.process_time() - started
+            for who in order:
+                parts[who].append(got[who])
+        answers = [part[1] + part[0] for part in parts]
+    return answers, seconds
 
 
-def run_ours(rows: list[dict[str, str]], texts: list[str], repeat: int = 1) -> Tally:
+def tally_ours(rows: list[dict[str, str]], results: list[Resolution]) -> Tally:
     tally = Tally()
-    # Timed on texts it has not read (see _timed): the fastest of passes over the very same
-    # texts would otherwise be timed with every word of them remembered, house numbers and
-    # typos included, which no stream of customers' addresses gives.
-    results, tally.seconds = _timed(resolve, texts, repeat, forget_texts)
     for row, res in zip(rows, results, strict=True):
         tally.n += 1
         province = row["province_new"]
@@ -248,14 +260,15 @@ def run_ours(rows: list[dict[str, str]], texts: list[str], repeat: int = 1) -> T
     return tally
 
 
-def run_library(rows: list[dict[str, str]], texts: list[str], repeat: int = 1) -> Tally:
+def tally_library(
+    rows: list[dict[str, str]], answers: list[tuple[object | None, object | None]]
+) -> Tally:
     """The library as its README uses it on addresses written in the old structure:
     ``convert_address`` parses the text in LEGACY mode (old province / district / ward) and
     maps it to the current units; when that finds no province, ``parse_address`` in
     FROM_2025 mode gets a second chance (text already in the current structure). Both
-    calls are inside the timing."""
+    calls are inside the timing (``_library_answer``)."""
     tally = Tally()
-    answers, tally.seconds = _timed(_library_answer, texts, repeat)
     for row, (new, old) in zip(rows, answers, strict=True):
         tally.n += 1
         province = getattr(new, "province", None)
@@ -297,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="sample N rows per source")
     parser.add_argument("--no-library", action="store_true", help="skip vietnamadminunits")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="timed passes per parser (the fastest counts)"
+        "--repeat", type=int, default=3, help="timed passes per parser (their times are summed)"
     )
     parser.add_argument(
         "--seed",
@@ -349,18 +362,28 @@ def main(argv: list[str] | None = None) -> int:
         sample = source_rows
         if options.limit and len(sample) > options.limit:
             sample = random.Random(options.seed).sample(sample, options.limit)
-        pooled: dict[str, list[float]] = {}  # name → [rows, seconds] over the variants
+        pooled: dict[str, list[float]] = {}  # name → [rows timed, seconds] over the variants
         for variant, make in VARIANTS.items():
             rng = random.Random(f"{options.seed}:{source}:{variant}")
             texts = [make(row["address"], rng) for row in sample]
-            who = [("ours", run_ours(sample, texts, options.repeat))]
+            # Ours forgets the words of earlier texts (see _timed); the library keeps none.
+            parsers: list[tuple[Callable[[str], object], Callable[[], None]]] = [
+                (resolve, forget_texts)
+            ]
             if not options.no_library:
-                who.append(("lib", run_library(sample, texts, options.repeat)))
+                parsers.append((_library_answer, lambda: None))
+            answers, seconds = _timed(parsers, texts, options.repeat)
+            who = [("ours", tally_ours(sample, answers[0]))]  # type: ignore[arg-type]
+            if not options.no_library:
+                who.append(("lib", tally_library(sample, answers[1])))  # type: ignore[arg-type]
+            for (_, t), spent in zip(who, seconds, strict=True):
+                t.n_timed = t.n * max(1, options.repeat)
+                t.seconds = spent
             for name, t in who:
                 total = pooled.setdefault(name, [0.0, 0.0])
-                total[0] += t.n
+                total[0] += t.n_timed
                 total[1] += t.seconds
-            rates = [t.n / t.seconds if t.seconds else 0.0 for _, t in who]
+            rates = [t.n_timed / t.seconds if t.seconds else 0.0 for _, t in who]
             for (name, t), rate in zip(who, rates, strict=True):
                 # Our throughput over the library's, on the same rows in the same run.
                 ratio = f"{rate / rates[1]:>5.1f}x" if name == "ours" and len(rates) > 1 else ""
@@ -374,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         overall = {
             name: rows / seconds if seconds else 0.0 for name, (rows, seconds) in pooled.items()
         }
-        line = f"{source:<11}{'all variants':<18}{'ours':<6}{int(pooled['ours'][0]):>5}"
+        rows_read = int(pooled["ours"][0]) // max(1, options.repeat)
+        line = f"{source:<11}{'all variants':<18}{'ours':<6}{rows_read:>5}"
         line += " " * 48 + f" {overall['ours']:>8.0f}"
         if overall.get("lib"):
             line += f" {overall['ours'] / overall['lib']:>5.1f}x"
@@ -384,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         "prov/ward: current structure, decided answers only; olddist: old district; "
         "cands: answered with candidates (province undecided); wrong!: wrong but "
         "confident; inCand: true province decided or among the candidates; addr/s: CPU time "
-        "of one core, fastest of --repeat passes, each half of the rows timed after the "
-        "other half was read (library: convert_address, plus "
+        "of one core summed over --repeat passes, the two parsers taking turns on chunks of "
+        f"{CHUNK} rows, each half of the rows timed after the other half was read (library: "
+        "convert_address, plus "
         "parse_address FROM_2025 when that finds no province); x lib: our addr/s over the "
         "library's, same rows, same run; all variants: every variant's rows over their "
         "total time. Names are compared without "
