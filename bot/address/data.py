@@ -81,6 +81,12 @@ class Reading(NamedTuple):
         tuple[str, tuple[Unit, ...], tuple[Unit, ...], tuple[Unit, ...], tuple[Unit, ...]], ...
     ]
     codes: tuple[str, ...]  # those current provinces' codes
+    # Where typed words spelling the key may break: anywhere up to ``name_at`` (a type
+    # word, "thanh pho"), then only where the name's words end ("sơn hà": 3). "so nha"
+    # spells the key of Sơn Hà but is số nhà, a house number. A key no unit's name spells
+    # (an alias, initials) has ``name_at`` past its end: any break.
+    name_at: int = 1 << 30
+    ends: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
@@ -429,7 +435,11 @@ def _settle(data: Data) -> None:
         )
 
 
-def _group(data: Data, entries: list[tuple[str, str, bool]]) -> tuple[Reading, ...]:
+def _group(
+    data: Data,
+    entries: list[tuple[str, str, bool]],
+    breaks: tuple[int, frozenset[int]] = (1 << 30, frozenset()),
+) -> tuple[Reading, ...]:
     groups: dict[tuple[bool, str, bool, int], list[Unit]] = {}
     for level, code, full in entries:
         unit = data.units[(level, code)]
@@ -458,9 +468,39 @@ def _group(data: Data, entries: list[tuple[str, str, bool]]) -> tuple[Reading, .
                     for code, members in placed.items()
                 ),
                 tuple(placed),
+                *breaks,
             )
         )
     return tuple(readings)
+
+
+def _word_ends(data: Data) -> dict[str, frozenset[int]]:
+    """Every unit's bare key → where its name's words end in it, but the last, split as a
+    customer's text is (at any character not a letter or digit: "M'gar" is m, gar). Former
+    names are keys only in the library: their words are known from the old unit of that
+    name ("sonha": Xã Sơn Hà)."""
+    ends: dict[str, set[int]] = {}
+    for unit in data.units.values():
+        words = _key_words(bare_name(unit.name))
+        places = ends.setdefault("".join(words), set())
+        length = 0
+        for word in words[:-1]:
+            length += len(word)
+            places.add(length)
+    return {key: frozenset(places) for key, places in ends.items()}
+
+
+def _breaks(key: str, word_ends: dict[str, frozenset[int]]) -> tuple[int, frozenset[int]]:
+    """``Reading.name_at`` and ``Reading.ends`` of ``key``: a unit's bare key, or one
+    after a type word."""
+    if key in word_ends:
+        return 0, word_ends[key]
+    for type_key in TYPE_KEYS:
+        rest = key[len(type_key) :]
+        if key.startswith(type_key) and rest in word_ends:
+            at = len(type_key)
+            return at, frozenset(at + place for place in word_ends[rest])
+    return 1 << 30, frozenset()
 
 
 def _key_words(name: str) -> list[str]:
@@ -609,7 +649,10 @@ def _load() -> Data:
                 _add(data, alias, level, code, False)
 
     _settle(data)
-    data.readings = {key: _group(data, entries) for key, entries in data.index.items()}
+    word_ends = _word_ends(data)
+    data.readings = {
+        key: _group(data, entries, _breaks(key, word_ends)) for key, entries in data.index.items()
+    }
     data.initial_readings = {
         key: _group(data, [(level, code, False) for level, code in entries])
         for key, entries in data.initials.items()

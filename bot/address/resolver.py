@@ -764,13 +764,16 @@ def _score(
     key: str,
     marker: tuple[str, int] | None,
     memo: _Memo,
+    closing: bool = False,
 ) -> tuple[float, int]:
     """Score one index hit on tokens[start:end]; returns (score, first token incl. marker),
     or a negative score when the words are no reading of the unit (a plain tuple, not an
     optional one: compiled, it is returned by value, not allocated).
 
     ``marker`` is the type marker right before ``start`` (computed once per token), and
-    ``memo`` caches what the current text's runs share across index hits."""
+    ``memo`` caches what the current text's runs share across index hits; ``closing``: a
+    province's name typed whole that closes the text after a street's name, never read as
+    part of that street (see :func:`_closes_after_street`)."""
     level = unit.level
     relation = _relation(marker[0], level, unit.kind) if marker is not None else ""
     compatible = relation == "same"
@@ -792,7 +795,7 @@ def _score(
         score, first = (_ALIAS if alias else _PROVINCE_SHORT), start
     else:
         score, first = (_SHORT if end - start > 1 else _SHORT_ONE), start
-    if not full and not compatible:
+    if not full and not compatible and not closing:
         run = start * memo.width + end
         factor = memo.street.get(run)
         if factor is None:
@@ -1051,17 +1054,35 @@ def _exact_matches(
         key = ""
         segment = segments[start]
         marker = markers[start]
+        breaks: list[int] = []  # where the typed words break within ``key``
         for end in range(start + 1, min(count, start + longest) + 1):
             if segments[end - 1] != segment:
                 break
-            if end - 1 > start and key not in prefixes:
-                break  # no name starts with these words: longer runs match nothing
+            if end - 1 > start:
+                if key not in prefixes:
+                    break  # no name starts with these words: longer runs match nothing
+                breaks.append(len(key))
             key += keys[end - 1]
             readings = lookup.get(key)
             if readings:
+                closing = end == count and bool(breaks) and _closes_after_street(tokens, start)
                 for reading in readings:
+                    if (
+                        breaks
+                        and not _breaks_between_words(reading, breaks)
+                        and _words_as_typed(keys, start, end)
+                    ):
+                        continue
                     scored = _score(
-                        tokens, start, end, reading.sample, reading.full, key, marker, memo
+                        tokens,
+                        start,
+                        end,
+                        reading.sample,
+                        reading.full,
+                        key,
+                        marker,
+                        memo,
+                        closing and reading.sample.level in (PROVINCE, OLD_PROVINCE),
                     )
                     if scored[0] >= 0.0:
                         marked = reading.full or scored[1] < start
@@ -1095,6 +1116,44 @@ def _exact_matches(
                 covered[index] = True
             spans.append((match.name, match.end))
     return _Exact(out, covered, spans, markers, memo)
+
+
+def _breaks_between_words(reading: Reading, breaks: list[int]) -> bool:
+    """Whether typed words spelling a reading's key break where the name's words do (see
+    ``Reading.ends``): the key is the name without spaces, so "Đăk Lăk" is found typed
+    "Daklak", but "so nha" is số nhà, a house number, not Sơn Hà. Typed in more words
+    than the name has, a word the list writes whole was split ("Đam Bri" for ĐamBri)."""
+    free = reading.name_at
+    ends = reading.ends
+    inside = [place for place in breaks if place > free]
+    return len(inside) > len(ends) or all(place in ends for place in inside)
+
+
+def _words_as_typed(keys: list[str], start: int, end: int) -> bool:
+    """Whether every word of keys[start:end] is a syllable of some name or a street word:
+    words split elsewhere than a name's are then those words ("so nha"), not the name with
+    a letter typed after the space ("Lộ cBắc", Lộc Bắc: "cbac" is no syllable), which is
+    read as the name."""
+    syllables = _syllables()
+    return all(
+        keys[index] in syllables or keys[index] in _STREET_WORDS for index in range(start, end)
+    )
+
+
+def _closes_after_street(tokens: list[_Token], start: int) -> bool:
+    """Whether a name of two words or more from ``start`` to the end of the text follows
+    a street's name: "12 phố Vọng Hà Nội" is in Hà Nội, its last words no part of the
+    street (the province comes last). Right after the house number or street word it may
+    be the street ("184 Hồ Chí Minh", "Đường Hà Nội"), as the rest of the text decides."""
+    if start == 0:
+        return False
+    before = tokens[start - 1]
+    return (
+        before.segment == tokens[start].segment
+        and not before.key.isdigit()
+        and before.key not in _STREET_WORDS
+        and before.key not in _SINGLE_MARKERS
+    )
 
 
 def _without_shadowed_seats(

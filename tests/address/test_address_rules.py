@@ -1067,3 +1067,38 @@ def test_a_ward_named_only_as_a_street_is_not_decided() -> None:
     result = resolve("Ấp Luong Đức 1 Pường Tam Phước")
     _is(result, "Tỉnh Đồng Nai", old_ward_name="Phường Tam Phước")
     assert result.status == "resolved", result
+
+
+def test_typed_words_split_elsewhere_than_a_names_words_are_not_that_name() -> None:
+    # "so nha" spells the key of Sơn Hà (a district of Quảng Ngãi and former communes
+    # now in other wards) but is "số nhà", the house number: no ward is read from it.
+    for text, province in (
+        ("so nha 12, ha noi", "Thành phố Hà Nội"),
+        ("so nha 5 pho vong, ha noi", "Thành phố Hà Nội"),
+        ("số nhà 12, Quảng Ngãi", "Tỉnh Quảng Ngãi"),
+    ):
+        result = resolve(text)
+        assert result.status == "province_only", result
+        assert result.province_name == province, result
+        assert result.ward_name is None and result.old_district_name is None, result
+    # The name typed with its own words, fused, or a word the list writes whole split
+    # ("Đam Bri" for Xã Đamb'ri) is still the name; so is a letter typed after the space
+    # where the word left is no syllable ("Lộ cBắc").
+    _is(resolve("xa Son Ha, Quang Ngai"), "Tỉnh Quảng Ngãi")
+    assert resolve("huyen son ha quang ngai").old_district_name == "Huyện Sơn Hà"
+    assert resolve("Daklak").province_name == "Tỉnh Đắk Lắk"
+    assert resolve("Thôn 13, xã Đam Bri").old_ward_name == "Xã Đamb'ri"
+    assert resolve("Thôn 1, xã Lộ cBắc").old_ward_name == "Xã Lộc Bắc"
+
+
+def test_a_province_closing_the_text_after_a_streets_name_is_the_province() -> None:
+    # The province comes last: "Hà Nội" after "phố Vọng" is no part of the street.
+    for text in ("12 pho vong ha noi", "số 12 ngách 3 ngõ 45 phố Vọng Hà Nội"):
+        result = resolve(text)
+        assert result.status == "province_only", result
+        assert result.province_name == "Thành phố Hà Nội", result
+    _is(resolve("271 võ văn kiệt nk cần thơ"), "Thành phố Cần Thơ")
+    # Right after the house number, the name may be the street itself: the rest of the
+    # text decides, and alone it is not read ("184 Hồ Chí Minh" runs through A Lưới).
+    assert resolve("184 Hồ Chí Minh").status == "not_found"
+    _is(resolve("119 Hải Phòng, thành phố Đà Nẵng"), "Thành phố Đà Nẵng")
