@@ -1073,16 +1073,10 @@ def _exact_matches(
                         and _words_as_typed(keys, start, end)
                     ):
                         continue
+                    unit = reading.sample
+                    closes = closing and unit.level in (PROVINCE, OLD_PROVINCE)
                     scored = _score(
-                        tokens,
-                        start,
-                        end,
-                        reading.sample,
-                        reading.full,
-                        key,
-                        marker,
-                        memo,
-                        closing and reading.sample.level in (PROVINCE, OLD_PROVINCE),
+                        tokens, start, end, unit, reading.full, key, marker, memo, closes
                     )
                     if scored[0] >= 0.0:
                         marked = reading.full or scored[1] < start
