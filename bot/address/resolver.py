@@ -2672,6 +2672,21 @@ def _resolve(text: str, restrict: str | None) -> Resolution:
             if guess.status == "ambiguous":
                 made = _one_ward_a_button(guess.make(), typos, exact)
                 return replace(made, guessed=_nothing_read(exact))
+        # A province's name closing the text right after a house number may be the street
+        # ("184 Hồ Chí Minh" runs through A Lưới) or the province ("so nha 12 ha noi"): with
+        # nothing else read, it is offered, never decided.
+        closing = [
+            match
+            for match in exact.matches
+            if match.end == len(tokens)
+            and match.end - match.start > 1
+            and match.reading.sample.level in (PROVINCE, OLD_PROVINCE)
+        ]
+        if closing:
+            evidence = _Evidence(_prefer_longest(closing))
+            guess = _decide(data, text, tokens, evidence, True, _STREETISH * _PROVINCE_SHORT)[0]
+            if guess.status == "ambiguous":
+                return guess.make()
         # Weaker still, guesses that all lie in one province offer it alone ("Xã Phổ hạnh":
         # Phổ Thạnh or Phổ Khánh, both of Quảng Ngãi, each one typo and a type word off).
         if short or far or typos:

@@ -1098,7 +1098,16 @@ def test_a_province_closing_the_text_after_a_streets_name_is_the_province() -> N
         assert result.status == "province_only", result
         assert result.province_name == "Thành phố Hà Nội", result
     _is(resolve("271 võ văn kiệt nk cần thơ"), "Thành phố Cần Thơ")
-    # Right after the house number, the name may be the street itself: the rest of the
-    # text decides, and alone it is not read ("184 Hồ Chí Minh" runs through A Lưới).
-    assert resolve("184 Hồ Chí Minh").status == "not_found"
+    # Right after the house number, the name may be the street itself ("184 Hồ Chí Minh"
+    # runs through A Lưới): the rest of the text decides, and alone it is offered, never
+    # decided. A name of one word is not offered ("48 Nguyen Hue" is no address in Huế).
     _is(resolve("119 Hải Phòng, thành phố Đà Nẵng"), "Thành phố Đà Nẵng")
+    for text, province in (
+        ("184 Hồ Chí Minh", "Thành phố Hồ Chí Minh"),
+        ("so nha 12 ha noi", "Thành phố Hà Nội"),
+        ("so 5 nghe an", "Tỉnh Nghệ An"),
+    ):
+        result = resolve(text)
+        assert result.status == "ambiguous", result
+        assert [c.province_name for c in result.candidates] == [province], result
+    assert resolve("48 Nguyen Hue").status == "not_found"
