@@ -362,6 +362,8 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
                 out[index] = (kind, index - 2)
                 continue
         kind = _TOWN_OR_PROVINCE if previous == "t" else single.get(previous)
+        if kind and previous == "xa" and _highway(tokens, index):
+            continue  # "Xa lộ Hà Nội": a highway (xa lộ), not Xã Lộ …
         if not kind and tokens[index - 1].tone is None:
             # "lTT. Lai Vung": an abbreviation mistyped (written without diacritics).
             kind = abbreviation_typos.get(previous)
@@ -375,6 +377,25 @@ def _markers(tokens: list[_Token]) -> list[tuple[str, int] | None]:
             if kind:
                 out[index] = (kind, index - 1)
     return out
+
+
+def _highway(tokens: list[_Token], index: int) -> bool:
+    """Whether the "lo" at ``index``, after "xa", is "xa lộ", a highway: a name follows in
+    the same part that no unit's name starting with "Lộ" spells ("Xa lộ Hà Nội"; "Xã Lộ
+    25" is a commune of Đồng Nai)."""
+    after = index + 1
+    if (
+        index < 1
+        or after >= len(tokens)
+        or tokens[index].key != "lo"
+        or tokens[index - 1].key != "xa"
+        or tokens[after].segment != tokens[index].segment
+        or tokens[after].key.isdigit()
+    ):
+        return False
+    key = "lo" + tokens[after].key
+    data = load()
+    return key not in data.index and key not in data.prefixes
 
 
 # "T" alone: "T." for tỉnh, or "TT." (thị trấn) with a letter dropped ("T Mường Khến").
@@ -662,8 +683,11 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
             # follows is free to be the ward; "107 Lê Lợi": a house number starts a street.
             return 1.0 if _hamlet_number(tokens, back) else _STREETISH
         if token.key in _STREET_WORDS or token.key in _street_typos():
-            # "huyện Chợ Mới": after a type marker, the word starts a unit's name.
-            return 1.0 if _marker_before(tokens, back) else _STREETISH
+            # "huyện Chợ Mới": after a type marker, the word starts a unit's name ("Xa lộ
+            # Hà Nội" is no "xã": a highway).
+            if _marker_before(tokens, back) is None or _highway(tokens, back):
+                return _STREETISH
+            return 1.0
     first = _part_start(tokens, index)
     if index == first and _house_number_part(tokens, first):
         return _STREETISH  # "157, Lý Thái Tổ": the street of house 157

@@ -1111,3 +1111,15 @@ def test_a_province_closing_the_text_after_a_streets_name_is_the_province() -> N
         assert result.status == "ambiguous", result
         assert [c.province_name for c in result.candidates] == [province], result
     assert resolve("48 Nguyen Hue").status == "not_found"
+
+
+def test_xa_lo_before_a_name_is_a_highway_not_a_commune() -> None:
+    # Xa lộ Hà Nội runs through Thủ Đức, Dĩ An and Biên Hòa: "xa" there is no "xã", and
+    # Hà Nội after it is the highway's name (the ward named decides); Xã Lộ 25 still reads.
+    for text in (
+        "123 Xa lộ Hà Nội, phường Hiệp Phú, TP Thủ Đức",
+        "123 xa lo ha noi, p hiep phu, q9",
+    ):
+        _is(resolve(text), "Thành phố Hồ Chí Minh", "Phường Tăng Nhơn Phú")
+    _is(resolve("123 Xa lộ Hà Nội, Biên Hòa, Đồng Nai"), "Tỉnh Đồng Nai")
+    assert resolve("xa lo 25, thong nhat, dong nai").old_ward_name == "Xã Lộ 25"
