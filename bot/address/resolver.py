@@ -3098,20 +3098,29 @@ def _by_prior(
     one of Cà Mau), then by the province's number of wards. The 2025 reform sized wards by
     population, so each current ward is about as likely a home: the count is the
     posterior of a uniform prior over current wards. The library has no population.
+    A district read alone counts the current wards it went into.
 
     Also returns those wards by province."""
     places: dict[str, set[str]] = {}
+    # Counted for the order only: a district named alone points to every current ward it
+    # went into ("Bình Thạnh": Quận Bình Thạnh's five wards in Hồ Chí Minh City), but its
+    # button names no ward for it (the ward reading's own is kept, "Xã Vân Hồ").
+    reach: dict[str, set[str]] = {}
     best = {hyp.province: hyp.score for hyp in ranked}
     for hyp in hyps:
         if hyp.score >= best[hyp.province] - 1e-6:
             places.setdefault(hyp.province, set()).update(hyp.new_wards)
+            wards = hyp.new_wards
+            if not wards and hyp.old_district is not None:
+                wards = tuple(data.old_district_to_new.get(hyp.old_district, ()))
+            reach.setdefault(hyp.province, set()).update(wards)
     region = _hamlet_region(tokens)
     ordered = sorted(
         ranked,
         key=lambda hyp: (
             -_rounded(hyp.score),
             -1 if region is not None and (hyp.province in region[0]) == region[1] else 0,
-            -len(places.get(hyp.province, ())),
+            -len(reach.get(hyp.province, ())),
             -data.province_wards.get(hyp.province, 0),
             hyp.province,
         ),

@@ -261,6 +261,8 @@ def test_common_name_candidates_ordered_by_number_of_places(data: Data) -> None:
     assert result.status == "ambiguous"
 
     def places(province: str) -> int:
+        # Every current ward a "Tân Phú" of the province points to: a ward, an old ward's
+        # current wards, an old district's (Quận Tân Phú: all of its wards).
         wards: set[str] = set()
         for (level, _code), unit in data.units.items():
             if unit.bare_key == "tanphu" and unit.current == province:
@@ -268,11 +270,21 @@ def test_common_name_candidates_ordered_by_number_of_places(data: Data) -> None:
                     wards.add(unit.code)
                 elif level == OLD_WARD:
                     wards.update(unit.new_wards)
+                elif level == OLD_DISTRICT:
+                    wards.update(data.old_district_to_new[unit.code])
         return len(wards)
 
     counts = [places(c.province_code) for c in result.candidates]
     assert counts == sorted(counts, reverse=True)
     assert counts[0] > 1
+
+
+def test_a_district_named_alone_counts_the_wards_it_went_into() -> None:
+    # "Bình Thạnh" is a commune in five provinces and Quận Bình Thạnh, whose five wards
+    # are in Hồ Chí Minh City: the city was not among the buttons typed without diacritics.
+    assert resolve("Bình Thạnh").candidates[0].province_name == "Thành phố Hồ Chí Minh"
+    offered = [c.province_name for c in resolve("binh thanh").candidates]
+    assert "Thành phố Hồ Chí Minh" in offered, offered
 
 
 def test_candidate_names_its_ward_when_the_province_has_one() -> None:
