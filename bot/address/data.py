@@ -435,10 +435,14 @@ def _settle(data: Data) -> None:
         )
 
 
+# ``Reading.name_at`` and ``Reading.ends`` of a key no unit's name spells: any break.
+_ANY_BREAK: Final[tuple[int, frozenset[int]]] = (1 << 30, frozenset())
+
+
 def _group(
     data: Data,
     entries: list[tuple[str, str, bool]],
-    breaks: tuple[int, frozenset[int]] = (1 << 30, frozenset()),
+    breaks: tuple[int, frozenset[int]] = _ANY_BREAK,
 ) -> tuple[Reading, ...]:
     groups: dict[tuple[bool, str, bool, int], list[Unit]] = {}
     for level, code, full in entries:
@@ -500,7 +504,7 @@ def _breaks(key: str, word_ends: dict[str, frozenset[int]]) -> tuple[int, frozen
         if key.startswith(type_key) and rest in word_ends:
             at = len(type_key)
             return at, frozenset(at + place for place in word_ends[rest])
-    return 1 << 30, frozenset()
+    return _ANY_BREAK
 
 
 def _key_words(name: str) -> list[str]:

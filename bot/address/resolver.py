@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import MISSING, fields, replace
 from functools import cache, partial
 from typing import Final, TypeAlias, TypeVar
@@ -602,14 +602,16 @@ def _abbreviation_typos() -> dict[str, str]:
 
 
 def _marker_before(tokens: list[_Token], index: int) -> tuple[str, int] | None:
-    """The type marker that ends right before token ``index``: (type, its first token)."""
+    """The type marker that ends right before token ``index``: (type, its first token).
+    None before the "lộ" of a highway ("Xa lộ Hà Nội", see :func:`_highway`), as in
+    :func:`_markers`."""
     for size in (2, 1):
         first = index - size
         if first < 0 or tokens[first].segment != tokens[index].segment:
             continue
         kind = _MARKERS.get(tuple(token.key for token in tokens[first:index]))
         if kind:
-            return kind, first
+            return None if size == 1 and _highway(tokens, index) else (kind, first)
     return None
 
 
@@ -683,11 +685,8 @@ def _streetish(tokens: list[_Token], index: int, end: int) -> float:
             # follows is free to be the ward; "107 Lê Lợi": a house number starts a street.
             return 1.0 if _hamlet_number(tokens, back) else _STREETISH
         if token.key in _STREET_WORDS or token.key in _street_typos():
-            # "huyện Chợ Mới": after a type marker, the word starts a unit's name ("Xa lộ
-            # Hà Nội" is no "xã": a highway).
-            if _marker_before(tokens, back) is None or _highway(tokens, back):
-                return _STREETISH
-            return 1.0
+            # "huyện Chợ Mới": after a type marker, the word starts a unit's name.
+            return 1.0 if _marker_before(tokens, back) else _STREETISH
     first = _part_start(tokens, index)
     if index == first and _house_number_part(tokens, first):
         return _STREETISH  # "157, Lý Thái Tổ": the street of house 157
@@ -3110,9 +3109,9 @@ def _by_prior(
     for hyp in hyps:
         if hyp.score >= best[hyp.province] - 1e-6:
             places.setdefault(hyp.province, set()).update(hyp.new_wards)
-            wards = hyp.new_wards
+            wards: Collection[str] = hyp.new_wards
             if not wards and hyp.old_district is not None:
-                wards = tuple(data.old_district_to_new.get(hyp.old_district, ()))
+                wards = data.old_district_to_new.get(hyp.old_district, frozenset())
             reach.setdefault(hyp.province, set()).update(wards)
     region = _hamlet_region(tokens)
     ordered = sorted(
