@@ -1,10 +1,11 @@
 """One whole customer conversation per customer channel, through the real servers.
 
-Each test starts ``python -m bot run`` (Rasa + action server, as ``make run`` does) with
-that channel's secrets, posts correctly signed, platform-shaped webhooks, waits for the
-bot's replies at a local fake of the platform API (replies leave asynchronously, after
-the webhook's 200/202), and checks that the conversation ends with exactly one stored
-request for the phone, with the channel's name and namespaced sender id.
+The module starts ``python -m bot run`` (Rasa + action server, as ``make run`` does) once,
+with every channel's secrets, as a deployment runs them side by side; each test posts
+correctly signed, platform-shaped webhooks for its channel, waits for the bot's replies at a
+local fake of the platform API (replies leave asynchronously, after the webhook's
+200/202), and checks that the conversation ends with exactly one stored request for its own
+phone, with the channel's name and namespaced sender id.
 
 Facebook, Zalo and Telegram are pointed at their fake through the connector's base-URL
 key (``graph-url``, ``api-url``/``oauth-url``, ``base_url``). ``credentials.yml`` must
@@ -26,7 +27,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,7 +44,14 @@ from tests_support.servers import ROOT, Stack, running_stack
 
 pytestmark = pytest.mark.servers
 
-PHONE = "0901234567"
+# One phone per channel: the tests share the servers and their request store.
+PHONES = {
+    "facebook": "0901234561",
+    "zalo": "0901234562",
+    "telegram": "0901234563",
+    "liveinfo": "0901234564",
+    "sms": "0901234565",
+}
 ADDRESS = "12/3 Le Van Sy P13 Q3 tphcm"
 REPLY_TIMEOUT = 90.0
 
@@ -83,7 +90,7 @@ class LoopThread:
         self.thread.join(5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def loop_thread() -> Iterator[LoopThread]:
     runner = LoopThread()
     try:
@@ -121,18 +128,70 @@ class FakeApi(LoopbackFake):
         return [c for c in list(self.calls) if c.path.endswith(path_end)]
 
 
-@pytest.fixture
-def fake_api(loop_thread: LoopThread) -> Iterator[Callable[[Callable[[str], dict]], FakeApi]]:
-    started: list[FakeApi] = []
+@dataclass(frozen=True)
+class Channels:
+    """The servers, and the fakes of the platforms they were started against."""
 
-    def start(answer: Callable[[str], dict[str, Any]]) -> FakeApi:
-        fake = loop_thread.run(FakeApi(answer).start())
-        started.append(fake)
-        return fake
+    stack: Stack
+    graph: FakeApi
+    zalo: FakeApi
+    telegram: FakeTelegram
+    gateway: FakeApi
 
-    yield start
-    for fake in started:
-        loop_thread.run(fake.close())
+
+FACEBOOK_SECRET, FACEBOOK_PAGE, FACEBOOK_VERIFY = "fb-app-secret", "1122334455", "fb-verify"
+ZALO_APP, ZALO_OA_KEY, ZALO_OA = "1234567890123", "zalo-oa-secret", "998877"
+TELEGRAM_SECRET = "tg-webhook-secret"
+LIVEINFO_SECRET = "liveinfo-secret"
+
+
+@pytest.fixture(scope="module")
+def channels(
+    loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Channels]:
+    graph = loop_thread.run(
+        FakeApi(
+            lambda path: {"recipient_id": "psid", "message_id": f"m_{uuid.uuid4().hex}"}
+        ).start()
+    )
+    zalo = loop_thread.run(
+        FakeApi(
+            lambda path: {
+                "error": 0,
+                "message": "Success",
+                "data": {"message_id": uuid.uuid4().hex},
+            }
+        ).start()
+    )
+    telegram = loop_thread.run(FakeTelegram(token="765432:CUSTOMER-bot").start())
+    gateway = loop_thread.run(FakeApi(lambda path: {"id": "msg-1", "status": "queued"}).start())
+    oauth_var = _url_variable("connectors.zalo.ZaloInput", "oauth-url")
+    env = {
+        "FACEBOOK_VERIFY_TOKEN": FACEBOOK_VERIFY,
+        "FACEBOOK_APP_SECRET": FACEBOOK_SECRET,
+        "FACEBOOK_PAGE_ACCESS_TOKEN": "fb-page-token",
+        _need_url_key("connectors.facebook.FacebookInput", "graph-url"): graph.url,
+        "ZALO_APP_ID": ZALO_APP,
+        "ZALO_OA_SECRET_KEY": ZALO_OA_KEY,
+        "ZALO_APP_SECRET_KEY": "zalo-app-secret",
+        "ZALO_ACCESS_TOKEN": "zalo-access",
+        "ZALO_REFRESH_TOKEN": "zalo-refresh",
+        _need_url_key("connectors.zalo.ZaloInput", "api-url"): zalo.url,
+        **({oauth_var: zalo.url} if oauth_var else {}),
+        "TELEGRAM_CUSTOMER_BOT_TOKEN": telegram.token,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        _need_url_key("connectors.telegram.TelegramInput", "base_url"): telegram.base_url,
+        "LIVEINFO_SECRET": LIVEINFO_SECRET,
+        "SMS_GATEWAY_URL": f"{gateway.url}/sms/send",
+        "SMS_GATEWAY_TOKEN": "sms-token",
+        "WEBCHAT_LINK_SECRET": "link-secret-" + uuid.uuid4().hex,
+    }
+    try:
+        with running_stack(tmp_path_factory.mktemp("channels") / "stack", extra_env=env) as stack:
+            yield Channels(stack, graph, zalo, telegram, gateway)
+    finally:
+        for fake in (graph, zalo, telegram, gateway):
+            loop_thread.run(fake.close())
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = REPLY_TIMEOUT) -> Any:
@@ -158,24 +217,29 @@ def _service(stack: Stack) -> RequestService:
     )
 
 
-# Each turn: the customer's text and what the bot's replies to it must contain.
-TURNS = [
-    ("mình muốn đổi sim 4g", "số điện thoại"),
-    (PHONE, "địa chỉ"),
-    (ADDRESS, "tên"),
-    ("bo qua", PHONE),
-]
+def turns(phone: str, *, after_link: bool = False) -> list[tuple[str, str]]:
+    """Each turn: the customer's text and what the bot's replies to it must contain. Once
+    a link has started the request with the number known, only the last two are left."""
+    said = [
+        ("mình muốn đổi sim 4g", "số điện thoại"),
+        (phone, "địa chỉ"),
+        (ADDRESS, "tên"),
+        ("bo qua", phone),
+    ]
+    return said[2:] if after_link else said
 
 
 def converse(
     send: Callable[[str], None],
     replies: Callable[[], list[str]],
     stack: Stack,
-    turns: list[tuple[str, str]] = TURNS,
+    phone: str,
+    *,
+    after_link: bool = False,
 ) -> tuple[str, Any]:
     """The conversation from ``turns`` to "dung roi"; returns the final replies and the
     one stored request."""
-    for text, expected in turns:
+    for text, expected in turns(phone, after_link=after_link):
         seen = len(replies())
         send(text)
         wait_for(
@@ -185,18 +249,14 @@ def converse(
     seen = len(replies())
     send("dung roi")
     service = _service(stack)
-    [stored] = wait_for("the stored request", lambda: service.find_open(PHONE, "sim_swap"))
+    [stored] = wait_for("the stored request", lambda: service.find_open(phone, "sim_swap"))
     final = wait_for(
         "the reference in the final reply",
         lambda: _containing(replies()[seen:], stored.reference),
     )
     time.sleep(1)
-    assert len(service.find_open(PHONE, "sim_swap")) == 1
+    assert len(service.find_open(phone, "sim_swap")) == 1
     return final, stored
-
-
-# The turns left once a link has started the request with the number known.
-AFTER_LINK = TURNS[2:]
 
 
 def open_link(stack: Stack, sms_text: str) -> dict[str, Any]:
@@ -227,7 +287,9 @@ def page_chat(
     client.on("bot_uttered", lambda data: bot_said.append(str(data.get("text", ""))))
     confirmed = threading.Event()
     client.on("session_confirm", lambda data: confirmed.set())
-    client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
+    # Over a websocket, as the page's browser talks: closing it ends the connection at
+    # once, where a closed long poll keeps the server's shutdown waiting (25 s ping).
+    client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
     try:
         client.emit("session_request", {"session_id": sender})
         assert confirmed.wait(20)
@@ -242,60 +304,49 @@ def page_chat(
 # ----------------------------------------------------------------------------- Facebook
 
 
-def test_facebook_messenger_conversation(tmp_path: Path, fake_api: Any) -> None:
-    url_var = _need_url_key("connectors.facebook.FacebookInput", "graph-url")
-    graph = fake_api(lambda path: {"recipient_id": "psid", "message_id": f"m_{uuid.uuid4().hex}"})
-    secret, page, psid = "fb-app-secret", "1122334455", "2468013579"
-    env = {
-        "FACEBOOK_VERIFY_TOKEN": "fb-verify",
-        "FACEBOOK_APP_SECRET": secret,
-        "FACEBOOK_PAGE_ACCESS_TOKEN": "fb-page-token",
-        url_var: graph.url,
-    }
-    with running_stack(tmp_path / "stack", extra_env=env) as stack:
-        hook = f"{stack.rasa_url}/webhooks/facebook/webhook"
-        challenge = httpx.get(
+def test_facebook_messenger_conversation(channels: Channels) -> None:
+    stack, graph, phone, psid = channels.stack, channels.graph, PHONES["facebook"], "2468013579"
+    hook = f"{stack.rasa_url}/webhooks/facebook/webhook"
+    challenge = httpx.get(
+        hook,
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": FACEBOOK_VERIFY,
+            "hub.challenge": "42",
+        },
+        timeout=10,
+    )
+    assert challenge.status_code == 200
+    assert challenge.text == "42"
+
+    def send(text: str) -> None:
+        now = int(time.time() * 1000)
+        event = {
+            "sender": {"id": psid},
+            "recipient": {"id": FACEBOOK_PAGE},
+            "timestamp": now,
+            "message": {"mid": f"m_{uuid.uuid4().hex}", "text": text},
+        }
+        body = json.dumps(
+            {"object": "page", "entry": [{"id": FACEBOOK_PAGE, "time": now, "messaging": [event]}]},
+            ensure_ascii=False,
+        ).encode()
+        signature = hmac.new(FACEBOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        answer = httpx.post(
             hook,
-            params={
-                "hub.mode": "subscribe",
-                "hub.verify_token": "fb-verify",
-                "hub.challenge": "42",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": f"sha256={signature}",
             },
             timeout=10,
         )
-        assert challenge.status_code == 200
-        assert challenge.text == "42"
+        assert answer.status_code == 200, answer.text
 
-        def send(text: str) -> None:
-            now = int(time.time() * 1000)
-            event = {
-                "sender": {"id": psid},
-                "recipient": {"id": page},
-                "timestamp": now,
-                "message": {"mid": f"m_{uuid.uuid4().hex}", "text": text},
-            }
-            body = json.dumps(
-                {"object": "page", "entry": [{"id": page, "time": now, "messaging": [event]}]},
-                ensure_ascii=False,
-            ).encode()
-            signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            answer = httpx.post(
-                hook,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Hub-Signature-256": f"sha256={signature}",
-                },
-                timeout=10,
-            )
-            assert answer.status_code == 200, answer.text
+    def replies() -> list[str]:
+        return [str((c.body["message"] or {}).get("text", "")) for c in graph.to("/me/messages")]
 
-        def replies() -> list[str]:
-            return [
-                str((c.body["message"] or {}).get("text", "")) for c in graph.to("/me/messages")
-            ]
-
-        final, stored = converse(send, replies, stack)
+    final, stored = converse(send, replies, stack, phone)
 
     sends = graph.to("/v21.0/me/messages")
     assert sends
@@ -311,56 +362,41 @@ def test_facebook_messenger_conversation(tmp_path: Path, fake_api: Any) -> None:
 # ---------------------------------------------------------------------------------- Zalo
 
 
-def test_zalo_oa_conversation(tmp_path: Path, fake_api: Any) -> None:
-    url_var = _need_url_key("connectors.zalo.ZaloInput", "api-url")
-    oauth_var = _url_variable("connectors.zalo.ZaloInput", "oauth-url")
-    api = fake_api(
-        lambda path: {"error": 0, "message": "Success", "data": {"message_id": uuid.uuid4().hex}}
-    )
-    app_id, oa_key, oa_id, user = "1234567890123", "zalo-oa-secret", "998877", "5566778899"
-    env = {
-        "ZALO_APP_ID": app_id,
-        "ZALO_OA_SECRET_KEY": oa_key,
-        "ZALO_APP_SECRET_KEY": "zalo-app-secret",
-        "ZALO_ACCESS_TOKEN": "zalo-access",
-        "ZALO_REFRESH_TOKEN": "zalo-refresh",
-        url_var: api.url,
-        **({oauth_var: api.url} if oauth_var else {}),
-    }
-    with running_stack(tmp_path / "stack", extra_env=env) as stack:
-        hook = f"{stack.rasa_url}/webhooks/zalo/webhook"
+def test_zalo_oa_conversation(channels: Channels) -> None:
+    stack, api, phone, user = channels.stack, channels.zalo, PHONES["zalo"], "5566778899"
+    hook = f"{stack.rasa_url}/webhooks/zalo/webhook"
 
-        def send(text: str) -> None:
-            timestamp = str(int(time.time() * 1000))
-            body = json.dumps(
-                {
-                    "app_id": app_id,
-                    "user_id_by_app": "u" + user,
-                    "event_name": "user_send_text",
-                    "timestamp": timestamp,
-                    "sender": {"id": user},
-                    "recipient": {"id": oa_id},
-                    "message": {"msg_id": uuid.uuid4().hex, "text": text},
-                },
-                ensure_ascii=False,
-            ).encode()
-            mac = hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_key.encode())
-            answer = httpx.post(
-                hook,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-ZEvent-Signature": f"mac={mac.hexdigest()}",
-                },
-                timeout=10,
-            )
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["error"] == 0
+    def send(text: str) -> None:
+        timestamp = str(int(time.time() * 1000))
+        body = json.dumps(
+            {
+                "app_id": ZALO_APP,
+                "user_id_by_app": "u" + user,
+                "event_name": "user_send_text",
+                "timestamp": timestamp,
+                "sender": {"id": user},
+                "recipient": {"id": ZALO_OA},
+                "message": {"msg_id": uuid.uuid4().hex, "text": text},
+            },
+            ensure_ascii=False,
+        ).encode()
+        mac = hashlib.sha256(ZALO_APP.encode() + body + timestamp.encode() + ZALO_OA_KEY.encode())
+        answer = httpx.post(
+            hook,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-ZEvent-Signature": f"mac={mac.hexdigest()}",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["error"] == 0
 
-        def replies() -> list[str]:
-            return [str(c.body["message"].get("text", "")) for c in api.to("/v3.0/oa/message/cs")]
+    def replies() -> list[str]:
+        return [str(c.body["message"].get("text", "")) for c in api.to("/v3.0/oa/message/cs")]
 
-        final, stored = converse(send, replies, stack)
+    final, stored = converse(send, replies, stack, phone)
 
     sends = api.to("/v3.0/oa/message/cs")
     assert sends
@@ -375,52 +411,41 @@ def test_zalo_oa_conversation(tmp_path: Path, fake_api: Any) -> None:
 # ------------------------------------------------------------------------------ Telegram
 
 
-@pytest.fixture
-def telegram(loop_thread: LoopThread) -> Iterator[FakeTelegram]:
-    fake = loop_thread.run(FakeTelegram(token="765432:CUSTOMER-bot").start())
-    try:
-        yield fake
-    finally:
-        loop_thread.run(fake.close())
-
-
-def test_telegram_customer_bot_conversation(tmp_path: Path, telegram: FakeTelegram) -> None:
-    url_var = _need_url_key("connectors.telegram.TelegramInput", "base_url")
-    chat_id, secret = 31337001, "tg-webhook-secret"
-    env = {
-        "TELEGRAM_CUSTOMER_BOT_TOKEN": telegram.token,
-        "TELEGRAM_WEBHOOK_SECRET": secret,
-        url_var: telegram.base_url,
-    }
+def test_telegram_customer_bot_conversation(channels: Channels) -> None:
+    stack, telegram, phone, chat_id = (
+        channels.stack,
+        channels.telegram,
+        PHONES["telegram"],
+        31337001,
+    )
     updates = iter(range(500_000, 600_000))
-    with running_stack(tmp_path / "stack", extra_env=env) as stack:
-        hook = f"{stack.rasa_url}/webhooks/telegram/webhook"
+    hook = f"{stack.rasa_url}/webhooks/telegram/webhook"
 
-        def send(text: str) -> None:
-            update_id = next(updates)
-            user = {"id": chat_id, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
-            update = {
-                "update_id": update_id,
-                "message": {
-                    "message_id": update_id - 499_000,
-                    "date": int(time.time()),
-                    "chat": {"id": chat_id, "type": "private", "first_name": "Lan"},
-                    "from": user,
-                    "text": text,
-                },
-            }
-            answer = httpx.post(
-                hook,
-                json=update,
-                headers={"X-Telegram-Bot-Api-Secret-Token": secret},
-                timeout=10,
-            )
-            assert answer.status_code == 200, answer.text
+    def send(text: str) -> None:
+        update_id = next(updates)
+        user = {"id": chat_id, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
+        update = {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id - 499_000,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Lan"},
+                "from": user,
+                "text": text,
+            },
+        }
+        answer = httpx.post(
+            hook,
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
 
-        def replies() -> list[str]:
-            return [str(p.get("text", "")) for p in telegram.calls_of("sendMessage")]
+    def replies() -> list[str]:
+        return [str(p.get("text", "")) for p in telegram.calls_of("sendMessage")]
 
-        final, stored = converse(send, replies, stack)
+    final, stored = converse(send, replies, stack, phone)
 
     sends = telegram.calls_of("sendMessage")
     assert sends
@@ -438,55 +463,51 @@ def _liveinfo_signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def test_liveinfo_yes_conversation(tmp_path: Path, fake_api: Any) -> None:
+def _texts_to(gateway: FakeApi, phone: str) -> list[Recorded]:
+    """The SMS the gateway was asked to send to ``phone`` (national form)."""
+    return [c for c in gateway.to("/sms/send") if c.body["to"] == "+84" + phone[1:]]
+
+
+def test_liveinfo_yes_conversation(channels: Channels) -> None:
     """A YES opens the conversation by SMS; its link continues it on the web page."""
-    gateway = fake_api(lambda path: {"status": "queued"})
-    secret = "liveinfo-secret"
-    env = {
-        "LIVEINFO_SECRET": secret,
-        "SMS_GATEWAY_URL": f"{gateway.url}/sms/send",
-        "SMS_GATEWAY_TOKEN": "sms-token",
-        "WEBCHAT_LINK_SECRET": "link-secret-" + uuid.uuid4().hex,
-    }
+    stack, gateway, phone = channels.stack, channels.gateway, PHONES["liveinfo"]
     request_id = f"li-e2e-{uuid.uuid4().hex[:12]}"
-    with running_stack(tmp_path / "stack", extra_env=env) as stack:
-        body = json.dumps(
-            {
-                "request_id": request_id,
-                "msisdn": "84" + PHONE[1:],
-                "campaign": "sim4g-e2e",
-                "answer": "YES",
-                "answered_at": "2026-04-20T09:15:00+07:00",
-            }
-        ).encode()
-        timestamp = str(int(time.time()))
-        answer = httpx.post(
-            f"{stack.rasa_url}/webhooks/liveinfo/webhook",
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Liveinfo-Timestamp": timestamp,
-                "X-Liveinfo-Signature": _liveinfo_signature(secret, timestamp, body),
-            },
-            timeout=10,
-        )
-        assert answer.status_code == 202, answer.text
-        assert answer.json()["status"] == "accepted"
+    body = json.dumps(
+        {
+            "request_id": request_id,
+            "msisdn": "84" + phone[1:],
+            "campaign": "sim4g-e2e",
+            "answer": "YES",
+            "answered_at": "2026-04-20T09:15:00+07:00",
+        }
+    ).encode()
+    timestamp = str(int(time.time()))
+    answer = httpx.post(
+        f"{stack.rasa_url}/webhooks/liveinfo/webhook",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Liveinfo-Timestamp": timestamp,
+            "X-Liveinfo-Signature": _liveinfo_signature(LIVEINFO_SECRET, timestamp, body),
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "accepted"
 
-        [sms] = wait_for("the SMS at the gateway", lambda: gateway.to("/sms/send"))
-        assert sms.headers["Authorization"] == "Bearer sms-token"
-        assert sms.body["to"] == "+84" + PHONE[1:]
-        assert sms.body["reference"] == request_id
-        assert "dia chi" in sms.body["text"].lower()  # SMS text is without diacritics
+    [sms] = wait_for("the SMS at the gateway", lambda: _texts_to(gateway, phone))
+    assert sms.headers["Authorization"] == "Bearer sms-token"
+    assert sms.body["reference"] == request_id
+    assert "dia chi" in sms.body["text"].lower()  # SMS text is without diacritics
 
-        # The customer opens the link: the page exchanges its token for the conversation.
-        sender = open_link(stack, sms.body["text"])["session_id"]
-        assert sender.startswith("liveinfo-")
-        assert "0901234567" not in sender and "901234567" not in sender
-        with page_chat(stack, sender) as (send, replies):
-            final, stored = converse(send, replies, stack, AFTER_LINK)
+    # The customer opens the link: the page exchanges its token for the conversation.
+    sender = open_link(stack, sms.body["text"])["session_id"]
+    assert sender.startswith("liveinfo-")
+    assert phone not in sender and phone[1:] not in sender
+    with page_chat(stack, sender) as (send, replies):
+        final, stored = converse(send, replies, stack, phone, after_link=True)
 
-    assert len(gateway.to("/sms/send")) == 1
+    assert len(_texts_to(gateway, phone)) == 1
     assert stored.reference in final
     assert stored.sender_id == sender
     # The Liveinfo Yes brought the customer: that is the channel recorded, though the
@@ -498,7 +519,7 @@ def test_liveinfo_yes_conversation(tmp_path: Path, fake_api: Any) -> None:
     )
 
 
-def test_sms_invitation_link_conversation(tmp_path: Path, fake_api: Any) -> None:
+def test_sms_invitation_link_conversation(channels: Channels) -> None:
     """`campaign send` texts a personal link; opening it starts the request with the
     number known; the chat on the page ends with one request of the campaign, channel
     sms, and every funnel step stamped on the target."""
@@ -511,54 +532,52 @@ def test_sms_invitation_link_conversation(tmp_path: Path, fake_api: Any) -> None
     from bot.campaign.store import ensure_campaign
     from bot.text import fold
 
-    gateway = fake_api(lambda path: {"id": "msg-1", "status": "queued"})
+    stack, gateway, phone = channels.stack, channels.gateway, PHONES["sms"]
     campaign = "sim4g-sms-e2e"
-    env = {
-        "SMS_GATEWAY_URL": f"{gateway.url}/sms/send",
-        "SMS_GATEWAY_TOKEN": "sms-token",
-        "WEBCHAT_LINK_SECRET": "link-secret-" + uuid.uuid4().hex,
-    }
-    with running_stack(tmp_path / "stack", extra_env=env) as stack:
-        engine = create_store_engine(stack.env["DATABASE_URL"])
-        cid = ensure_campaign(engine, campaign)
-        with engine.begin() as conn:
-            conn.execute(
-                insert(campaign_targets).values(
-                    campaign_id=cid,
-                    phone_e164="+84" + PHONE[1:],
-                    imported_at=dt.datetime.now(dt.timezone.utc),
-                )
+    engine = create_store_engine(stack.env["DATABASE_URL"])
+    cid = ensure_campaign(engine, campaign)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(campaign_targets).values(
+                campaign_id=cid,
+                phone_e164="+84" + phone[1:],
+                imported_at=dt.datetime.now(dt.timezone.utc),
             )
-        command = ["campaign", "send", "--campaign", campaign, "--channel", "sms"]
-        sent = subprocess.run(
-            [sys.executable, "-m", "bot", *command, "--rate", "5/s", "--no-progress"],
-            cwd=ROOT,
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
         )
-        assert sent.returncode == 0, sent.stderr
-        assert "1 sent, 0 failed" in sent.stdout
-        [sms] = gateway.to("/sms/send")
-        assert sms.body["to"] == "+84" + PHONE[1:] and "9090" in sms.body["text"]
-        assert PHONE[1:] not in sms.body["text"]
+    command = ["campaign", "send", "--campaign", campaign, "--channel", "sms"]
+    sent = subprocess.run(
+        [sys.executable, "-m", "bot", *command, "--rate", "5/s", "--no-progress"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert "1 sent, 0 failed" in sent.stdout
+    [sms] = _texts_to(gateway, phone)
+    assert "9090" in sms.body["text"]
+    assert phone[1:] not in sms.body["text"]
 
-        opened = open_link(stack, sms.body["text"])
-        sender = opened["session_id"]
-        # The real bot started the request: its first reply asks for the address.
-        first = "\n".join(m["text"] for m in opened["messages"])
-        assert "dia chi" in fold(first), first
-        with page_chat(stack, sender) as (send, replies):
-            _, stored = converse(send, replies, stack, AFTER_LINK)
-        assert (stored.channel, stored.campaign, stored.sender_id) == ("sms", campaign, sender)
-        assert _service(stack).history(stored.reference)[0].reason == (
-            "submitted via sms, last message on socketio"
+    opened = open_link(stack, sms.body["text"])
+    sender = opened["session_id"]
+    # The real bot started the request: its first reply asks for the address.
+    first = "\n".join(m["text"] for m in opened["messages"])
+    assert "dia chi" in fold(first), first
+    with page_chat(stack, sender) as (send, replies):
+        _, stored = converse(send, replies, stack, phone, after_link=True)
+    assert (stored.channel, stored.campaign, stored.sender_id) == ("sms", campaign, sender)
+    assert _service(stack).history(stored.reference)[0].reason == (
+        "submitted via sms, last message on socketio"
+    )
+    with engine.connect() as conn:
+        target = (
+            conn.execute(select(campaign_targets).where(campaign_targets.c.campaign_id == cid))
+            .one()
+            ._mapping
         )
-        with engine.connect() as conn:
-            target = conn.execute(select(campaign_targets)).one()._mapping
-        engine.dispose()
+    engine.dispose()
     assert target["channel"] == "sms"
     for step in ("invited_at", "answered_at", "conversation_at", "address_at", "confirmed_at"):
         assert target[step] is not None, step
