@@ -2138,7 +2138,7 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
             old_district = unit.district
             if (
                 district is None
-                and score >= _FULL
+                and score >= _SHORT - 1e-9
                 and province.districts
                 and not unit.bare_key.isdigit()
                 and not evidence.agrees(data, span)
@@ -2147,9 +2147,10 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                 # district: a district of the same old province still supports a ward
                 # written with its type word, weakly, rather than vetoing it ("xã Nghi
                 # Phong, Nghi Lộc" when the list has moved Nghi Phong under Thành phố
-                # Vinh). The district is reported as typed. Not a numbered ward: wards
-                # are numbered within their district, so "Phường 2" of another district is
-                # another ward, not one moved.
+                # Vinh); without its type word ("Nghi Phong, Nghi Lộc"), only the district
+                # named right after it does. The district is reported as typed. Not a
+                # numbered ward: wards are numbered within their district, so "Phường 2"
+                # of another district is another ward, not one moved.
                 for district_code, district_options in province.districts.items():
                     if district_units[district_code].province != unit.province:
                         continue
@@ -2164,6 +2165,8 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                         and mention[0] >= found.score * 0.5
                         and _overlaps(found.start, found.end, (mention[1],))
                     ):
+                        continue
+                    if found and score < _FULL and found.start != match.end:
                         continue
                     if found and (district is None or found.score * 0.5 > district[0]):
                         district = (found.score * 0.5, found)

@@ -53,6 +53,13 @@ def test_hamlet_commune_district_province_without_diacritics() -> None:
     assert result.old_ward_name == "Xã Nghi Phong"
     assert result.old_district_name == "Huyện Nghi Lộc"  # as typed
     assert result.street == "xom 2"
+    # Without its type word, the ward is only supported by the district named right after
+    # it: Xã Nghi Lộc (a commune named after the old district) is the rival reading of
+    # "Nghi Loc", so the ward is asked, the ward the customer named first.
+    for text in ("Nghi Phong, Nghi Lộc, Nghệ An", "nha em o xom 2 nghi phong nghi loc nghe an"):
+        result = resolve(text)
+        assert result.status == "province_only", result
+        assert [c.ward_name for c in result.candidates] == ["Phường Vinh Lộc", "Xã Nghi Lộc"]
 
 
 def test_district_without_province_is_inferred() -> None:
