@@ -3046,10 +3046,13 @@ def _unexplained_at(
     if index < 0 or index >= len(tokens) or used[index] or exact.covered[index]:
         return False
     token = tokens[index]
+    # A street or hamlet word closing its part introduces nothing: it is a word of a name
+    # ("Thị Trấn mầ Dơi": Đầm Dơi misspelt, not Thị trấn Me and a production team "đội").
+    closes = index + 1 == len(tokens) or tokens[index + 1].segment != segment
     return (
         token.segment == segment
         and token.key.isalpha()
-        and token.key not in _STREET_WORDS
+        and (token.key not in _STREET_WORDS or closes)
         and not _is_marker_word(token)
         and not _starts_marker(tokens, index)
     )

@@ -163,6 +163,11 @@ def test_marked_name_cut_short_by_an_unknown_word_does_not_decide() -> None:
     # "Xã Đông" exists (Gia Lai); "Xã Đông Pyz" is some other, mistyped commune.
     result = resolve("Thôn 2, Xã Đông Pyz")
     assert result.status != "resolved"
+    # A hamlet word closing the text introduces nothing: "Dơi" is a word of the name
+    # (Đầm Dơi misspelt), not a production team ("đội") after Thị trấn Me misspelt.
+    result = resolve("Khóm 4, Thị Trấn mầ Dơi")
+    assert result.status == "ambiguous", result
+    _is(resolve("Đội 5, xã Tiền Phong, Mê Linh, Hà Nội"), HANOI)
 
 
 # --- diacritics -----------------------------------------------------------------------------
