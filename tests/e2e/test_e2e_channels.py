@@ -211,6 +211,16 @@ def _containing(texts: list[str], needle: str) -> str | None:
     return joined if needle in joined else None
 
 
+def _post_json(url: str, body: bytes, signature: dict[str, str]) -> httpx.Response:
+    """A platform's webhook call: the JSON body as bytes (what its signature covers)."""
+    return httpx.post(
+        url,
+        content=body,
+        headers={"Content-Type": "application/json", **signature},
+        timeout=10,
+    )
+
+
 def _service(stack: Stack) -> RequestService:
     return RequestService(
         session_factory(create_store_engine(stack.env["DATABASE_URL"])), load_directory()
@@ -332,15 +342,7 @@ def test_facebook_messenger_conversation(channels: Channels) -> None:
             ensure_ascii=False,
         ).encode()
         signature = hmac.new(FACEBOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        answer = httpx.post(
-            hook,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Hub-Signature-256": f"sha256={signature}",
-            },
-            timeout=10,
-        )
+        answer = _post_json(hook, body, {"X-Hub-Signature-256": f"sha256={signature}"})
         assert answer.status_code == 200, answer.text
 
     def replies() -> list[str]:
@@ -381,15 +383,7 @@ def test_zalo_oa_conversation(channels: Channels) -> None:
             ensure_ascii=False,
         ).encode()
         mac = hashlib.sha256(ZALO_APP.encode() + body + timestamp.encode() + ZALO_OA_KEY.encode())
-        answer = httpx.post(
-            hook,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-ZEvent-Signature": f"mac={mac.hexdigest()}",
-            },
-            timeout=10,
-        )
+        answer = _post_json(hook, body, {"X-ZEvent-Signature": f"mac={mac.hexdigest()}"})
         assert answer.status_code == 200, answer.text
         assert answer.json()["error"] == 0
 
@@ -482,15 +476,13 @@ def test_liveinfo_yes_conversation(channels: Channels) -> None:
         }
     ).encode()
     timestamp = str(int(time.time()))
-    answer = httpx.post(
+    answer = _post_json(
         f"{stack.rasa_url}/webhooks/liveinfo/webhook",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
+        body,
+        {
             "X-Liveinfo-Timestamp": timestamp,
             "X-Liveinfo-Signature": _liveinfo_signature(LIVEINFO_SECRET, timestamp, body),
         },
-        timeout=10,
     )
     assert answer.status_code == 202, answer.text
     assert answer.json()["status"] == "accepted"
