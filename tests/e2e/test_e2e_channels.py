@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -139,6 +139,8 @@ class Channels:
     gateway: FakeApi
 
 
+F = TypeVar("F", bound=LoopbackFake)
+
 FACEBOOK_SECRET, FACEBOOK_PAGE, FACEBOOK_VERIFY = "fb-app-secret", "1122334455", "fb-verify"
 ZALO_APP, ZALO_OA_KEY, ZALO_OA = "1234567890123", "zalo-oa-secret", "998877"
 TELEGRAM_SECRET = "tg-webhook-secret"
@@ -149,48 +151,55 @@ LIVEINFO_SECRET = "liveinfo-secret"
 def channels(
     loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Channels]:
-    graph = loop_thread.run(
-        FakeApi(
-            lambda path: {"recipient_id": "psid", "message_id": f"m_{uuid.uuid4().hex}"}
-        ).start()
-    )
-    zalo = loop_thread.run(
-        FakeApi(
-            lambda path: {
-                "error": 0,
-                "message": "Success",
-                "data": {"message_id": uuid.uuid4().hex},
-            }
-        ).start()
-    )
-    telegram = loop_thread.run(FakeTelegram(token="765432:CUSTOMER-bot").start())
-    gateway = loop_thread.run(FakeApi(lambda path: {"id": "msg-1", "status": "queued"}).start())
+    graph_var = _need_url_key("connectors.facebook.FacebookInput", "graph-url")
+    zalo_var = _need_url_key("connectors.zalo.ZaloInput", "api-url")
     oauth_var = _url_variable("connectors.zalo.ZaloInput", "oauth-url")
-    env = {
-        "FACEBOOK_VERIFY_TOKEN": FACEBOOK_VERIFY,
-        "FACEBOOK_APP_SECRET": FACEBOOK_SECRET,
-        "FACEBOOK_PAGE_ACCESS_TOKEN": "fb-page-token",
-        _need_url_key("connectors.facebook.FacebookInput", "graph-url"): graph.url,
-        "ZALO_APP_ID": ZALO_APP,
-        "ZALO_OA_SECRET_KEY": ZALO_OA_KEY,
-        "ZALO_APP_SECRET_KEY": "zalo-app-secret",
-        "ZALO_ACCESS_TOKEN": "zalo-access",
-        "ZALO_REFRESH_TOKEN": "zalo-refresh",
-        _need_url_key("connectors.zalo.ZaloInput", "api-url"): zalo.url,
-        **({oauth_var: zalo.url} if oauth_var else {}),
-        "TELEGRAM_CUSTOMER_BOT_TOKEN": telegram.token,
-        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
-        _need_url_key("connectors.telegram.TelegramInput", "base_url"): telegram.base_url,
-        "LIVEINFO_SECRET": LIVEINFO_SECRET,
-        "SMS_GATEWAY_URL": f"{gateway.url}/sms/send",
-        "SMS_GATEWAY_TOKEN": "sms-token",
-        "WEBCHAT_LINK_SECRET": "link-secret-" + uuid.uuid4().hex,
-    }
+    telegram_var = _need_url_key("connectors.telegram.TelegramInput", "base_url")
+    started: list[LoopbackFake] = []
+
+    def start(fake: F) -> F:
+        started.append(loop_thread.run(fake.start()))
+        return fake
+
     try:
+        graph = start(
+            FakeApi(lambda path: {"recipient_id": "psid", "message_id": f"m_{uuid.uuid4().hex}"})
+        )
+        zalo = start(
+            FakeApi(
+                lambda path: {
+                    "error": 0,
+                    "message": "Success",
+                    "data": {"message_id": uuid.uuid4().hex},
+                }
+            )
+        )
+        telegram = start(FakeTelegram(token="765432:CUSTOMER-bot"))
+        gateway = start(FakeApi(lambda path: {"id": "msg-1", "status": "queued"}))
+        env = {
+            "FACEBOOK_VERIFY_TOKEN": FACEBOOK_VERIFY,
+            "FACEBOOK_APP_SECRET": FACEBOOK_SECRET,
+            "FACEBOOK_PAGE_ACCESS_TOKEN": "fb-page-token",
+            graph_var: graph.url,
+            "ZALO_APP_ID": ZALO_APP,
+            "ZALO_OA_SECRET_KEY": ZALO_OA_KEY,
+            "ZALO_APP_SECRET_KEY": "zalo-app-secret",
+            "ZALO_ACCESS_TOKEN": "zalo-access",
+            "ZALO_REFRESH_TOKEN": "zalo-refresh",
+            zalo_var: zalo.url,
+            **({oauth_var: zalo.url} if oauth_var else {}),
+            "TELEGRAM_CUSTOMER_BOT_TOKEN": telegram.token,
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+            telegram_var: telegram.base_url,
+            "LIVEINFO_SECRET": LIVEINFO_SECRET,
+            "SMS_GATEWAY_URL": f"{gateway.url}/sms/send",
+            "SMS_GATEWAY_TOKEN": "sms-token",
+            "WEBCHAT_LINK_SECRET": "link-secret-" + uuid.uuid4().hex,
+        }
         with running_stack(tmp_path_factory.mktemp("channels") / "stack", extra_env=env) as stack:
             yield Channels(stack, graph, zalo, telegram, gateway)
     finally:
-        for fake in (graph, zalo, telegram, gateway):
+        for fake in started:
             loop_thread.run(fake.close())
 
 
