@@ -2151,24 +2151,21 @@ def _hypotheses(data: Data, evidence: _Evidence, code: str) -> list[_Hypothesis]
                 # named right after it does. The district is reported as typed. Not a
                 # numbered ward: wards are numbered within their district, so "Phường 2"
                 # of another district is another ward, not one moved.
+                # ...but not on words that name the province better ("Điện Biên").
+                mention = province.province_for(unit.province, used) if province.mentions else None
                 for district_code, district_options in province.districts.items():
                     if district_units[district_code].province != unit.province:
                         continue
                     found = _best(district_options, used)
-                    # ...but not on words that name the province better ("Điện Biên").
-                    mention = (
-                        province.province_for(unit.province, used) if province.mentions else None
-                    )
+                    if found is None or (score < _FULL and found.start != match.end):
+                        continue
                     if (
-                        found
-                        and mention
+                        mention
                         and mention[0] >= found.score * 0.5
                         and _overlaps(found.start, found.end, (mention[1],))
                     ):
                         continue
-                    if found and score < _FULL and found.start != match.end:
-                        continue
-                    if found and (district is None or found.score * 0.5 > district[0]):
+                    if district is None or found.score * 0.5 > district[0]:
                         district = (found.score * 0.5, found)
                         old_district = district_code
             district_span = (district[1].start, district[1].end) if district else None
