@@ -837,6 +837,15 @@ def _score(
         # typed with its own diacritics is a syllable only of a name spelt so ("Phường
         # Đúc", "Tứ Xã": their diacritics are compared below).
         score *= _TONES_DIFFER
+    elif (
+        not full
+        and _typed_street_word(tokens[start])
+        and not (syllables == end - start and tones[0].key == tokens[start].key)
+    ):
+        # "Đường Hà Nội" is a street, not the former commune Dương Hà (kept without
+        # diacritics) and the rest of the words: "đường" typed with its own diacritics
+        # opens a name only where the name's first syllable is spelt so (Đường Lâm).
+        score *= _TONES_DIFFER
     if syllables and syllables <= end and memo.toned[end] > memo.toned[end - syllables]:
         memo_key = id(tones) * memo.width + end
         known = memo.tone.get(memo_key)
@@ -1359,6 +1368,16 @@ def _typed_type_word(token: _Token) -> bool:
         written is not None
         and token.tone is not None
         and tones_agree(token.tone, written) == "same"
+    )
+
+
+def _typed_street_word(token: _Token) -> bool:
+    """Whether a token is "đường" typed with its own diacritics: a street's, no syllable of
+    a name the list keeps without diacritics ("Đường Hà Nội" is no former commune Dương Hà)."""
+    return (
+        token.key == "duong"
+        and token.tone is not None
+        and tones_agree(token.tone, _STREET_SPELLINGS["duong"]) == "same"
     )
 
 

@@ -1140,3 +1140,15 @@ def test_xa_lo_before_a_name_is_a_highway_not_a_commune() -> None:
         _is(resolve(text), "Thành phố Hồ Chí Minh", "Phường Tăng Nhơn Phú")
     _is(resolve("123 Xa lộ Hà Nội, Biên Hòa, Đồng Nai"), "Tỉnh Đồng Nai")
     assert resolve("xa lo 25, thong nhat, dong nai").old_ward_name == "Xã Lộ 25"
+
+
+def test_duong_typed_with_its_diacritics_opens_a_street_not_a_former_name() -> None:
+    # The library keeps the former commune Dương Hà (now in Xã Phù Đổng) without its
+    # diacritics: "Đường Hà Nội" is the street, and alone it offers Hà Nội, never decides.
+    result = resolve("Đường Hà Nội")
+    assert result.status == "ambiguous", result
+    assert [c.province_name for c in result.candidates] == ["Thành phố Hà Nội"], result
+    # Names spelt "Đường" still read, and the former name typed as written still decides.
+    _is(resolve("xã Đường Hoa, Hải Hà"), "Tỉnh Quảng Ninh", "Xã Đường Hoa")
+    _is(resolve("Dương Hà, Gia Lâm"), "Thành phố Hà Nội", "Xã Phù Đổng")
+    _is(resolve("Thủy Đường, Thủy Nguyên"), "Thành phố Hải Phòng", "Phường Thủy Nguyên")
