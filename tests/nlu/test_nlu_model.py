@@ -1,0 +1,65 @@
+"""The trained model on what customers type at the buttons: the title itself.
+
+A button's title is what a customer types when the channel shows no buttons (SMS, a
+plain-text Zalo reply) or when typing is quicker than tapping, most often without
+diacritics: it must mean what the button's payload means. Runs the model ``make train``
+builds (``make test`` trains before pytest runs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.core.agent import Agent
+
+from bot.text import strip_diacritics
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "current.tar.gz"
+
+pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: make train")
+
+
+def _buttons() -> list[tuple[str, str]]:
+    """(title, intent) of every button of domain.yml whose payload is an intent."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    found: dict[tuple[str, str], None] = {}
+    for variants in domain["responses"].values():
+        for variant in variants:
+            for button in variant.get("buttons") or ():
+                payload = str(button["payload"])
+                if payload.startswith("/"):
+                    found[(str(button["title"]), payload[1:].split("{")[0])] = None
+    return list(found)
+
+
+@pytest.fixture(scope="module")
+def agent() -> Agent:
+    return Agent.load(str(MODEL))
+
+
+async def _intent(agent: Agent, text: str) -> str:
+    parsed = await agent.parse_message(text)
+    return str(parsed["intent"]["name"])
+
+
+def test_every_intent_button_is_checked() -> None:
+    # The check below covers the read-back's and the fix menu's buttons, among others.
+    intents = {intent for _, intent in _buttons()}
+    assert {"affirm", "deny", "correct_name", "correct_address", "skip"} <= intents
+
+
+@pytest.mark.parametrize(("title", "intent"), _buttons())
+async def test_a_button_title_typed_means_the_button(agent: Agent, title: str, intent: str) -> None:
+    for typed in (title, strip_diacritics(title).lower()):
+        assert await _intent(agent, typed) == intent, typed
+
+
+@pytest.mark.parametrize(
+    "text", ["ten e la Hai", "Tên: Nguyễn Văn Hải", "chị Mai", "Nguyen Thi Lan", "tên tôi là Mai"]
+)
+async def test_a_name_typed_at_the_name_question_stays_a_name(agent: Agent, text: str) -> None:
+    # "tên" alone asks to fix the name (the fix menu's button); a name given with it is not.
+    assert await _intent(agent, text) == "inform"
