@@ -15,7 +15,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.services import names_a_unit, resolve_address
+from actions.services import address_in_message, names_a_unit, resolve_address
 from bot import phone
 from bot.address import Candidate, Resolution
 from bot.campaign import hooks
@@ -160,17 +160,26 @@ class ValidateRequestForm(FormValidationAction):
     async def extract_address(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """The address asked, typed as an address but read by the NLU as something else
-        ("Ấp Thới Thuận B, TT Thới Lai": stop; "Thôn Chợ, Xã Ia Rsươm": correct_address):
-        1.3 % of the data set's addresses fall into the intents the slot's mapping does
-        not take. Such a message is still the answer when it names a unit with its type
-        word, as chat messages seldom do (``bot.address.names_a_unit``); otherwise the
-        intent is left to its rule (a real "dừng lại" still stops)."""
-        if tracker.get_slot("requested_slot") != "address":
-            return {}
+        """The address given before it is asked, after an address cue in a message that
+        says more (``bot.address.address_in_message``); or the address asked, typed as an
+        address but read by the NLU as something else ("Ấp Thới Thuận B, TT Thới Lai":
+        stop; "Thôn Chợ, Xã Ia Rsươm": correct_address): 1.3 % of the data set's addresses
+        fall into the intents the slot's mapping does not take. Such a message is still the
+        answer when it names a unit with its type word, as chat messages seldom do
+        (``bot.address.names_a_unit``); otherwise the intent is left to its rule (a real
+        "dừng lại" still stops)."""
         intent = latest_intent(tracker)
         text = str(tracker.latest_message.get("text") or "").strip()
-        if not text or text.startswith("/") or intent not in _not_taken(domain, "address"):
+        if not text or text.startswith("/"):
+            return {}
+        if tracker.get_slot("requested_slot") != "address":
+            # Given before it is asked, in a message that says more ("sdt 0903123456, dia
+            # chi P.5 Q.3 tphcm"): the part after the address cue, when it reads as one.
+            if tracker.get_slot("address") or tracker.get_slot("address_pending"):
+                return {}
+            part = await address_in_message(text)
+            return {"address": part} if part else {}
+        if intent not in _not_taken(domain, "address"):
             return {}
         if intent == "skip" and tracker.get_slot("address_status") == "ambiguous":
             # "bỏ qua" at a question between candidates is an answer to it (see

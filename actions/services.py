@@ -34,6 +34,11 @@ async def names_a_unit(text: str) -> bool:
     return await asyncio.to_thread(address.names_a_unit, text)
 
 
+async def address_in_message(text: str) -> str | None:
+    """The address part after an address cue (see ``bot.address.address_in_message``)."""
+    return await asyncio.to_thread(address.address_in_message, text)
+
+
 async def submit(draft: RequestDraft) -> SubmitOutcome:
     """Store (or find) the request through the one service every channel uses."""
     return await asyncio.to_thread(lambda: get_service().submit(draft, actor="bot"))

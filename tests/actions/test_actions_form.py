@@ -350,3 +350,48 @@ async def test_an_address_is_taken_so_only_at_the_address_question(tracker_for, 
     slots = {"requested_slot": "phone_number", "request_type": "sim_swap"}
     tracker = tracker_for(text=typed, intent="stop", slots=slots, active_loop="request_form")
     assert await form.extract_address(dispatcher, tracker, domain) == {}
+
+
+async def test_an_address_given_with_the_phone_is_taken_before_it_is_asked(
+    tracker_for, dispatcher, domain
+):
+    # "sdt … dc …" at the phone question: the phone from its entity, the address from the
+    # part after its cue, resolved as when it is asked; the form then asks the name.
+    typed = "sdt 0903123458 dc 12 Le Van Sy P13 Q3 tphcm"
+    slots = {"requested_slot": "phone_number", "request_type": "sim_swap"}
+    entities = [{"entity": "phone_number", "value": "0903123458"}]
+    tracker = tracker_for(text=typed, slots=slots, entities=entities, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert values["address"] == "12 Le Van Sy P13 Q3 tphcm", events
+    assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events
+
+
+async def test_an_address_given_early_that_does_not_decide_becomes_the_question(
+    tracker_for, dispatcher, domain
+):
+    typed = "dia chi Phuong 1"
+    slots = {"requested_slot": "request_type", "phone_number": "0903123459"}
+    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert values["address_status"] == "ambiguous", events
+    assert values["address_pending"] == "Phuong 1", events
+
+
+@pytest.mark.parametrize(
+    ("typed", "slots"),
+    [
+        # "dc" as "được"; and an address already given is not replaced from a cue.
+        ("doi sim dc ko", {"requested_slot": "phone_number"}),
+        (
+            "dia chi P.5 Q.3 tphcm",
+            {"requested_slot": "contact_name", "address": "12 Le Van Sy P13 Q3 tphcm"},
+        ),
+    ],
+)
+async def test_no_early_address_without_a_cue_or_once_one_is_given(
+    typed, slots, tracker_for, dispatcher, domain
+):
+    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
+    assert await form.extract_address(dispatcher, tracker, domain) == {}

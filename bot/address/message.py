@@ -1,0 +1,65 @@
+"""The address inside a message that says more ("sdt 0903123456, dia chi P.5 Q.3 tphcm").
+
+Customers often give everything in one line, before the address is asked. The part after
+an address cue ("địa chỉ", "dia chi", "đ/c", "dc") is the address, up to a phone number or
+its cue; it is taken only when it reads as one, since chat text reads as some place almost
+always (Vietnamese syllables are names somewhere) and "dc"/"đc" is also "được" ("dc ko").
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.address.resolver import names_a_unit, resolve
+from bot.text import fold
+
+# A cue that means "address" and nothing else; "dc"/"đc" is also teen-code for "được".
+_CUE = re.compile(r"(?<!\w)(?:địa\s*chỉ|đ/c|d/c|đ\.c|dia\s*chi|(?P<short>đc|dc))(?!\w)", re.I)
+# Words between the cue and the address: "địa chỉ nhà em là …", "dc: …", "đ/c ở …".
+_FILLERS = frozenset(
+    ("nha", "cua", "em", "e", "toi", "minh", "anh", "a", "chi", "c", "la", "o", "tai", "moi")
+)
+_LEADING = re.compile(r"[\s:;,.\-–]+|\w+", re.UNICODE)
+# Where the address stops: a phone number, or its cue.
+_END = re.compile(
+    r"(?<!\w)(?:sđt|sdt|số\s*điện\s*thoại|so\s*dien\s*thoai|số\s*đt|so\s*dt|đt|dt)(?!\w)"
+    r"|(?<![\w+])(?:\+?84|0)\d[\d\s.\-]{7,13}\d",
+    re.I,
+)
+_TRAILING = re.compile(r"(?:[\s,;.\-–]|(?<!\w)(?:ạ|nhé|nhe|nha)(?!\w))+$", re.I)
+
+
+def address_in_message(text: str) -> str | None:
+    """The address part of ``text`` after an address cue, as typed, when it reads as an
+    address: a unit named with its type word, or (after a cue that means nothing else) a
+    province or ward decided without guessing. None when there is no such part."""
+    for cue in _CUE.finditer(text):
+        part = _part_after(text, cue.end())
+        if not part:
+            continue
+        if names_a_unit(part):
+            return part
+        if cue.group("short") is None:
+            found = resolve(part)
+            if found.status in ("resolved", "province_only") and not found.guessed:
+                return part
+    return None
+
+
+def _part_after(text: str, start: int) -> str:
+    """The text from ``start`` without the filler words after the cue, cut at a phone
+    number or its cue, trimmed of trailing punctuation and particles."""
+    position = start
+    while position < len(text):
+        piece = _LEADING.match(text, position)
+        if piece is None:
+            break
+        word = piece.group()
+        if word[0].isalnum() and fold(word) not in _FILLERS:
+            break
+        position = piece.end()
+    rest = text[position:]
+    end = _END.search(rest)
+    if end is not None:
+        rest = rest[: end.start()]
+    return _TRAILING.sub("", rest).strip()

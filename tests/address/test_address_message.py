@@ -1,0 +1,42 @@
+"""The address inside a message that says more: the part after an address cue."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.address import address_in_message
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("toi muon doi sim, sdt 0903123456, dia chi P.5 Q.3 tphcm", "P.5 Q.3 tphcm"),
+        # "dc" is "địa chỉ" before an address; the phone after it, or its cue, ends it.
+        ("sdt 0903123456 dc 12 Le Van Sy P13 Q3 tphcm", "12 Le Van Sy P13 Q3 tphcm"),
+        ("dc 12 Le Van Sy Q3 tphcm sdt 0903123456", "12 Le Van Sy Q3 tphcm"),
+        ("đ/c: 5 ngõ 12 Phương Mai, Đống Đa, HN 0903123456", "5 ngõ 12 Phương Mai, Đống Đa, HN"),
+        # The words between the cue and the address, and a closing particle, are left out.
+        ("địa chỉ nhà em là: thôn 2 xã Tân Hòa, Quốc Oai ạ", "thôn 2 xã Tân Hòa, Quốc Oai"),
+        # After a cue that means nothing else, a province named alone is an address.
+        ("dia chi o Ha Noi", "Ha Noi"),
+    ],
+)
+def test_the_part_after_an_address_cue_is_the_address(text: str, part: str) -> None:
+    assert address_in_message(text) == part
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "doi sim dc ko",  # "được không"
+        "đc r ạ",
+        "dc giao tan nha ko",  # reads as Xã Giao Bình, but "dc" here is "được"
+        "dc ha noi",  # after "dc", only a unit named with its type word is an address
+        "Địa chỉ cửa hàng gần nhất ở đâu ạ",  # a question about the stores
+        "dia chi 12 Le Loi",  # a street alone: asked for in full when its turn comes
+        "dia chi: 0903123456",
+        "em o xom 2 xa Nghi Phong, Nghi Loc, Nghe An",  # no cue: taken when asked
+    ],
+)
+def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
+    assert address_in_message(text) is None
