@@ -174,11 +174,15 @@ class ValidateRequestForm(FormValidationAction):
             return {}
         if tracker.get_slot("requested_slot") != "address":
             # Given before it is asked, in a message that says more ("sdt 0903123456, dia
-            # chi P.5 Q.3 tphcm"): the part after the address cue, when it reads as one.
-            if tracker.get_slot("address") or tracker.get_slot("address_pending"):
+            # chi P.5 Q.3 tphcm"), or given again at a later question ("à địa chỉ đúng là
+            # 14 Lê Văn Sỹ ..." asked for the name): the part after the address cue, when it
+            # reads as one. Not while a question about the address is pending.
+            if tracker.get_slot("address_pending"):
                 return {}
             part = await address_in_message(text)
-            return {"address": part} if part else {}
+            if part is None or part == tracker.get_slot("address"):
+                return {}
+            return {"address": part}
         if intent not in _not_taken(domain, "address"):
             return {}
         if intent == "skip" and tracker.get_slot("address_status") == "ambiguous":
@@ -286,8 +290,13 @@ class ValidateRequestForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """Optional: "bỏ qua", "không" or the Skip button store an explicit no-name."""
+        """Optional: "bỏ qua", "không" or the Skip button store an explicit no-name. An
+        address given again at the name question is no name (``extract_address`` takes
+        it): the name is asked again once the address is settled."""
         text = " ".join(str(slot_value or "").split())
         if not text or fold(text) in _SKIP_WORDS:
             return {"contact_name": SKIP_VALUE}
+        typed = str(tracker.latest_message.get("text") or "")
+        if text == " ".join(typed.split()) and await address_in_message(typed):
+            return {"contact_name": None}
         return {"contact_name": text[:100]}

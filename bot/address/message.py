@@ -15,9 +15,11 @@ from bot.text import fold
 
 # A cue that means "address" and nothing else; "dc"/"đc" is also teen-code for "được".
 _CUE = re.compile(r"(?<!\w)(?:địa\s*chỉ|đ/c|d/c|đ\.c|dia\s*chi|(?P<short>đc|dc))(?!\w)", re.I)
-# Words between the cue and the address: "địa chỉ nhà em là …", "dc: …", "đ/c ở …".
+# Words between the cue and the address: "địa chỉ nhà em là …", "dc: …", "đ/c ở …",
+# "địa chỉ đúng là …", "địa chỉ mới: …".
 _FILLERS = frozenset(
-    ("nha", "cua", "em", "e", "toi", "minh", "anh", "a", "chi", "c", "la", "o", "tai", "moi")
+    {"nha", "cua", "em", "e", "toi", "minh", "anh", "a", "chi", "c", "la", "o", "tai"}
+    | {"moi", "dung"}
 )
 _LEADING = re.compile(r"[\s:;,.\-–]+|\w+", re.UNICODE)
 # Where the address stops: a phone number, or its cue.

@@ -382,16 +382,45 @@ async def test_an_address_given_early_that_does_not_decide_becomes_the_question(
 @pytest.mark.parametrize(
     ("typed", "slots"),
     [
-        # "dc" as "được"; and an address already given is not replaced from a cue.
+        # "dc" as "được"; the address given again as it is; a question about it pending.
         ("doi sim dc ko", {"requested_slot": "phone_number"}),
         (
-            "dia chi P.5 Q.3 tphcm",
+            "dia chi 12 Le Van Sy P13 Q3 tphcm",
             {"requested_slot": "contact_name", "address": "12 Le Van Sy P13 Q3 tphcm"},
+        ),
+        (
+            "dia chi P.5 Q.3 tphcm",
+            {"requested_slot": "address", "address_pending": "Phuong 1"},
         ),
     ],
 )
-async def test_no_early_address_without_a_cue_or_once_one_is_given(
+async def test_no_early_address_without_a_cue_a_change_or_with_a_question_pending(
     typed, slots, tracker_for, dispatcher, domain
 ):
     tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
     assert await form.extract_address(dispatcher, tracker, domain) == {}
+
+
+async def test_an_address_given_again_at_the_name_question_replaces_it_and_is_no_name(
+    tracker_for, dispatcher, domain
+):
+    # "à, địa chỉ đúng là …" asked for the name: the NLU reads it as inform, so the name
+    # slot's mapping takes it; it is the address corrected, and the name is asked again.
+    typed = "a dia chi dung la 14 Le Van Sy P13 Q3 tphcm"
+    slots = {
+        "requested_slot": "contact_name",
+        "request_type": "sim_swap",
+        "phone_number": "0903123462",
+        "address": "12 Le Van Sy P13 Q3 tphcm",
+    }
+    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert values["address"] == "14 Le Van Sy P13 Q3 tphcm", events
+    assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events
+    named = await form.validate_contact_name(typed, dispatcher, tracker, domain)
+    assert named == {"contact_name": None}
+    # A name is still a name.
+    tracker = tracker_for(text="chị Hoa", slots=slots, active_loop="request_form")
+    named = await form.validate_contact_name("chị Hoa", dispatcher, tracker, domain)
+    assert named == {"contact_name": "chị Hoa"}

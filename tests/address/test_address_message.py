@@ -17,6 +17,7 @@ from bot.address import address_in_message
         ("đ/c: 5 ngõ 12 Phương Mai, Đống Đa, HN 0903123456", "5 ngõ 12 Phương Mai, Đống Đa, HN"),
         # The words between the cue and the address, and a closing particle, are left out.
         ("địa chỉ nhà em là: thôn 2 xã Tân Hòa, Quốc Oai ạ", "thôn 2 xã Tân Hòa, Quốc Oai"),
+        ("a dia chi dung la 14 Le Van Sy P13 Q3 tphcm", "14 Le Van Sy P13 Q3 tphcm"),
         # After a cue that means nothing else, a province named alone is an address.
         ("dia chi o Ha Noi", "Ha Noi"),
     ],
