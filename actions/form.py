@@ -15,7 +15,12 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.services import address_in_message, names_a_unit, resolve_address
+from actions.services import (
+    address_beside_phone,
+    address_in_message,
+    names_a_unit,
+    resolve_address,
+)
 from bot import phone
 from bot.address import Candidate, Resolution
 from bot.campaign import hooks
@@ -180,6 +185,10 @@ class ValidateRequestForm(FormValidationAction):
             if tracker.get_slot("address_pending"):
                 return {}
             part = await address_in_message(text)
+            if part is None and intent == "inform" and not tracker.get_slot("address"):
+                # Data typed before it is asked, without a cue: the phone and the address
+                # ("0903123465 P.5 Q.3 tphcm"), or the address alone at another question.
+                part = await address_beside_phone(text)
             if part is None or part == tracker.get_slot("address"):
                 return {}
             return {"address": part}

@@ -104,7 +104,8 @@ class ActionSubmitRequest(Action):
 
 
 class ActionHandoff(Action):
-    """Hand over to a person: a call-back request when the phone is known, else 9090."""
+    """Hand over to a person: a call-back request when the phone and the province are
+    known (the province team calls back), else 9090."""
 
     def name(self) -> str:
         return "action_handoff"
@@ -113,7 +114,8 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
-        if not tracker.get_slot("phone_number"):
+        units = tracker.get_slot("address_units") or {}
+        if not tracker.get_slot("phone_number") or not units.get("province_code"):
             return [*events, SlotSet("handoff_status", "hotline")]
         draft = await _draft(tracker, "callback", callback=True)
         try:

@@ -39,6 +39,12 @@ async def address_in_message(text: str) -> str | None:
     return await asyncio.to_thread(address.address_in_message, text)
 
 
+async def address_beside_phone(text: str) -> str | None:
+    """The text without its phone numbers, when it names a unit (see
+    ``bot.address.address_beside_phone``)."""
+    return await asyncio.to_thread(address.address_beside_phone, text)
+
+
 async def submit(draft: RequestDraft) -> SubmitOutcome:
     """Store (or find) the request through the one service every channel uses."""
     return await asyncio.to_thread(lambda: get_service().submit(draft, actor="bot"))

@@ -20,7 +20,10 @@ if _compiled_dir is not None:
     # the extension modules built from these very sources.
     __path__.insert(0, str(_compiled_dir))
 
-from bot.address.message import address_in_message  # noqa: E402 - after the choice too
+from bot.address.message import (  # noqa: E402 - after the choice too
+    address_beside_phone,
+    address_in_message,
+)
 from bot.address.model import Candidate, Resolution, Status  # noqa: E402
 from bot.address.resolver import (  # noqa: E402 - after the choice of compiled or pure
     list_provinces,
@@ -35,6 +38,7 @@ __all__ = [
     "Candidate",
     "Resolution",
     "Status",
+    "address_beside_phone",
     "address_in_message",
     "list_provinces",
     "names_a_unit",

@@ -22,13 +22,14 @@ _FILLERS = frozenset(
     | {"moi", "dung"}
 )
 _LEADING = re.compile(r"[\s:;,.\-–]+|\w+", re.UNICODE)
-# Where the address stops: a phone number, or its cue.
+# Where the address stops: a phone number, or its cue ("đt" alone is no cue: "ĐT 741" is a
+# provincial road; before the number it is trimmed as a closing word).
 _END = re.compile(
-    r"(?<!\w)(?:sđt|sdt|số\s*điện\s*thoại|so\s*dien\s*thoai|số\s*đt|so\s*dt|đt|dt)(?!\w)"
+    r"(?<!\w)(?:sđt|sdt|số\s*điện\s*thoại|so\s*dien\s*thoai|số\s*đt|so\s*dt)(?!\w)"
     r"|(?<![\w+])(?:\+?84|0)\d[\d\s.\-]{7,13}\d",
     re.I,
 )
-_TRAILING = re.compile(r"(?:[\s,;.\-–]|(?<!\w)(?:ạ|nhé|nhe|nha)(?!\w))+$", re.I)
+_TRAILING = re.compile(r"(?:[\s,;.\-–]|(?<!\w)(?:ạ|nhé|nhe|nha|đt|dt)(?!\w))+$", re.I)
 
 
 def address_in_message(text: str) -> str | None:
@@ -65,3 +66,13 @@ def _part_after(text: str, start: int) -> str:
     if end is not None:
         rest = rest[: end.start()]
     return _TRAILING.sub("", rest).strip()
+
+
+def address_beside_phone(text: str) -> str | None:
+    """``text`` without its phone numbers and their cues ("0903123456 P.5 Q.3 tphcm",
+    "Phường Bến Nghé, Quận 1, TP HCM"), when what is left names a unit with its type word:
+    an address typed before it is asked, without a cue. Whatever else the text is, it is
+    then read as the address: the caller takes it only while none is given."""
+    rest = _TRAILING.sub("", _END.sub(" ", text)).strip(" ,;.-–")
+    rest = " ".join(rest.split())
+    return rest if rest and names_a_unit(rest) else None

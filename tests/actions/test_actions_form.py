@@ -392,6 +392,11 @@ async def test_an_address_given_early_that_does_not_decide_becomes_the_question(
             "dia chi P.5 Q.3 tphcm",
             {"requested_slot": "address", "address_pending": "Phuong 1"},
         ),
+        # Without a cue, a unit named at a later question is not taken for the address.
+        (
+            "chị Lan ở Phường 5",
+            {"requested_slot": "contact_name", "address": "12 Le Van Sy P13 Q3 tphcm"},
+        ),
     ],
 )
 async def test_no_early_address_without_a_cue_a_change_or_with_a_question_pending(
@@ -424,3 +429,17 @@ async def test_an_address_given_again_at_the_name_question_replaces_it_and_is_no
     tracker = tracker_for(text="chị Hoa", slots=slots, active_loop="request_form")
     named = await form.validate_contact_name("chị Hoa", dispatcher, tracker, domain)
     assert named == {"contact_name": "chị Hoa"}
+
+
+async def test_an_address_typed_at_the_request_type_question_is_taken(
+    tracker_for, dispatcher, domain
+):
+    # After "gặp nhân viên" without an address the customer is told to send the phone and
+    # the address: the phone started the form, the address comes at its first question.
+    typed = "Phường Bến Nghé, Quận 1, TP HCM"
+    slots = {"requested_slot": "request_type", "phone_number": "0903123465"}
+    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert values["address"] == typed, events
+    assert values["address_units"]["province_name"] == "Thành phố Hồ Chí Minh", events

@@ -100,6 +100,17 @@ async def test_handoff_without_a_phone_points_to_the_hotline(tracker_for, dispat
     assert _slots(events)["handoff_status"] == "hotline"
 
 
+async def test_handoff_without_a_province_points_to_the_hotline(
+    tracker_for, dispatcher, domain, caplog
+):
+    # No team to call back without the province: the reply asks for the phone and the
+    # address, and nothing is stored (nor logged as a failure).
+    slots = {"phone_number": "0903123465"}
+    events = await ActionHandoff().run(dispatcher, tracker_for(slots=slots), domain)
+    assert _slots(events)["handoff_status"] == "hotline"
+    assert "call-back not stored" not in caplog.text
+
+
 async def test_stop_leaves_the_form_and_forgets_the_request(tracker_for, dispatcher, domain):
     events = await ActionStop().run(dispatcher, tracker_for(slots=_filled()), domain)
     assert events[0] == ActiveLoop(None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.address import address_in_message
+from bot.address import address_beside_phone, address_in_message
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,21 @@ def test_the_part_after_an_address_cue_is_the_address(text: str, part: str) -> N
 )
 def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
     assert address_in_message(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("0903123456 P.5 Q.3 tphcm", "P.5 Q.3 tphcm"),
+        ("sdt 0903123456, P.5 Q.3 tphcm ạ", "P.5 Q.3 tphcm"),
+        ("Phường Bến Nghé, Quận 1, TP HCM", "Phường Bến Nghé, Quận 1, TP HCM"),
+        ("Ấp 3, ĐT 741, xã Tân Lập đt 0903123456", "Ấp 3, ĐT 741, xã Tân Lập"),  # ĐT: a road
+        ("sdt 0903123456", None),
+        ("0901234567 chị Lan", None),
+        ("ha noi 0903123456", None),  # no unit named with its type word
+    ],
+)
+def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
+    text: str, part: str | None
+) -> None:
+    assert address_beside_phone(text) == part
