@@ -63,3 +63,27 @@ async def test_a_button_title_typed_means_the_button(agent: Agent, title: str, i
 async def test_a_name_typed_at_the_name_question_stays_a_name(agent: Agent, text: str) -> None:
     # "tên" alone asks to fix the name (the fix menu's button); a name given with it is not.
     assert await _intent(agent, text) == "inform"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("toi muon doi sim, sdt 0903123456, dia chi P.5 Q.3 tphcm", "request_sim_swap"),
+        (
+            "Đổi sim 4G cho em, số 0912345670, địa chỉ thôn Đông, xã Tân Hòa, Quốc Oai",
+            "request_sim_swap",
+        ),
+        (
+            "dang ky sim moi, sdt 0987111222, dc 12 Le Loi, p.Ben Nghe, q1",
+            "request_new_subscription",
+        ),
+    ],
+)
+async def test_a_request_given_with_its_data_is_the_request(
+    agent: Agent, text: str, intent: str
+) -> None:
+    # Everything in one message: the request starts the form, which keeps the phone (its
+    # entity) and the address (after its cue) instead of asking them again.
+    parsed = await agent.parse_message(text)
+    assert parsed["intent"]["name"] == intent
+    assert [e["entity"] for e in parsed["entities"]] == ["phone_number"]
