@@ -305,6 +305,27 @@ def run_at_address_question(
     return run
 
 
+FormRun = Callable[..., Awaitable[tuple[dict[str, Any], list[dict[str, Any]]]]]
+
+
+@pytest.fixture
+def run_form(tracker_for, dispatcher, domain) -> FormRun:
+    """The form's run (extraction, then validation) on ``typed`` with ``slots`` set:
+    the slot values it sets, and its events (for the assertion messages)."""
+
+    async def run(
+        typed: str, slots: dict[str, Any], entities: list[dict[str, Any]] | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        tracker = tracker_for(
+            text=typed, slots=slots, entities=entities, active_loop="request_form"
+        )
+        events = await form.run(dispatcher, tracker, domain)
+        values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+        return values, events
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("typed", "intent"),
     [
@@ -352,29 +373,20 @@ async def test_an_address_is_taken_so_only_at_the_address_question(tracker_for, 
     assert await form.extract_address(dispatcher, tracker, domain) == {}
 
 
-async def test_an_address_given_with_the_phone_is_taken_before_it_is_asked(
-    tracker_for, dispatcher, domain
-):
+async def test_an_address_given_with_the_phone_is_taken_before_it_is_asked(run_form):
     # "sdt … dc …" at the phone question: the phone from its entity, the address from the
     # part after its cue, resolved as when it is asked; the form then asks the name.
     typed = "sdt 0903123458 dc 12 Le Van Sy P13 Q3 tphcm"
     slots = {"requested_slot": "phone_number", "request_type": "sim_swap"}
     entities = [{"entity": "phone_number", "value": "0903123458"}]
-    tracker = tracker_for(text=typed, slots=slots, entities=entities, active_loop="request_form")
-    events = await form.run(dispatcher, tracker, domain)
-    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    values, events = await run_form(typed, slots, entities)
     assert values["address"] == "12 Le Van Sy P13 Q3 tphcm", events
     assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events
 
 
-async def test_an_address_given_early_that_does_not_decide_becomes_the_question(
-    tracker_for, dispatcher, domain
-):
-    typed = "dia chi Phuong 1"
+async def test_an_address_given_early_that_does_not_decide_becomes_the_question(run_form):
     slots = {"requested_slot": "request_type", "phone_number": "0903123459"}
-    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
-    events = await form.run(dispatcher, tracker, domain)
-    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    values, events = await run_form("dia chi Phuong 1", slots)
     assert values["address_status"] == "ambiguous", events
     assert values["address_pending"] == "Phuong 1", events
 
@@ -407,7 +419,7 @@ async def test_no_early_address_without_a_cue_a_change_or_with_a_question_pendin
 
 
 async def test_an_address_given_again_at_the_name_question_replaces_it_and_is_no_name(
-    tracker_for, dispatcher, domain
+    run_form, tracker_for, dispatcher, domain
 ):
     # "à, địa chỉ đúng là …" asked for the name: the NLU reads it as inform, so the name
     # slot's mapping takes it; it is the address corrected, and the name is asked again.
@@ -418,11 +430,10 @@ async def test_an_address_given_again_at_the_name_question_replaces_it_and_is_no
         "phone_number": "0903123462",
         "address": "12 Le Van Sy P13 Q3 tphcm",
     }
-    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
-    events = await form.run(dispatcher, tracker, domain)
-    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    values, events = await run_form(typed, slots)
     assert values["address"] == "14 Le Van Sy P13 Q3 tphcm", events
     assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events
+    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
     named = await form.validate_contact_name(typed, dispatcher, tracker, domain)
     assert named == {"contact_name": None}
     # A name is still a name.
@@ -431,15 +442,11 @@ async def test_an_address_given_again_at_the_name_question_replaces_it_and_is_no
     assert named == {"contact_name": "chị Hoa"}
 
 
-async def test_an_address_typed_at_the_request_type_question_is_taken(
-    tracker_for, dispatcher, domain
-):
+async def test_an_address_typed_at_the_request_type_question_is_taken(run_form):
     # After "gặp nhân viên" without an address the customer is told to send the phone and
     # the address: the phone started the form, the address comes at its first question.
     typed = "Phường Bến Nghé, Quận 1, TP HCM"
     slots = {"requested_slot": "request_type", "phone_number": "0903123465"}
-    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
-    events = await form.run(dispatcher, tracker, domain)
-    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    values, events = await run_form(typed, slots)
     assert values["address"] == typed, events
     assert values["address_units"]["province_name"] == "Thành phố Hồ Chí Minh", events
