@@ -87,3 +87,15 @@ async def test_a_request_given_with_its_data_is_the_request(
     parsed = await agent.parse_message(text)
     assert parsed["intent"]["name"] == intent
     assert [e["entity"] for e in parsed["entities"]] == ["phone_number"]
+
+
+@pytest.mark.parametrize(
+    "text", ["tại sao bot cần sđt của tôi", "lay sdt e lam gi z", "dia chi nha e co bi lo ko"]
+)
+async def test_why_the_phone_and_address_are_asked_is_answered(agent: Agent, text: str) -> None:
+    # A customer wary of giving personal data gets the reason (utter_faq/why_data), then
+    # the question again, rather than the question repeated alone.
+    parsed = await agent.parse_message(text)
+    assert parsed["intent"]["name"] == "faq"
+    selected = parsed["response_selector"]["default"]["response"]["intent_response_key"]
+    assert selected == "faq/why_data"
