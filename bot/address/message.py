@@ -16,10 +16,11 @@ from bot.text import fold
 # A cue that means "address" and nothing else; "dc"/"đc" is also teen-code for "được".
 _CUE = re.compile(r"(?<!\w)(?:địa\s*chỉ|đ/c|d/c|đ\.c|dia\s*chi|(?P<short>đc|dc))(?!\w)", re.I)
 # Words between the cue and the address: "địa chỉ nhà em là …", "dc: …", "đ/c ở …",
-# "địa chỉ đúng là …", "địa chỉ mới: …".
+# "địa chỉ mới: …", and a correction's "địa chỉ sai rồi, đúng là …" ("lại", "thành",
+# "đồi" are not among them: Lai Châu, Thành phố …, Đội 5).
 _FILLERS = frozenset(
     {"nha", "cua", "em", "e", "toi", "minh", "anh", "a", "chi", "c", "la", "o", "tai"}
-    | {"moi", "dung"}
+    | {"moi", "dung", "sai", "nham", "ko", "khong", "k", "roi", "r", "bi", "sua", "phai"}
 )
 _LEADING = re.compile(r"[\s:;,.\-–]+|\w+", re.UNICODE)
 # Where the address stops: a phone number, or its cue ("đt" alone is no cue: "ĐT 741" is a

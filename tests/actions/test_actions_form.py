@@ -450,3 +450,13 @@ async def test_an_address_typed_at_the_request_type_question_is_taken(run_form):
     values, events = await run_form(typed, slots)
     assert values["address"] == typed, events
     assert values["address_units"]["province_name"] == "Thành phố Hồ Chí Minh", events
+
+
+async def test_an_address_corrected_at_the_read_back_is_taken_at_once(run_form):
+    # "địa chỉ sai, đúng là …": action_correct_slot has cleared the address, and the form,
+    # started again, reads the new one from the same message instead of asking it.
+    typed = "dia chi sai, dung la 14 Le Van Sy P13 Q3 tphcm"
+    slots = {"request_type": "sim_swap", "phone_number": "0903123495", "contact_name": "-"}
+    values, events = await run_form(typed, slots)
+    assert values["address"] == "14 Le Van Sy P13 Q3 tphcm", events
+    assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events

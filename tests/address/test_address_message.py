@@ -18,6 +18,11 @@ from bot.address import address_beside_phone, address_in_message
         # The words between the cue and the address, and a closing particle, are left out.
         ("địa chỉ nhà em là: thôn 2 xã Tân Hòa, Quốc Oai ạ", "thôn 2 xã Tân Hòa, Quốc Oai"),
         ("a dia chi dung la 14 Le Van Sy P13 Q3 tphcm", "14 Le Van Sy P13 Q3 tphcm"),
+        ("dia chi sai, dung la 14 Le Van Sy P13 Q3 tphcm", "14 Le Van Sy P13 Q3 tphcm"),
+        ("địa chỉ bị nhầm rồi, là thôn 2 xã Tân Hòa, Quốc Oai", "thôn 2 xã Tân Hòa, Quốc Oai"),
+        # Words that open names are no fillers.
+        ("dia chi thanh pho Hue", "thanh pho Hue"),
+        ("đ/c Lai Châu", "Lai Châu"),
         # After a cue that means nothing else, a province named alone is an address.
         ("dia chi o Ha Noi", "Ha Noi"),
     ],
