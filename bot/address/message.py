@@ -50,30 +50,63 @@ def address_in_message(text: str) -> str | None:
     return None
 
 
+def address_beside_phone(text: str) -> str | None:
+    """The part of ``text`` before, between or after its phone numbers and their cues
+    ("0903123456 P.5 Q.3 tphcm", "sdt e la 0903…, e o Phuong 1 Quan 10 tphcm", or a text
+    with no number: "Phường Bến Nghé, Quận 1, TP HCM") that names a unit with its type
+    word: an address typed before it is asked, without a cue. Whatever else the text is,
+    it is then read as the address: the caller takes it only while none is given."""
+    for start in (0, *(found.end() for found in _END.finditer(text))):
+        part = _part_after(text, start)
+        if part and names_a_unit(part):
+            return part
+    return None
+
+
 def _part_after(text: str, start: int) -> str:
-    """The text from ``start`` without the filler words after the cue, cut at a phone
-    number or its cue, trimmed of trailing punctuation and particles."""
-    position = start
-    while position < len(text):
-        piece = _LEADING.match(text, position)
+    """The text from ``start`` up to a phone number or its cue, trimmed of trailing
+    punctuation and particles, and of the filler words it opens with ("nhà em là:", "sai
+    rồi, đúng là") as far as they change nothing of what it reads as: "Nha Trang", "Cửa
+    Lò", "A Lưới", "Minh Khai" open with words that are fillers elsewhere."""
+    rest = text[start:]
+    end = _END.search(rest)
+    if end is not None:
+        rest = rest[: end.start()]
+    whole = _trimmed(rest)
+    cuts: list[str] = []
+    position = 0
+    while position < len(rest):
+        piece = _LEADING.match(rest, position)
         if piece is None:
             break
         word = piece.group()
         if word[0].isalnum() and fold(word) not in _FILLERS:
             break
         position = piece.end()
-    rest = text[position:]
-    end = _END.search(rest)
-    if end is not None:
-        rest = rest[: end.start()]
-    return _TRAILING.sub("", rest).strip()
+        if word[0].isalnum():
+            cuts.append(_trimmed(rest[position:]))
+    if not cuts or not whole:
+        return whole
+    reading = _reading(whole)
+    for cut in reversed(cuts):  # the most fillers left out first
+        if cut and _reading(cut) == reading:
+            return cut
+    return whole
 
 
-def address_beside_phone(text: str) -> str | None:
-    """``text`` without its phone numbers and their cues ("0903123456 P.5 Q.3 tphcm",
-    "Phường Bến Nghé, Quận 1, TP HCM"), when what is left names a unit with its type word:
-    an address typed before it is asked, without a cue. Whatever else the text is, it is
-    then read as the address: the caller takes it only while none is given."""
-    rest = _TRAILING.sub("", _END.sub(" ", text)).strip(" ,;.-–")
-    rest = " ".join(rest.split())
-    return rest if rest and names_a_unit(rest) else None
+def _trimmed(text: str) -> str:
+    return _TRAILING.sub("", text).strip(" ,;.:-–")
+
+
+def _reading(text: str) -> tuple[str | None, ...]:
+    """What a text reads as, in both structures, to compare a part with and without its
+    opening words ("Nha Trang, Khanh Hoa" and "Trang, Khanh Hoa" both give the province;
+    only the first gives the old city)."""
+    found = resolve(text)
+    return (
+        found.status,
+        found.province_code,
+        found.ward_code,
+        found.old_district_code,
+        found.old_ward_code,
+    )

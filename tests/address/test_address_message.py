@@ -20,9 +20,16 @@ from bot.address import address_beside_phone, address_in_message
         ("a dia chi dung la 14 Le Van Sy P13 Q3 tphcm", "14 Le Van Sy P13 Q3 tphcm"),
         ("dia chi sai, dung la 14 Le Van Sy P13 Q3 tphcm", "14 Le Van Sy P13 Q3 tphcm"),
         ("địa chỉ bị nhầm rồi, là thôn 2 xã Tân Hòa, Quốc Oai", "thôn 2 xã Tân Hòa, Quốc Oai"),
-        # Words that open names are no fillers.
+        # Words that open names are no fillers ("thành", "lại"); words that are fillers
+        # elsewhere stay when they open a name ("nhà", "cửa", "a", "minh", "chi", "o").
         ("dia chi thanh pho Hue", "thanh pho Hue"),
         ("đ/c Lai Châu", "Lai Châu"),
+        ("dia chi Nha Trang, Khanh Hoa", "Nha Trang, Khanh Hoa"),
+        ("dia chi Cua Lo, Nghe An", "Cua Lo, Nghe An"),
+        ("đ/c A Lưới, Huế", "A Lưới, Huế"),
+        ("dia chi Minh Khai, Hai Ba Trung, Ha Noi", "Minh Khai, Hai Ba Trung, Ha Noi"),
+        ("dia chi Chi Lang, Lang Son", "Chi Lang, Lang Son"),
+        ("dia chi O Mon, Can Tho", "O Mon, Can Tho"),
         # After a cue that means nothing else, a province named alone is an address.
         ("dia chi o Ha Noi", "Ha Noi"),
     ],
@@ -53,6 +60,7 @@ def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
     [
         ("0903123456 P.5 Q.3 tphcm", "P.5 Q.3 tphcm"),
         ("sdt 0903123456, P.5 Q.3 tphcm ạ", "P.5 Q.3 tphcm"),
+        ("sdt e la 0903 123 510, e o Phuong 1 Quan 10 tphcm", "Phuong 1 Quan 10 tphcm"),
         ("Phường Bến Nghé, Quận 1, TP HCM", "Phường Bến Nghé, Quận 1, TP HCM"),
         ("Ấp 3, ĐT 741, xã Tân Lập đt 0903123456", "Ấp 3, ĐT 741, xã Tân Lập"),  # ĐT: a road
         ("sdt 0903123456", None),
