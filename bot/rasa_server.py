@@ -25,7 +25,9 @@ def arguments(argv: list[str], environ: dict[str, str]) -> list[str]:
         raise SystemExit(f"error: {TOKEN_ENV} is not set; the Rasa HTTP API needs a token")
     if any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in argv):
         raise SystemExit("error: pass the token in the environment, not on the command line")
-    return ["rasa", *argv, "--auth-token", token]
+    # One argument, "--auth-token=…": a generated token starts with "-" one time in 64
+    # (URL-safe alphabet), which Rasa's parser would take for an option after a space.
+    return ["rasa", *argv, f"--auth-token={token}"]
 
 
 def main() -> None:

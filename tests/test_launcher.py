@@ -58,7 +58,17 @@ def test_the_rasa_command_line_carries_no_token(
     assert table["rasa"][1:4] == ["-m", "bot.rasa_server", "run"]
     # The wrapper puts it back inside the process, where only Rasa's parser sees it.
     argv = arguments(table["rasa"][3:], {"RASA_AUTH_TOKEN": "s3cret-token"})
-    assert argv[:2] == ["rasa", "run"] and argv[-2:] == ["--auth-token", "s3cret-token"]
+    assert argv[:2] == ["rasa", "run"] and argv[-1] == "--auth-token=s3cret-token"
+
+
+def test_rasa_reads_a_token_that_starts_with_a_dash() -> None:
+    # token_urlsafe draws "-" first one time in 64: "make run" then stopped with "rasa
+    # run: error: argument -t/--auth-token: expected one argument".
+    from rasa.__main__ import create_argument_parser
+
+    argv = arguments(["run", "--enable-api"], {"RASA_AUTH_TOKEN": "-3vXYZ_token"})
+    parsed = create_argument_parser().parse_args(argv[1:])
+    assert parsed.auth_token == "-3vXYZ_token"
 
 
 def test_the_wrapper_refuses_to_start_rasa_without_a_token_or_with_one_in_argv() -> None:
