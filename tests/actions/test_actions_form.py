@@ -286,12 +286,37 @@ async def test_misspelt_name_with_one_guess_is_offered_as_one_button(answer_addr
     assert done["address_units"]["province_name"] == "Tỉnh Thái Nguyên"
 
 
+FormRun = Callable[..., Awaitable[tuple[dict[str, Any], list[dict[str, Any]]]]]
+
+
+@pytest.fixture
+def run_form(tracker_for, dispatcher, domain) -> FormRun:
+    """The form's run (extraction, then validation) on ``typed``, read by the NLU as
+    ``intent``, with ``slots`` set: the slot values it sets, and its events (for the
+    assertion messages)."""
+
+    async def run(
+        typed: str,
+        slots: dict[str, Any],
+        entities: list[dict[str, Any]] | None = None,
+        intent: str = "inform",
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        tracker = tracker_for(
+            text=typed, intent=intent, slots=slots, entities=entities, active_loop="request_form"
+        )
+        events = await form.run(dispatcher, tracker, domain)
+        values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+        return values, events
+
+    return run
+
+
 @pytest.fixture
 def run_at_address_question(
-    tracker_for, dispatcher, domain
+    run_form: FormRun,
 ) -> Callable[[str, str], Awaitable[list[dict[str, Any]]]]:
-    """The form's events (its run: extraction, then validation) when the customer answers
-    the address question with ``typed``, which the NLU read as ``intent``."""
+    """The form's events when the customer answers the address question with ``typed``,
+    which the NLU read as ``intent``."""
 
     async def run(typed: str, intent: str) -> list[dict[str, Any]]:
         slots = {
@@ -299,29 +324,7 @@ def run_at_address_question(
             "request_type": "sim_swap",
             "phone_number": "0901234567",
         }
-        tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
-        return await form.run(dispatcher, tracker, domain)
-
-    return run
-
-
-FormRun = Callable[..., Awaitable[tuple[dict[str, Any], list[dict[str, Any]]]]]
-
-
-@pytest.fixture
-def run_form(tracker_for, dispatcher, domain) -> FormRun:
-    """The form's run (extraction, then validation) on ``typed`` with ``slots`` set:
-    the slot values it sets, and its events (for the assertion messages)."""
-
-    async def run(
-        typed: str, slots: dict[str, Any], entities: list[dict[str, Any]] | None = None
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        tracker = tracker_for(
-            text=typed, slots=slots, entities=entities, active_loop="request_form"
-        )
-        events = await form.run(dispatcher, tracker, domain)
-        values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-        return values, events
+        return (await run_form(typed, slots, intent=intent))[1]
 
     return run
 
