@@ -114,12 +114,16 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
-        units = tracker.get_slot("address_units") or {}
-        if not tracker.get_slot("phone_number") or not units.get("province_code"):
+        if not tracker.get_slot("phone_number"):
             return [*events, SlotSet("handoff_status", "hotline")]
         draft = await _draft(tracker, "callback", callback=True)
         try:
             outcome = await submit(draft)
+        except InvalidDraft as exc:
+            # No province yet (the store's own check, not a copy of it): no team to call
+            # back, an expected turn of the conversation rather than a failure.
+            log.info("call-back not requested for %s: %s", mask(draft.phone), exc.reason)
+            return [*events, SlotSet("handoff_status", "hotline")]
         except Exception as exc:
             log.warning("call-back not stored for %s: %r", mask(draft.phone), type(exc).__name__)
             return [*events, SlotSet("handoff_status", "hotline")]

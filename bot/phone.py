@@ -30,6 +30,12 @@ _CARRIER_PREFIXES: dict[str, tuple[str, ...]] = {
 
 _NOISE = re.compile(r"[\s.\-()]")
 
+# A mobile number inside free text, as the NLU's regex entity reads it (data/nlu/regex.yml
+# holds the same pattern; a test keeps the two equal): +84, 84 or 0, a mobile prefix, nine
+# digits in all, spaced or dotted as typed, never part of a longer run of digits, so that
+# a house number typed after it ("0903123456 12 Lê Lợi") is not read into it.
+NUMBER = re.compile(r"(?<!\d)(?:\+?84|0)[\s.-]?[35789]\d(?:[\s.-]?\d){7}(?!\d)")
+
 
 class InvalidPhoneError(ValueError):
     """The text is not a Vietnamese mobile number."""
@@ -99,7 +105,7 @@ def carrier_of(national: str) -> str | None:
 
 def find(text: str) -> Phone | None:
     """The first valid mobile number inside a free-text message, if any."""
-    for match in re.finditer(r"(?:\+?84|0)[\d\s.\-]{8,14}\d", text):
+    for match in NUMBER.finditer(text):
         try:
             return parse(match.group())
         except InvalidPhoneError:

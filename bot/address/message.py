@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from bot.address.resolver import names_a_unit, resolve
+from bot.phone import NUMBER
 from bot.text import fold
 
 # A cue that means "address" and nothing else; "dc"/"đc" is also teen-code for "được".
@@ -23,11 +24,12 @@ _FILLERS = frozenset(
     | {"moi", "dung", "sai", "nham", "ko", "khong", "k", "roi", "r", "bi", "sua", "phai"}
 )
 _LEADING = re.compile(r"[\s:;,.\-–]+|\w+", re.UNICODE)
-# Where the address stops: a phone number, or its cue ("đt" alone is no cue: "ĐT 741" is a
-# provincial road; before the number it is trimmed as a closing word).
+# Where the address stops: a phone number (as bot.phone finds one), or its cue ("đt" alone
+# is no cue: "ĐT 741" is a provincial road; before the number it is trimmed as a closing
+# word).
 _END = re.compile(
     r"(?<!\w)(?:sđt|sdt|số\s*điện\s*thoại|so\s*dien\s*thoai|số\s*đt|so\s*dt)(?!\w)"
-    r"|(?<![\w+])(?:\+?84|0)\d[\d\s.\-]{7,13}\d",
+    rf"|{NUMBER.pattern}",
     re.I,
 )
 _TRAILING = re.compile(r"(?:[\s,;.\-–]|(?<!\w)(?:ạ|nhé|nhe|nha|đt|dt)(?!\w))+$", re.I)

@@ -109,6 +109,9 @@ async def test_handoff_without_a_province_points_to_the_hotline(
     events = await ActionHandoff().run(dispatcher, tracker_for(slots=slots), domain)
     assert _slots(events)["handoff_status"] == "hotline"
     assert "call-back not stored" not in caplog.text
+    from bot.requests import get_service
+
+    assert get_service().find_open("0903123465") == []
 
 
 async def test_stop_leaves_the_form_and_forgets_the_request(tracker_for, dispatcher, domain):
