@@ -32,6 +32,11 @@ _SKIP_WORDS = {"-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "
 # What the NLU reads small talk as, among the intents the address slot still takes (some
 # real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
+# Intents of a message that may carry the address without a cue: data, or a request
+# given with its data in one line.
+_GIVES_DATA = frozenset(
+    {"inform", "request_sim_swap", "request_new_subscription", "request_advice"}
+)
 # What "không biết" / "không" is read as at a question between wards of one province.
 _DONT_KNOW = frozenset({"out_of_scope", "deny"})
 
@@ -185,9 +190,11 @@ class ValidateRequestForm(FormValidationAction):
             if tracker.get_slot("address_pending"):
                 return {}
             part = await address_in_message(text)
-            if part is None and intent == "inform" and not tracker.get_slot("address"):
+            if part is None and intent in _GIVES_DATA and not tracker.get_slot("address"):
                 # Data typed before it is asked, without a cue: the phone and the address
-                # ("0903123465 P.5 Q.3 tphcm"), or the address alone at another question.
+                # ("0903123465 P.5 Q.3 tphcm"), with the request or not ("mua sim moi
+                # 0903123459 o 12 Ly Thuong Kiet P. Hang Bai"), or the address alone at
+                # another question.
                 part = await address_beside_phone(text)
             if part is None or part == tracker.get_slot("address"):
                 return {}

@@ -311,6 +311,9 @@ class Script:
     actions_in_code: set[str] = field(default_factory=set)
     stories: list[tuple[Loaded, str, Any]] = field(default_factory=list)  # file, kind, item
     domain: Loaded | None = None
+    # lookup tables: name → (phrase, file, line); synonyms: phrase lower-cased → values
+    lookups: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
+    synonyms: dict[str, set[str]] = field(default_factory=dict)
 
 
 def read_script(paths: ScriptPaths, problems: list[Problem]) -> Script:
@@ -353,18 +356,32 @@ def read_script(paths: ScriptPaths, problems: list[Problem]) -> Script:
     return script
 
 
+def _list_items(item: CommentedMap) -> Iterator[tuple[str, int]]:
+    """The ``- `` lines of an item's ``examples`` block, with their line numbers."""
+    block = item.get("examples") or ""
+    first = _line_of_key(item, "examples") + 1
+    for offset, raw in enumerate(str(block).splitlines()):
+        stripped = raw.strip()
+        if stripped.startswith("- "):
+            yield stripped[2:].strip(), first + offset
+
+
 def _read_nlu(loaded: Loaded, script: Script) -> None:
     for item in loaded.data.get("nlu") or []:
+        if isinstance(item, CommentedMap) and "lookup" in item:
+            table = script.lookups.setdefault(str(item["lookup"]), [])
+            table.extend((text, loaded.shown, line) for text, line in _list_items(item))
+            continue
+        if isinstance(item, CommentedMap) and "synonym" in item:
+            for text, _ in _list_items(item):
+                script.synonyms.setdefault(text.lower(), set()).add(str(item["synonym"]))
+            continue
         if not isinstance(item, CommentedMap) or "intent" not in item:
             continue
         intent = str(item["intent"])
         script.intent_lines.setdefault(intent, (loaded.shown, _line(item)))
-        block = item.get("examples") or ""
-        first = _line_of_key(item, "examples") + 1
-        for offset, raw in enumerate(str(block).splitlines()):
-            stripped = raw.strip()
-            if stripped.startswith("- "):
-                script.examples.append(Example(stripped[2:], intent, loaded.shown, first + offset))
+        for text, line in _list_items(item):
+            script.examples.append(Example(text, intent, loaded.shown, line))
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -423,6 +440,43 @@ def check_duplicates(script: Script) -> list[Problem]:
                     "giữ câu này ở đúng một ý định, xóa ở chỗ còn lại",
                 )
             )
+    return problems
+
+
+def check_lookups(script: Script) -> list[Problem]:
+    """Each phrase of a lookup table is the synonym of exactly one value (what the slot
+    receives: a phrase without one would fill it with the words as typed), and no phrase
+    of one value sits inside a phrase of another (both would be found in one message)."""
+    problems: list[Problem] = []
+    for name, phrases in script.lookups.items():
+        valued: list[tuple[str, str, str, int]] = []
+        for text, shown, line in phrases:
+            values = script.synonyms.get(text.lower(), set())
+            if len(values) != 1:
+                found = ", ".join(sorted(values)) or "không có"
+                problems.append(
+                    Problem(
+                        shown,
+                        line,
+                        f"cụm '{text}' của bảng '{name}' cần đúng một danh sách synonym"
+                        f" (hiện: {found})",
+                        "thêm cụm này vào đúng một danh sách `synonym:` trong cùng tệp",
+                    )
+                )
+                continue
+            valued.append((f" {fold(text)} ", next(iter(values)), shown, line))
+        for inner, value, shown, line in valued:
+            for outer, other, _, _ in valued:
+                if other != value and inner in outer:
+                    problems.append(
+                        Problem(
+                            shown,
+                            line,
+                            f"cụm '{inner.strip()}' ({value}) nằm trong cụm '{outer.strip()}'"
+                            f" ({other}) của bảng '{name}'",
+                            "viết cụm này dài hơn cho rõ loại, hoặc bỏ nó",
+                        )
+                    )
     return problems
 
 
@@ -631,6 +685,7 @@ def lint(paths: ScriptPaths) -> list[Problem]:
     shown = script.domain.shown if script.domain else "domain.yml"
     problems += check_examples(script, shown)
     problems += check_duplicates(script)
+    problems += check_lookups(script)
     problems += check_responses_used(script, shown)
     problems += check_texts(_response_texts(script, shown))
     problems += check_buttons(script, shown)

@@ -455,6 +455,27 @@ async def test_an_address_typed_at_the_request_type_question_is_taken(run_form):
     assert values["address_units"]["province_name"] == "Thành phố Hồ Chí Minh", events
 
 
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        (
+            "mua sim moi 0903123459 o 12 Ly Thuong Kiet P. Hang Bai Hoan Kiem HN",
+            "request_new_subscription",
+        ),
+        ("0903123459 doi sim, 12 Ly Thuong Kiet, phuong Hang Bai, Ha Noi", "inform"),
+    ],
+)
+async def test_an_address_given_with_the_request_in_one_line_is_taken(run_form, typed, intent):
+    # The request, the phone and the address in one message, without "địa chỉ": the form
+    # starts on the request (or on the data, its request words giving the type) and asks
+    # only the name.
+    slots = {"request_type": "sim_swap", "phone_number": "0903123459"}
+    entities = [{"entity": "phone_number", "value": "0903123459"}]
+    values, events = await run_form(typed, slots, entities, intent=intent)
+    assert values["address_units"]["ward_name"] == "Phường Cửa Nam", events
+    assert "0903123459" not in values["address"], events
+
+
 async def test_an_address_corrected_at_the_read_back_is_taken_at_once(run_form):
     # "địa chỉ sai, đúng là …": action_correct_slot has cleared the address, and the form,
     # started again, reads the new one from the same message instead of asking it.

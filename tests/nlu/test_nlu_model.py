@@ -86,7 +86,40 @@ async def test_a_request_given_with_its_data_is_the_request(
     # entity) and the address (after its cue) instead of asking them again.
     parsed = await agent.parse_message(text)
     assert parsed["intent"]["name"] == intent
-    assert [e["entity"] for e in parsed["entities"]] == ["phone_number"]
+    assert {e["entity"] for e in parsed["entities"]} == {"phone_number", "request_kind"}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("0903123456, doi sim, 88 Nguyen Van Cu, Long Bien, Ha Noi", "sim_swap"),
+        ("doi sim giup e 0903123456 tai 77 Tran Hung Dao Quy Nhon Binh Dinh", "sim_swap"),
+        ("doi sim 0987654321 thon 5 xa Cu Ne Krong Buk Dak Lak", "sim_swap"),
+        ("0934567890 Phường Tân Định Quận 1 Đổi SIM", "sim_swap"),
+        ("sim cu roi doi sim moi 0903123456 p.Phuong Mai q.Dong Da HN", "sim_swap"),
+        ("mua sim moi 0903123456 o 12 Ly Thuong Kiet Hoan Kiem HN", "new_subscription"),
+        ("đăng ký thuê bao mới 0903123456 Phường Láng Hà Nội", "new_subscription"),
+        ("tu van goi data 0903123456 nha o Phuong 7 Quan 3", "advice"),
+    ],
+)
+async def test_a_message_read_as_data_still_says_the_request(
+    agent: Agent, text: str, kind: str
+) -> None:
+    # Mostly an address and a number, such a message may be classified as data (inform):
+    # then the request words found in it (the request_kind lookup, data/nlu/lookups.yml)
+    # give the request type, so the form does not ask what the customer has just said.
+    parsed = await agent.parse_message(text)
+    kinds = {e["value"] for e in parsed["entities"] if e["entity"] == "request_kind"}
+    assert kinds == {kind}
+    assert parsed["intent"]["name"] in {"inform", f"request_{kind}"}
+
+
+@pytest.mark.parametrize(
+    "text", ["12/3 Le Van Sy P13 Q3 tphcm", "0903123456", "xom 2 xa Nghi Phong, Nghi Loc"]
+)
+async def test_data_alone_names_no_request(agent: Agent, text: str) -> None:
+    parsed = await agent.parse_message(text)
+    assert not [e for e in parsed["entities"] if e["entity"] == "request_kind"]
 
 
 @pytest.mark.parametrize(

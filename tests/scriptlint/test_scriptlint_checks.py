@@ -326,3 +326,63 @@ def test_guide_asking_for_otp_or_giving_a_number(script, edit):
     edit(guide, "Gọi trong giờ hành chính.", "Xin khách mã OTP để xác minh, gọi lại 0912345678.")
     found = messages(script)
     assert any("OTP" in f for f in found) and any("0912345678" in f for f in found)
+
+
+# -- lookup tables ------------------------------------------------------------------------
+
+LOOKUPS = """version: "3.1"
+nlu:
+  - lookup: request_kind
+    examples: |
+      - doi sim
+      - đổi sim
+      - mua sim moi
+  - synonym: sim_swap
+    examples: |
+      - doi sim
+      - đổi sim
+  - synonym: new_subscription
+    examples: |
+      - mua sim moi
+"""
+
+
+def test_lookup_phrases_each_with_one_synonym_pass(script):
+    (script.root / "data" / "lookups.yml").write_text(LOOKUPS, encoding="utf-8")
+    assert messages(script) == []
+
+
+def _lookups(script, lookup: list[str], **synonyms: list[str]) -> None:
+    lines = ['version: "3.1"', "nlu:", "  - lookup: request_kind", "    examples: |"]
+    lines += [f"      - {phrase}" for phrase in lookup]
+    for value, phrases in synonyms.items():
+        lines += [f"  - synonym: {value}", "    examples: |"]
+        lines += [f"      - {phrase}" for phrase in phrases]
+    (script.root / "data" / "lookups.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_lookup_phrase_without_its_synonym_is_named(script):
+    _lookups(script, ["doi sim", "lam sim moi"], sim_swap=["doi sim"])
+    (found,) = messages(script)
+    assert found.startswith("data/lookups.yml:6:") and "'lam sim moi'" in found
+
+
+def test_a_lookup_phrase_with_two_values_is_named(script):
+    _lookups(script, ["doi sim"], sim_swap=["doi sim"], new_subscription=["Doi sim"])
+    (found,) = messages(script)
+    assert "new_subscription, sim_swap" in found
+
+
+def test_a_phrase_inside_another_kinds_phrase_is_named(script):
+    # "sim moi" inside "mua sim moi" is harmless (one kind); inside "đổi sim mới" it is not.
+    _lookups(script, ["mua sim moi", "sim moi"], new_subscription=["mua sim moi", "sim moi"])
+    assert messages(script) == []
+    _lookups(
+        script,
+        ["sim moi", "đổi sim mới"],
+        new_subscription=["sim moi"],
+        sim_swap=["đổi sim mới"],
+    )
+    (found,) = messages(script)
+    assert found.startswith("data/lookups.yml:5:")
+    assert "'sim moi' (new_subscription) nằm trong cụm 'doi sim moi' (sim_swap)" in found
