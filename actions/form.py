@@ -114,6 +114,23 @@ def _not_taken(domain: DomainDict, slot: str) -> set[str]:
     return {intent for mapping in mappings for intent in mapping.get("not_intent") or []}
 
 
+def _without_request_words(tracker: Tracker) -> str:
+    """The latest message with the request words the NLU found in it (entity
+    ``request_kind``) replaced by a comma, so that an address read from the message does
+    not carry them ("0903123456 doi sim P.5 Q.3 tphcm": "P.5 Q.3 tphcm")."""
+    text = str(tracker.latest_message.get("text") or "")
+    spans = sorted(
+        (entity["start"], entity["end"])
+        for entity in tracker.latest_message.get("entities") or []
+        if entity.get("entity") == "request_kind"
+        and isinstance(entity.get("start"), int)
+        and isinstance(entity.get("end"), int)
+    )
+    for start, end in reversed(spans):
+        text = f"{text[:start]},{text[end:]}"
+    return text.strip()
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     """The intent the NLU gave the latest message, as it classified it (not the SDK's
     ``get_intent_of_latest_message``, which reads the ranking and skips a fallback)."""
@@ -189,6 +206,7 @@ class ValidateRequestForm(FormValidationAction):
             # reads as one. Not while a question about the address is pending.
             if tracker.get_slot("address_pending"):
                 return {}
+            text = _without_request_words(tracker)
             part = await address_in_message(text)
             if part is None and intent in _GIVES_DATA and not tracker.get_slot("address"):
                 # Data typed before it is asked, without a cue: the phone and the address

@@ -56,13 +56,41 @@ def address_beside_phone(text: str) -> str | None:
     """The part of ``text`` before, between or after its phone numbers and their cues
     ("0903123456 P.5 Q.3 tphcm", "sdt e la 0903…, e o Phuong 1 Quan 10 tphcm", or a text
     with no number: "Phường Bến Nghé, Quận 1, TP HCM") that names a unit with its type
-    word: an address typed before it is asked, without a cue. Whatever else the text is,
-    it is then read as the address: the caller takes it only while none is given."""
-    for start in (0, *(found.end() for found in _END.finditer(text))):
-        part = _part_after(text, start)
+    word: an address typed before it is asked, without a cue. Beside a phone number, a
+    part without a type word is taken too when it reads as a place below a province,
+    decided without guessing ("doi sim 0903123458 tai 77 Tran Hung Dao Quy Nhon Binh
+    Dinh"). Whatever else the text is, it is then read as the address: the caller takes
+    it only while none is given."""
+    parts = [_part_after(text, start) for start in (0, *(m.end() for m in _END.finditer(text)))]
+    for part in parts:
         if part and names_a_unit(part):
             return part
+    if NUMBER.search(text) is None:
+        return None
+    for part in parts:
+        if part and _decided_below_province(part):
+            return part
     return None
+
+
+# Without a type word, how sure the resolver must be of a part beside a phone number: what
+# a province named with the place gives ("tai 77 Tran Hung Dao Quy Nhon Binh Dinh": 0.68;
+# "88 Nguyen Van Cu, Long Bien, Ha Noi": 0.79), not small talk that reads as a place ("ad
+# oi", Xã A Dơi of Quảng Trị: 0.55).
+_UNMARKED_CONFIDENCE = 0.6
+
+
+def _decided_below_province(part: str) -> bool:
+    """Whether ``part`` reads, without guessing, as a ward or an old district of a province
+    decided at ``_UNMARKED_CONFIDENCE`` or more (a province alone, "ha noi", is no home
+    address)."""
+    found = resolve(part)
+    return (
+        found.status in ("resolved", "province_only")
+        and not found.guessed
+        and found.confidence >= _UNMARKED_CONFIDENCE
+        and (found.ward_code is not None or found.old_district_code is not None)
+    )
 
 
 def _part_after(text: str, start: int) -> str:

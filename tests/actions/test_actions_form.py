@@ -476,6 +476,31 @@ async def test_an_address_given_with_the_request_in_one_line_is_taken(run_form, 
     assert "0903123459" not in values["address"], events
 
 
+@pytest.mark.parametrize(
+    ("typed", "address"),
+    [
+        ("0903123459 doi sim P.5 Q.3 tphcm", "P.5 Q.3 tphcm"),
+        (
+            "0903123459, doi sim, 88 Nguyen Van Cu, Long Bien, Ha Noi",
+            "88 Nguyen Van Cu, Long Bien, Ha Noi",
+        ),
+    ],
+)
+async def test_the_request_words_are_left_out_of_an_address_given_with_them(
+    run_form, typed, address
+):
+    # The NLU found "doi sim" (request_kind): the address kept for the team and read back
+    # is the rest, not "doi sim P.5 Q.3 tphcm".
+    start = typed.index("doi sim")
+    entities = [
+        {"entity": "phone_number", "value": "0903123459", "start": 0, "end": 10},
+        {"entity": "request_kind", "value": "sim_swap", "start": start, "end": start + 7},
+    ]
+    slots = {"request_type": "sim_swap", "phone_number": "0903123459"}
+    values, events = await run_form(typed, slots, entities)
+    assert values["address"] == address, events
+
+
 async def test_an_address_corrected_at_the_read_back_is_taken_at_once(run_form):
     # "địa chỉ sai, đúng là …": action_correct_slot has cleared the address, and the form,
     # started again, reads the new one from the same message instead of asking it.

@@ -65,7 +65,15 @@ def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
         ("Ấp 3, ĐT 741, xã Tân Lập đt 0903123456", "Ấp 3, ĐT 741, xã Tân Lập"),  # ĐT: a road
         ("sdt 0903123456", None),
         ("0901234567 chị Lan", None),
-        ("ha noi 0903123456", None),  # no unit named with its type word
+        ("ha noi 0903123456", None),  # a province alone is no home address
+        # Without a type word, beside a phone number: a place decided below the province.
+        (
+            "doi sim giup e 0903123458 tai 77 Tran Hung Dao Quy Nhon Binh Dinh",
+            "77 Tran Hung Dao Quy Nhon Binh Dinh",
+        ),
+        ("0903123456 88 Nguyen Van Cu, Long Bien, Ha Noi", "88 Nguyen Van Cu, Long Bien, Ha Noi"),
+        ("0903123456 ad oi", None),  # Xã A Dơi, read at 0.55: small talk
+        ("88 Nguyen Van Cu, Long Bien, Ha Noi", None),  # no phone number: not data typed early
     ],
 )
 def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
