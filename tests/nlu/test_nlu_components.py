@@ -22,6 +22,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.text import SHAPE_FEATURES, shape_features
 from nlu_components.linear_intent import LinearIntentClassifier
+from nlu_components.request_words import RequestWithDataClassifier
 from nlu_components.shape_featurizer import SHAPE_ALIAS, TextShapeFeaturizer
 from nlu_components.vi_tokenizer import VietnameseTokenizer
 
@@ -352,3 +353,62 @@ def test_first_and_last_words_are_features_learnt_in_training(
 
     assert active("thoi nhe, doi sim dc k") == {"first:thoi", "last:khong", "words_6"}
     assert active("xin chào") == {"words_2"}  # neither edge word was seen
+
+
+# -- a request given with its data, taken by the fallback -----------------------------------
+
+
+def _taken_by_fallback(entities: list[dict[str, str]]) -> Message:
+    """A message as the FallbackClassifier leaves it: ``nlu_fallback`` on top of a ranking
+    where the request and ``inform`` were too close to tell."""
+    message = Message(data={TEXT: "doi sim 0903123472 dia chi 5 Nguyen Trai P.Ben Thanh Q1"})
+    message.set("intent", {"name": "nlu_fallback", "confidence": 0.35})
+    message.set(
+        "intent_ranking",
+        [
+            {"name": "nlu_fallback", "confidence": 0.35},
+            {"name": "request_sim_swap", "confidence": 0.50},
+            {"name": "inform", "confidence": 0.47},
+        ],
+    )
+    message.set("entities", entities)
+    return message
+
+
+PHONE = {"entity": "phone_number", "value": "0903123472"}
+SWAP = {"entity": "request_kind", "value": "sim_swap"}
+NEW = {"entity": "request_kind", "value": "new_subscription"}
+ADVICE = {"entity": "request_kind", "value": "advice"}
+
+
+def _classified(entities: list[dict[str, str]]) -> dict[str, object]:
+    component = RequestWithDataClassifier.create({}, None, None, None)  # type: ignore[arg-type]
+    (message,) = component.process([_taken_by_fallback(entities)])
+    return message.get("intent")
+
+
+def test_a_request_with_its_phone_taken_by_the_fallback_is_the_request() -> None:
+    assert _classified([PHONE, SWAP, SWAP]) == {"name": "request_sim_swap", "confidence": 0.50}
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [SWAP],  # no phone number: "doi sim xong co mat danh ba khong" is a question
+        [PHONE],  # no request words
+        [PHONE, SWAP, NEW],  # the words of two request types: the customer is asked
+        [PHONE, ADVICE],  # request_advice is not in the ranking: nothing to go by
+    ],
+)
+def test_the_fallback_stays_without_one_request_and_a_phone(
+    entities: list[dict[str, str]],
+) -> None:
+    assert _classified(entities) == {"name": "nlu_fallback", "confidence": 0.35}
+
+
+def test_a_message_the_classifier_decided_is_left_alone() -> None:
+    message = _taken_by_fallback([PHONE, SWAP])
+    message.set("intent", {"name": "inform", "confidence": 0.9})
+    component = RequestWithDataClassifier.create({}, None, None, None)  # type: ignore[arg-type]
+    (message,) = component.process([message])
+    assert message.get("intent") == {"name": "inform", "confidence": 0.9}

@@ -114,6 +114,16 @@ async def test_a_message_read_as_data_still_says_the_request(
     assert parsed["intent"]["name"] in {"inform", f"request_{kind}"}
 
 
+async def test_a_request_with_its_data_is_never_not_understood(agent: Agent) -> None:
+    # Request and inform too close to tell: the fallback took it, the request words and the
+    # phone number make it the request (nlu_components/request_words.py); a question with
+    # the same words and no number stays what the classifier makes of it.
+    parsed = await agent.parse_message("doi sim 0903123472 dia chi 5 Nguyen Trai P.Ben Thanh Q1")
+    assert parsed["intent"]["name"] == "request_sim_swap"
+    parsed = await agent.parse_message("doi sim xong co mat danh ba khong")
+    assert parsed["intent"]["name"] != "request_sim_swap"
+
+
 @pytest.mark.parametrize(
     "text", ["12/3 Le Van Sy P13 Q3 tphcm", "0903123456", "xom 2 xa Nghi Phong, Nghi Loc"]
 )
