@@ -100,6 +100,11 @@ async def test_a_request_given_with_its_data_is_the_request(
         ("mua sim moi 0903123456 o 12 Ly Thuong Kiet Hoan Kiem HN", "new_subscription"),
         ("đăng ký thuê bao mới 0903123456 Phường Láng Hà Nội", "new_subscription"),
         ("tu van goi data 0903123456 nha o Phuong 7 Quan 3", "advice"),
+        (
+            "mua sim moi 0961622700 dia chi Tổ dân phố 3, Đường Hùng Vương, Thị trấn Chư Sê,"
+            " Huyện Chư Sê, Gia Lai",
+            "new_subscription",
+        ),
     ],
 )
 async def test_a_message_read_as_data_still_says_the_request(
@@ -111,7 +116,9 @@ async def test_a_message_read_as_data_still_says_the_request(
     parsed = await agent.parse_message(text)
     kinds = {e["value"] for e in parsed["entities"] if e["entity"] == "request_kind"}
     assert kinds == {kind}
-    assert parsed["intent"]["name"] in {"inform", f"request_{kind}"}
+    # correct_address: "dia chi" and a long address read as an address given again; the
+    # request_type slot takes the entity from it too (domain.yml).
+    assert parsed["intent"]["name"] in {"inform", "correct_address", f"request_{kind}"}
 
 
 async def test_a_request_with_its_data_is_never_not_understood(agent: Agent) -> None:
