@@ -22,7 +22,7 @@ from actions.services import (
     resolve_address,
 )
 from bot import phone
-from bot.address import Candidate, Resolution
+from bot.address import Candidate, Resolution, with_district_wards
 from bot.campaign import hooks
 from bot.text import fold
 
@@ -77,8 +77,10 @@ def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
 
 def _settle(typed: str, resolution: Resolution) -> dict[str, Any] | None:
     """A province known: the ward asked when the text names several there (an old ward
-    split between new ones, "Phường 1" in Đồng Tháp), else the answer kept; None when no
-    province is known."""
+    split between new ones, "Phường 1" in Đồng Tháp), or names an old district that became
+    a few wards ("Quận 3, TP HCM": ``bot.address.with_district_wards``), else the answer
+    kept; None when no province is known."""
+    resolution = with_district_wards(resolution, MAX_CHOICES)
     if resolution.status == "province_only" and len(resolution.candidates) >= 2:
         return _ask_choice(typed, resolution)
     if resolution.status in {"resolved", "province_only"}:

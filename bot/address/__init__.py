@@ -33,6 +33,7 @@ from bot.address.resolver import (  # noqa: E402 - after the choice of compiled 
     resolve_in_province,
     warm_up,
 )
+from bot.address.wards import with_district_wards  # noqa: E402
 
 __all__ = [
     "Candidate",
@@ -46,4 +47,5 @@ __all__ = [
     "resolve",
     "resolve_in_province",
     "warm_up",
+    "with_district_wards",
 ]

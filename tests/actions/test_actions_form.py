@@ -125,6 +125,38 @@ async def test_not_knowing_the_ward_of_a_known_province_takes_the_province(
     assert done["address_units"]["ward_name"] is None
 
 
+async def test_an_old_district_that_became_a_few_wards_asks_which_one(
+    answer_address, tracker_for, dispatcher, domain
+):
+    # "Quận 3, TP HCM" names no ward: Quận 3 became three wards since 2025, each a button;
+    # a button takes its ward, "không biết" the province alone (the team asks the rest).
+    typed = "12 Nguyen Dinh Chieu, Quan 3, TP HCM"
+    asked = await answer_address(typed)
+    assert asked["address"] is None and asked["address_status"] == "ambiguous"
+    labels = {
+        asked[f"address_choice_{i}"] for i in range(1, int(asked["address_choice_count"]) + 1)
+    }
+    assert labels == {
+        f"Phường {name}, Thành phố Hồ Chí Minh" for name in ("Bàn Cờ", "Nhiêu Lộc", "Xuân Hòa")
+    }
+    done = await answer_address("Phường Xuân Hòa, Thành phố Hồ Chí Minh", slots=asked)
+    assert done["address"] == typed
+    assert done["address_units"]["ward_name"] == "Phường Xuân Hòa"
+    tracker = tracker_for(text="không biết", intent="out_of_scope", slots=asked)
+    unknown = await form.validate_address("không biết", dispatcher, tracker, domain)
+    assert unknown["address"] == typed
+    assert unknown["address_units"]["province_name"] == "Thành phố Hồ Chí Minh"
+    assert unknown["address_units"]["ward_name"] is None
+
+
+async def test_an_old_district_that_became_many_wards_is_kept_as_it_is(answer_address):
+    # Long Biên became seven wards, in part: a list of five would be a guess at which.
+    done = await answer_address("88 Nguyen Van Cu, Long Bien, Ha Noi")
+    assert done["address"] == "88 Nguyen Van Cu, Long Bien, Ha Noi"
+    assert done["address_units"]["old_district_name"] == "Quận Long Biên"
+    assert done["address_units"]["ward_name"] is None
+
+
 async def test_no_to_a_one_button_guess_takes_nothing(
     tracker_for, dispatcher, domain, answer_address
 ):

@@ -1,0 +1,54 @@
+"""The current wards an old district became, offered when an address names no ward.
+
+"12 Nguyễn Đình Chiểu, Quận 3, TP HCM" names the province and the old district, not the
+ward: the resolver answers ``province_only``. The request then reaches the province team,
+but not the ward's sales force. Since 1 July 2025 Quận 3 is three wards (Nhiêu Lộc, Bàn
+Cờ, Xuân Hòa): the form can ask which one with a button each, when the district became
+few enough wards to list them all. A longer list would be a guess at which ones to show,
+so the answer stays ``province_only`` and the team asks on its call-back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.address.data import OLD_DISTRICT, WARD, load
+from bot.address.model import Candidate, Resolution
+
+
+def with_district_wards(resolution: Resolution, most: int) -> Resolution:
+    """``resolution`` with the current wards of its old district as candidates, when it
+    names the district but no ward and the district became between two and ``most`` wards
+    of the province (the ward named like the district first, then by name); unchanged
+    otherwise."""
+    district = resolution.old_district_code
+    if (
+        resolution.status != "province_only"
+        or resolution.ward_code is not None
+        or resolution.candidates
+        or district is None
+    ):
+        return resolution
+    data = load()
+    wards = [
+        data.units[(WARD, code)]
+        for code in data.old_district_to_new.get(district, ())
+        if data.units[(WARD, code)].province == resolution.province_code
+    ]
+    if not 2 <= len(wards) <= most:
+        return resolution
+    named = data.units[(OLD_DISTRICT, district)].short
+    wards.sort(key=lambda ward: (ward.short != named, ward.name))
+    candidates = tuple(
+        Candidate(
+            province_code=resolution.province_code or "",
+            province_name=resolution.province_name or "",
+            ward_code=ward.code,
+            ward_name=ward.name,
+            old_province_name=resolution.old_province_name,
+            old_district_name=resolution.old_district_name,
+            score=resolution.confidence,
+        )
+        for ward in wards
+    )
+    return replace(resolution, candidates=candidates)

@@ -1,0 +1,42 @@
+"""``bot.address.with_district_wards``: an old district named without a ward."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.address import resolve, with_district_wards
+
+
+def _labels(text: str, most: int = 5) -> list[str]:
+    return [c.label for c in with_district_wards(resolve(text), most).candidates]
+
+
+def test_a_district_that_became_a_few_wards_lists_them_all() -> None:
+    assert _labels("Son Tay, Ha Noi") == [
+        "Phường Sơn Tây, Thành phố Hà Nội",  # the ward named like the district first
+        "Phường Tùng Thiện, Thành phố Hà Nội",
+        "Xã Hòa Lạc, Thành phố Hà Nội",
+        "Xã Đoài Phương, Thành phố Hà Nội",
+    ]
+
+
+def test_the_candidates_keep_the_district_read() -> None:
+    found = with_district_wards(resolve("12 Nguyễn Đình Chiểu, Quận 3, TP HCM"), 5)
+    assert found.status == "province_only"
+    assert {c.old_district_name for c in found.candidates} == {"Quận 3"}
+    assert {c.province_code for c in found.candidates} == {found.province_code}
+
+
+@pytest.mark.parametrize(
+    ("text", "most"),
+    [
+        ("88 Nguyen Van Cu, Long Bien, Ha Noi", 5),  # seven wards: more than the buttons
+        ("Son Tay, Ha Noi", 3),
+        ("ha noi", 5),  # no district
+        ("12/3 Le Van Sy P13 Q3 tphcm", 5),  # the ward is known
+        ("Phuong 1", 5),  # the province is not
+    ],
+)
+def test_otherwise_the_answer_is_unchanged(text: str, most: int) -> None:
+    found = resolve(text)
+    assert with_district_wards(found, most) == found
