@@ -61,10 +61,14 @@ def address_beside_phone(text: str) -> str | None:
     decided without guessing ("doi sim 0903123458 tai 77 Tran Hung Dao Quy Nhon Binh
     Dinh"). Whatever else the text is, it is then read as the address: the caller takes
     it only while none is given."""
-    parts = [_part_after(text, start) for start in (0, *(m.end() for m in _END.finditer(text)))]
-    for part in parts:
+    parts: list[str] = []
+    for start in (0, *(found.end() for found in _END.finditer(text))):
+        # One at a time: a part is trimmed by reading it (resolve), and the first part
+        # that names a unit ends the search.
+        part = _part_after(text, start)
         if part and names_a_unit(part):
             return part
+        parts.append(part)
     if NUMBER.search(text) is None:
         return None
     for part in parts:
