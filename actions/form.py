@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.services import (
+    address_answer,
     address_beside_phone,
     address_in_message,
     names_a_unit,
@@ -270,6 +271,12 @@ class ValidateRequestForm(FormValidationAction):
                 # "bỏ qua" between provinces: the address cannot be skipped, and the text
                 # typed is still the address; the same question again.
                 return {"address": None}
+        if text == str(tracker.latest_message.get("text") or "").strip():
+            # The answer as typed now, not a button's label: its address part, without the
+            # request words the NLU found in it ("sai dia chi, doi sim cho 12 Le Loi …"),
+            # the fillers it opens with ("nhà em ở …") or its closing particles ("… ạ"):
+            # what the team reads and the read-back shows.
+            text = await address_answer(_without_request_words(tracker))
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"

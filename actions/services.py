@@ -39,6 +39,12 @@ async def address_in_message(text: str) -> str | None:
     return await asyncio.to_thread(address.address_in_message, text)
 
 
+async def address_answer(text: str) -> str:
+    """The address in an answer to the address question, fillers and particles left out
+    (see ``bot.address.address_answer``)."""
+    return await asyncio.to_thread(address.address_answer, text)
+
+
 async def address_beside_phone(text: str) -> str | None:
     """The text without its phone numbers, when it names a unit (see
     ``bot.address.address_beside_phone``)."""

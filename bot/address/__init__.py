@@ -21,6 +21,7 @@ if _compiled_dir is not None:
     __path__.insert(0, str(_compiled_dir))
 
 from bot.address.message import (  # noqa: E402 - after the choice too
+    address_answer,
     address_beside_phone,
     address_in_message,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Candidate",
     "Resolution",
     "Status",
+    "address_answer",
     "address_beside_phone",
     "address_in_message",
     "list_provinces",

@@ -77,6 +77,28 @@ def address_beside_phone(text: str) -> str | None:
     return None
 
 
+def address_answer(text: str) -> str:
+    """The address in an answer to the address question, as typed: the part after an
+    address cue ("sai rồi, địa chỉ là …"), else the text without the filler words it opens
+    with ("nhà em ở …"), its closing particles ("… ạ") and a phone number typed with it,
+    when that part reads as an address (a unit named with its type word, or a place decided
+    without guessing); else the text itself, so that small talk ("tôi không biết") is
+    still asked about as typed."""
+    whole = text.strip()
+    part = address_in_message(whole)
+    if part is not None:
+        return part
+    part = _part_after(whole, 0) or address_beside_phone(whole) or ""
+    if part and part != whole and (names_a_unit(part) or _decided(part)):
+        return part
+    return whole
+
+
+def _decided(part: str) -> bool:
+    found = resolve(part)
+    return found.status in ("resolved", "province_only") and not found.guessed
+
+
 # Without a type word, how sure the resolver must be of a part beside a phone number: what
 # a province named with the place gives ("tai 77 Tran Hung Dao Quy Nhon Binh Dinh": 0.68;
 # "88 Nguyen Van Cu, Long Bien, Ha Noi": 0.79), not small talk that reads as a place ("ad

@@ -541,3 +541,44 @@ async def test_an_address_corrected_at_the_read_back_is_taken_at_once(run_form):
     values, events = await run_form(typed, slots)
     assert values["address"] == "14 Le Van Sy P13 Q3 tphcm", events
     assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events
+
+
+@pytest.mark.parametrize(
+    ("typed", "address"),
+    [
+        ("nhà em ở 12/3 Lê Văn Sỹ P13 Q3 tphcm ạ", "12/3 Lê Văn Sỹ P13 Q3 tphcm"),
+        ("dia chi nha em la 12 Le Van Sy P13 Q3 tphcm", "12 Le Van Sy P13 Q3 tphcm"),
+        ("12/3 Le Van Sy P13 Q3 tphcm, sdt 0903123460", "12/3 Le Van Sy P13 Q3 tphcm"),
+        # Words that are fillers elsewhere but change what the text reads as stay.
+        ("Nha Trang, Khanh Hoa", "Nha Trang, Khanh Hoa"),
+    ],
+)
+async def test_the_address_answer_is_kept_without_its_fillers(answer_address, typed, address):
+    # What the team reads and the read-back shows is the address, not "nhà em ở … ạ"
+    # (or what a question about it shows: Nha Trang is now three wards).
+    events = await answer_address(typed)
+    assert (events["address"] or events["address_pending"]) == address, events
+
+
+async def test_a_correction_with_request_words_at_the_address_question_keeps_the_address(
+    run_form,
+):
+    # Typed at the address question, read as correct_address, with "doi sim" found by the
+    # NLU: the address is the part after its cue, the request words and the "sai dia chi
+    # roi" before it left out.
+    typed = "sai dia chi roi, doi sim cho nha 12 Le Van Sy P13 Q3 tphcm"
+    start = typed.index("doi sim")
+    entities = [{"entity": "request_kind", "value": "sim_swap", "start": start, "end": start + 7}]
+    slots = {"requested_slot": "address", "request_type": "sim_swap", "phone_number": "0903123461"}
+    values, events = await run_form(typed, slots, entities, intent="correct_address")
+    assert values["address"].endswith("12 Le Van Sy P13 Q3 tphcm"), events
+    assert "doi sim" not in values["address"] and "sai" not in values["address"], events
+    assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events
+
+
+async def test_small_talk_at_the_address_question_is_asked_about_as_typed(answer_address):
+    # Nothing in it reads as an address: no filler is left out ("biết" alone would be
+    # asked about instead of what the customer wrote).
+    events = await answer_address("thì ở đâu biết")
+    assert events["address"] is None
+    assert events["address_pending"] == "thì ở đâu biết"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.address import address_beside_phone, address_in_message
+from bot.address import address_answer, address_beside_phone, address_in_message
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,25 @@ def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
     text: str, part: str | None
 ) -> None:
     assert address_beside_phone(text) == part
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("nhà em ở 12/3 Lê Văn Sỹ P13 Q3 tphcm ạ", "12/3 Lê Văn Sỹ P13 Q3 tphcm"),
+        ("em o so 5 ngo 12 p.Phuong Mai q.Dong Da HN", "so 5 ngo 12 p.Phuong Mai q.Dong Da HN"),
+        (
+            "dia chi moi la xom 2 xa Nghi Phong, Nghi Loc, Nghe An",
+            "xom 2 xa Nghi Phong, Nghi Loc, Nghe An",
+        ),
+        ("0903123462 ap 3 xa Tan Phu Trung Cu Chi", "ap 3 xa Tan Phu Trung Cu Chi"),
+        ("ở Hà Nội", "Hà Nội"),
+        # as typed: fillers that change the reading, or nothing that reads as an address
+        ("Nha Trang, Khanh Hoa", "Nha Trang, Khanh Hoa"),
+        ("A Lưới, Huế", "A Lưới, Huế"),
+        ("tôi không biết", "tôi không biết"),
+        ("  12/3 Le Van Sy P13 Q3 tphcm ", "12/3 Le Van Sy P13 Q3 tphcm"),
+    ],
+)
+def test_an_answer_to_the_address_question_keeps_its_address_part(text: str, answer: str) -> None:
+    assert address_answer(text) == answer
