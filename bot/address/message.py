@@ -32,14 +32,23 @@ _END = re.compile(
     rf"|{NUMBER.pattern}",
     re.I,
 )
-_TRAILING = re.compile(r"(?:[\s,;.\-–]|(?<!\w)(?:ạ|nhé|nhe|nha|đt|dt)(?!\w))+$", re.I)
+# A closing "được không" ("… dc ko?": is that all right) is a question, not the address.
+_TRAILING = re.compile(
+    r"(?:[\s,;.?\-–]|(?<!\w)(?:ạ|nhé|nhe|nha|đt|dt)(?!\w)"
+    r"|(?<!\w)(?:được|duoc|đc|dc)\s+(?:không|khong|ko|k|hông|hong)(?!\w))+$",
+    re.I,
+)
 
 
 def address_in_message(text: str) -> str | None:
-    """The address part of ``text`` after an address cue, as typed, when it reads as an
-    address: a unit named with its type word, or (after a cue that means nothing else) a
-    province or ward decided without guessing. None when there is no such part."""
-    for cue in _CUE.finditer(text):
+    """The address part of ``text`` after its last address cue that has one, as typed,
+    when it reads as an address: a unit named with its type word, or (after a cue that
+    means nothing else) a province or ward decided without guessing. None when there is no
+    such part."""
+    # The last cue first: a correction names the address again after the words that
+    # say the first was wrong ("sai dia chi roi, dia chi dung la …", "dia chi cu la …, dia
+    # chi moi la …"); "dc" closing a sentence ("… dc khong") is "được" and reads as none.
+    for cue in reversed(list(_CUE.finditer(text))):
         part = _part_after(text, cue.end())
         if not part:
             continue

@@ -30,6 +30,16 @@ from bot.address import address_answer, address_beside_phone, address_in_message
         ("dia chi Minh Khai, Hai Ba Trung, Ha Noi", "Minh Khai, Hai Ba Trung, Ha Noi"),
         ("dia chi Chi Lang, Lang Son", "Chi Lang, Lang Son"),
         ("dia chi O Mon, Can Tho", "O Mon, Can Tho"),
+        # The address named again after the words that say the first was wrong.
+        (
+            "sai dia chi roi, dia chi dung la em o 45 Tran Hung Dao P. Ben Nghe Q1 tphcm nhe",
+            "45 Tran Hung Dao P. Ben Nghe Q1 tphcm",
+        ),
+        (
+            "dia chi cu la 5 Nguyen Trai P. Ben Thanh Q1, dia chi moi la 12 Le Van Sy P13 Q3 tphcm",
+            "12 Le Van Sy P13 Q3 tphcm",
+        ),
+        ("dia chi 12 Le Van Sy P13 Q3 tphcm dc ko?", "12 Le Van Sy P13 Q3 tphcm"),
         # After a cue that means nothing else, a province named alone is an address.
         ("dia chi o Ha Noi", "Ha Noi"),
     ],
