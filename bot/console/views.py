@@ -16,8 +16,8 @@ import io
 import json
 import logging
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
@@ -46,6 +46,9 @@ from bot.requests import (
     RequestView,
     UnknownRequest,
 )
+
+if TYPE_CHECKING:
+    from bot.address import Resolution
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +404,9 @@ class IntakeInput:
     province_code: str | None
     callback_requested: bool
     note: str | None
+    # The ward the operator picked when the address names an old district or a split
+    # ward but no current ward (``WARD_UNKNOWN``: the caller does not know it).
+    ward_code: str | None = None
 
 
 def _intake_input(request: web.Request, data: dict[str, Any]) -> IntakeInput:
@@ -424,16 +430,68 @@ def _intake_input(request: web.Request, data: dict[str, Any]) -> IntakeInput:
         province_code=text("province_code"),
         callback_requested=flag in (True, "1", "on", "true"),
         note=text("note"),
+        ward_code=text("ward_code"),
     )
 
 
 class IntakeError(Exception):
-    """Operator input that cannot become a request; ``candidates`` help pick a province."""
+    """Operator input that cannot become a request; ``candidates`` help pick a province,
+    ``wards`` (code, label) are the current wards to pick from."""
 
-    def __init__(self, messages: list[str], candidates: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        messages: list[str],
+        candidates: list[str] | None = None,
+        wards: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__("; ".join(messages))
         self.messages = messages
         self.candidates = candidates or []
+        self.wards = wards or []
+
+
+# What the operator picks when the caller does not know the current ward: the request
+# goes to the province team, which asks on its call-back.
+WARD_UNKNOWN = "-"
+# As many current wards as the chat offers as buttons (actions.form.MAX_CHOICES).
+MAX_WARD_CHOICES = 5
+
+
+def _with_ward(entry: IntakeInput, resolution: Resolution) -> Resolution:
+    """``resolution`` with the current ward the operator picked, when the address names no
+    ward but a few current ones of its province (an old district that became two to five
+    wards, or an old ward split between new ones), as the chat asks the customer. The
+    ward decides which sales force (or restricted-zone unit) gets the request."""
+    from bot.address import with_district_wards  # as optional here as resolve itself
+
+    resolution = with_district_wards(resolution, MAX_WARD_CHOICES)
+    wards = [
+        candidate
+        for candidate in resolution.candidates
+        if candidate.ward_code and candidate.province_code == resolution.province_code
+    ]
+    if resolution.status != "province_only" or len(wards) < 2:
+        return resolution
+    if entry.ward_code == WARD_UNKNOWN:
+        return resolution
+    picked = next((ward for ward in wards if ward.ward_code == entry.ward_code), None)
+    if picked is None:
+        raise IntakeError(
+            [
+                "Địa chỉ chưa rõ phường/xã hiện nay: hãy hỏi khách và chọn phường/xã, hoặc "
+                "chọn “Không rõ” để chuyển đội tỉnh/thành."
+            ],
+            wards=[(ward.ward_code or "", ward.label) for ward in wards],
+        )
+    return replace(
+        resolution,
+        status="resolved",
+        ward_code=picked.ward_code,
+        ward_name=picked.ward_name,
+        old_ward_name=picked.old_ward_name or resolution.old_ward_name,
+        confidence=1.0,  # the operator chose it with the caller
+        candidates=(),
+    )
 
 
 def _resolve_units(entry: IntakeInput, province_names: dict[str, str]) -> dict[str, object]:
@@ -458,7 +516,7 @@ def _resolve_units(entry: IntakeInput, province_names: dict[str, str]) -> dict[s
         and resolution.status in {"resolved", "province_only"}
         and entry.province_code in (None, resolution.province_code)
     ):
-        return dict(resolution.to_dict())
+        return dict(_with_ward(entry, resolution).to_dict())
     if entry.province_code:
         units: dict[str, object] = {"province_code": entry.province_code}
         if resolution is not None:
@@ -523,6 +581,8 @@ async def intake_form(request: web.Request) -> web.StreamResponse:
                 "form": data,
                 "errors": exc.messages,
                 "candidates": exc.candidates,
+                "wards": exc.wards,
+                "ward_unknown": WARD_UNKNOWN,
                 "guides": page_guides("intake"),
             },
         )
@@ -628,7 +688,15 @@ async def api_intake(request: web.Request) -> web.StreamResponse:
     try:
         outcome = await asyncio.to_thread(_submit, request, user, entry)
     except IntakeError as exc:
-        return _json({"error": exc.messages[0], "candidates": exc.candidates}, status=400)
+        return _json(
+            {
+                "error": exc.messages[0],
+                "candidates": exc.candidates,
+                "wards": [{"ward_code": code, "label": label} for code, label in exc.wards],
+                "ward_unknown": WARD_UNKNOWN,
+            },
+            status=400,
+        )
     return _json(
         {
             "reference": outcome.reference,

@@ -121,3 +121,68 @@ async def test_intake_form_errors_keep_the_input(make_client, login, store):
     assert "hãy chọn tỉnh/thành" in body
     assert 'value="0903123456"' in body
     assert count(store) == 0
+
+
+async def test_intake_asks_the_current_ward_of_an_old_district(make_client, login, store):
+    # "Quận 3" is three wards since 2025: as the chat asks the customer, the operator picks
+    # the caller's ward (it decides the sales force), or "Không rõ" for the province team.
+    client = await make_client()
+    csrf = await login(client, "op")
+    entry = {
+        "csrf_token": csrf,
+        "request_type": "sim_swap",
+        "phone": "0903123470",
+        "address_text": "12 Nguyễn Đình Chiểu, Quận 3, TP HCM",
+    }
+    asked = await client.post("/intake", data=entry)
+    body = await asked.text()
+    assert asked.status == 400, body
+    assert '<select name="ward_code"' in body
+    for code, name in (("27154", "Bàn Cờ"), ("27142", "Nhiêu Lộc"), ("27139", "Xuân Hòa")):
+        assert f'<option value="{code}">Phường {name}, Thành phố Hồ Chí Minh</option>' in body
+    assert "12 Nguyễn Đình Chiểu, Quận 3, TP HCM" in body  # the input kept
+    assert count(store) == 0
+
+    picked = await client.post("/intake", data={**entry, "ward_code": "27139"})
+    body = await picked.text()
+    assert picked.status == 201, body
+    reference = re.search(r"4G-[0-9A-Z]{4}-[0-9A-Z]{4}", body).group(0)
+    view = store.service.get(reference)
+    assert (view.province_code, view.ward_code) == ("79", "27139")
+
+
+async def test_intake_api_ward_unknown_or_not_offered(make_client, login, store):
+    client = await make_client()
+    csrf = await login(client, "op")
+    headers = {"X-CSRF-Token": csrf}
+    entry = {
+        "request_type": "sim_swap",
+        "phone": "0903123471",
+        "address_text": "12 Nguyễn Đình Chiểu, Quận 3, TP HCM",
+    }
+    asked = await client.post("/api/requests", json=entry, headers=headers)
+    assert asked.status == 400
+    answer = await asked.json()
+    assert [ward["ward_code"] for ward in answer["wards"]] == ["27154", "27142", "27139"]
+    # A ward not among those offered is refused the same way, nothing stored.
+    wrong = await client.post(
+        "/api/requests", json={**entry, "ward_code": "00256"}, headers=headers
+    )
+    assert wrong.status == 400
+    assert len((await wrong.json())["wards"]) == 3
+    assert count(store) == 0
+    # The caller does not know it: the province team gets the request and asks.
+    unknown = await client.post(
+        "/api/requests", json={**entry, "ward_code": answer["ward_unknown"]}, headers=headers
+    )
+    assert unknown.status == 201
+    view = store.service.get((await unknown.json())["reference"])
+    assert (view.province_code, view.ward_code) == ("79", None)
+    # An address that names its ward is never asked.
+    named = await client.post(
+        "/api/requests",
+        json={**entry, "phone": "0903123472", "address_text": "12/3 Le Van Sy P13 Q3 tphcm"},
+        headers=headers,
+    )
+    assert named.status == 201
+    assert store.service.get((await named.json())["reference"]).ward_code == "27142"
