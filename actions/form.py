@@ -277,21 +277,37 @@ class ValidateRequestForm(FormValidationAction):
             # the fillers it opens with ("nhà em ở …") or its closing particles ("… ạ"):
             # what the team reads and the read-back shows.
             text = await address_answer(_without_request_words(tracker))
+        resolution = await resolve_address(text)
+        # Nothing of the answer reads as a place as typed ("Hùng", "tôi không biết").
+        nothing = resolution.status == "not_found" or resolution.guessed
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"
             # The province now known, the text may name several wards there: as when the
             # customer presses a province's button, the ward is asked among them.
-            settled = _settle(combined, await resolve_address(combined))
-            if settled is not None:
+            together = await resolve_address(combined)
+            settled = _settle(combined, together)
+            if settled is not None and (
+                settled["address"] is not None or not (nothing and status == "ambiguous")
+            ):
                 return settled
-        resolution = await resolve_address(text)
-        if intent in _NOT_AN_ADDRESS and (resolution.guessed or resolution.status == "not_found"):
+            if status == "not_found" and not (nothing and intent in _NOT_AN_ADDRESS):
+                # More was asked for: what the customer adds is read with what they typed
+                # before, never instead of it ("số 5 ngõ 12", then "Phường 1").
+                if together.status == "ambiguous" and together.candidates:
+                    return _ask_choice(combined, together)
+                return _ask_more(combined)
+        if intent in _NOT_AN_ADDRESS and nothing:
             # "tôi không biết" (out_of_scope), "em không nhớ" (deny): nothing read as typed,
             # at most typo guesses ("không" is one letter from Krông). The address is
             # asked again as it was: no buttons, and no "which area is 'toi ko biet' in?"
             # (the slot takes these intents, so the form runs: no off-topic reply first).
             return {**_clear_address_question(), "address": None}
+        if status == "ambiguous" and pending and nothing:
+            # Typed at a question between candidates, an answer that reads as no place
+            # ("Hùng", the name given before it is asked): the address typed before is
+            # kept, and the same question asked again.
+            return {"address": None}
         if resolution.status == "ambiguous" and resolution.candidates:
             # The province is in doubt (one candidate: a misspelt name's guess, offered as
             # "did you mean").

@@ -582,3 +582,26 @@ async def test_small_talk_at_the_address_question_is_asked_about_as_typed(answer
     events = await answer_address("thì ở đâu biết")
     assert events["address"] is None
     assert events["address_pending"] == "thì ở đâu biết"
+
+
+async def test_an_answer_that_reads_as_no_place_keeps_the_question_between_wards(answer_address):
+    # Trung Hòa of Cầu Giấy was split between wards: the customer, asked which, types
+    # their name instead. The address typed is not lost: the same question again.
+    typed = "số 8 ngõ 45 Trần Duy Hưng, Trung Hòa, Cầu Giấy, Hà Nội"
+    asked = await answer_address(typed)
+    assert asked["address_status"] == "ambiguous", asked
+    again = await answer_address("Hùng", slots=asked)
+    assert again == {"address": None}
+
+
+async def test_what_is_added_after_nothing_was_found_is_read_with_it(answer_address):
+    # More was asked about "số 5 ngõ 12": the answer is read with it, never instead of it,
+    # whether it decides nothing yet ("Phường 1": which one?) or reads as no place.
+    first = await answer_address("số 5 ngõ 12")
+    assert first["address_status"] == "not_found"
+    ward = await answer_address("Phường 1", slots=first)
+    assert ward["address_status"] == "ambiguous", ward
+    assert ward["address_pending"] == "số 5 ngõ 12, Phường 1"
+    nothing = await answer_address("abc xyz", slots=first)
+    assert nothing["address_status"] == "not_found", nothing
+    assert nothing["address_pending"] == "số 5 ngõ 12, abc xyz"
