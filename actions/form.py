@@ -317,8 +317,9 @@ class ValidateRequestForm(FormValidationAction):
     async def _choose(
         self, pending: str, text: str, tracker: Tracker, intent: str | None
     ) -> Resolution | None:
-        """The candidate the customer picked (button label or its number, or "đúng rồi" to
-        the one button of "is it this area?"), as confirmed."""
+        """The candidate the customer picked (button label, its ward's or province's name
+        typed, or its number, or "đúng rồi" to the one button of "is it this area?"), as
+        confirmed."""
         choices = [Candidate(**c) for c in tracker.get_slot("address_choices") or []]
         folded = fold(text)
         if folded.isdigit() and 1 <= int(folded) <= len(choices):
@@ -326,7 +327,9 @@ class ValidateRequestForm(FormValidationAction):
         elif intent == "affirm" and len(choices) == 1:
             picked = choices[0]
         else:
-            picked = next((c for c in choices if fold(c.label) == folded), None)
+            # The label, or the name alone when it names one button only ("Yên Hòa").
+            named = [c for c in choices if c.named_by(text)]
+            picked = named[0] if len(named) == 1 else None
         if picked is None:
             return None
         return Resolution(

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from bot.text import fold
+
 Status = Literal["resolved", "province_only", "ambiguous", "not_found"]
+
+# A type word or its abbreviation opening a name typed as an answer ("P. Yên Hòa", "P1").
+_TYPE_WORD = re.compile(
+    r"^(?:phuong|xa|thi tran|dac khu|thanh pho|tinh|ph|p|f|x|tt|tp|t)(?:\b\.?\s*|(?=\d))"
+)
+
+
+def _bare(typed: str) -> str:
+    """Folded, punctuation as spaces, without the type word it opens with."""
+    words = " ".join(re.sub(r"[^\w.]+", " ", fold(typed)).split())
+    return _TYPE_WORD.sub("", words, count=1).replace(".", " ").strip()
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,16 @@ class Candidate:
         if self.ward_name:
             return f"{self.ward_name}, {self.province_name}"
         return self.province_name
+
+    def named_by(self, typed: str) -> bool:
+        """Whether a customer's answer names it: its label, or its ward's name (its
+        province's, for a province) with or without the type word, abbreviated or not
+        ("Yên Hòa", "P. Yên Hòa" for the button "Phường Yên Hòa, Thành phố Hà Nội")."""
+        folded = fold(typed).strip()
+        if folded == fold(self.label):
+            return True
+        bare = _bare(typed)
+        return bool(bare) and bare == _bare(self.ward_name or self.province_name)
 
 
 @dataclass(frozen=True)

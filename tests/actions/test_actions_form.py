@@ -605,3 +605,16 @@ async def test_what_is_added_after_nothing_was_found_is_read_with_it(answer_addr
     nothing = await answer_address("abc xyz", slots=first)
     assert nothing["address_status"] == "not_found", nothing
     assert nothing["address_pending"] == "số 5 ngõ 12, abc xyz"
+
+
+@pytest.mark.parametrize("typed", ["Yên Hòa", "yen hoa", "Phường Yên Hòa", "P. Yên Hòa"])
+async def test_a_button_named_without_its_province_is_picked(answer_address, typed):
+    # The customer types the ward of a button rather than pressing it: the ward alone,
+    # with or without its type word, names one button.
+    asked = await answer_address("số 8 ngõ 45 Trần Duy Hưng, Trung Hòa, Cầu Giấy, Hà Nội")
+    assert "Phường Yên Hòa, Thành phố Hà Nội" in [
+        asked[f"address_choice_{i}"] for i in range(1, int(asked["address_choice_count"]) + 1)
+    ]
+    done = await answer_address(typed, slots=asked)
+    assert done["address"] == "số 8 ngõ 45 Trần Duy Hưng, Trung Hòa, Cầu Giấy, Hà Nội", done
+    assert done["address_units"]["ward_name"] == "Phường Yên Hòa", done
