@@ -134,6 +134,14 @@ def _without_request_words(tracker: Tracker) -> str:
     return text.strip()
 
 
+async def _reads_as_no_place(text: str) -> bool:
+    """Whether nothing of ``text`` reads as a place as typed (at most typo guesses:
+    "không biết" is one letter from Krông), unlike an answer the NLU took for small talk
+    that names a ward ("P1": Phường 1)."""
+    found = await resolve_address(text)
+    return found.status == "not_found" or found.guessed
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     """The intent the NLU gave the latest message, as it classified it (not the SDK's
     ``get_intent_of_latest_message``, which reads the ranking and skips a fallback)."""
@@ -242,6 +250,21 @@ class ValidateRequestForm(FormValidationAction):
         status = tracker.get_slot("address_status")
         pending = tracker.get_slot("address_pending") or ""
         intent = latest_intent(tracker)
+        typed_now = str(tracker.latest_message.get("text") or "").strip()
+
+        settled = tracker.get_slot("address_units") or {}
+        if (
+            text
+            and not status
+            and text == tracker.get_slot("address")
+            and settled.get("text") == text
+            and text != typed_now
+        ):
+            # The answer settled before, validated again as it was: the form, restarted by
+            # the correction of another answer ("sửa số điện thoại"), validates what it
+            # has. The ward the customer chose stands; reading the text again would ask it
+            # again ("Quận 3": which of its three wards?).
+            return {"address": text}
 
         if status == "ambiguous" and pending:
             # A button press sends the chosen candidate's label back as text.
@@ -260,7 +283,11 @@ class ValidateRequestForm(FormValidationAction):
             if chosen is not None:
                 return _accept(pending, chosen)
             province = _one_province(tracker)
-            if province and (intent in _DONT_KNOW or fold(text) in _SKIP_WORDS):
+            if (
+                province
+                and (intent in _DONT_KNOW or fold(text) in _SKIP_WORDS)
+                and await _reads_as_no_place(text)
+            ):
                 # Only the ward was asked, the province known (chosen, or in the text), and
                 # the customer does not know it ("không biết": the wards' names are new
                 # since 2025): the province is taken; the team calls back for the rest.
@@ -271,7 +298,7 @@ class ValidateRequestForm(FormValidationAction):
                 # "bỏ qua" between provinces: the address cannot be skipped, and the text
                 # typed is still the address; the same question again.
                 return {"address": None}
-        if text == str(tracker.latest_message.get("text") or "").strip():
+        if text == typed_now:
             # The answer as typed now, not a button's label: its address part, without the
             # request words the NLU found in it ("sai dia chi, doi sim cho 12 Le Loi …"),
             # the fillers it opens with ("nhà em ở …") or its closing particles ("… ạ"):

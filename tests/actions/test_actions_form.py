@@ -618,3 +618,34 @@ async def test_a_button_named_without_its_province_is_picked(answer_address, typ
     done = await answer_address(typed, slots=asked)
     assert done["address"] == "số 8 ngõ 45 Trần Duy Hưng, Trung Hòa, Cầu Giấy, Hà Nội", done
     assert done["address_units"]["ward_name"] == "Phường Yên Hòa", done
+
+
+async def test_an_address_settled_before_stands_when_the_form_validates_it_again(
+    answer_address, tracker_for, dispatcher, domain
+):
+    # The customer chose Xuân Hòa among Quận 3's wards, then corrects the phone number:
+    # the form, restarted, validates the address it has. The ward chosen stands.
+    typed = "12 Nguyen Dinh Chieu Q3 tphcm"
+    asked = await answer_address(typed)
+    chosen = await answer_address("Xuân Hòa", slots=asked)
+    assert chosen["address_units"]["ward_name"] == "Phường Xuân Hòa", chosen
+    slots = {**asked, **chosen}
+    tracker = tracker_for(text="Sửa số điện thoại", intent="correct_phone", slots=slots)
+    again = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert again == {"address": typed}
+    # Typed again as the answer, it is read again.
+    retyped = tracker_for(text=typed, slots=slots)
+    read = await form.validate_address(typed, dispatcher, retyped, domain)
+    assert read["address_status"] == "ambiguous", read
+
+
+async def test_a_ward_typed_at_the_ward_question_is_no_dont_know(
+    answer_address, tracker_for, dispatcher, domain
+):
+    # "P1" at the question between Quận 3's wards, which the NLU may take for small talk:
+    # the old Phường 1 of Quận 3 is read with the address (Bàn Cờ), not "I don't know".
+    typed = "12 Nguyen Dinh Chieu Q3 tphcm"
+    asked = await answer_address(typed)
+    tracker = tracker_for(text="P1", intent="out_of_scope", slots=asked)
+    done = await form.validate_address("P1", dispatcher, tracker, domain)
+    assert done["address_units"]["ward_name"] == "Phường Bàn Cờ", done
