@@ -134,11 +134,9 @@ def _without_request_words(tracker: Tracker) -> str:
     return text.strip()
 
 
-async def _reads_as_no_place(text: str) -> bool:
-    """Whether nothing of ``text`` reads as a place as typed (at most typo guesses:
-    "không biết" is one letter from Krông), unlike an answer the NLU took for small talk
-    that names a ward ("P1": Phường 1)."""
-    found = await resolve_address(text)
+def _no_place(found: Resolution) -> bool:
+    """Whether nothing of the text reads as a place as typed: nothing found, or at most
+    typo guesses ("không biết" is one letter from Krông; "Hùng", a name, from Hưng)."""
     return found.status == "not_found" or found.guessed
 
 
@@ -252,12 +250,12 @@ class ValidateRequestForm(FormValidationAction):
         intent = latest_intent(tracker)
         typed_now = str(tracker.latest_message.get("text") or "").strip()
 
-        settled = tracker.get_slot("address_units") or {}
+        units = tracker.get_slot("address_units") or {}
         if (
             text
             and not status
             and text == tracker.get_slot("address")
-            and settled.get("text") == text
+            and units.get("text") == text
             and text != typed_now
         ):
             # The answer settled before, validated again as it was: the form, restarted by
@@ -286,7 +284,8 @@ class ValidateRequestForm(FormValidationAction):
             if (
                 province
                 and (intent in _DONT_KNOW or fold(text) in _SKIP_WORDS)
-                and await _reads_as_no_place(text)
+                # ...unless it names a ward, which the NLU may take for small talk ("P1").
+                and _no_place(await resolve_address(text))
             ):
                 # Only the ward was asked, the province known (chosen, or in the text), and
                 # the customer does not know it ("không biết": the wards' names are new
@@ -305,8 +304,7 @@ class ValidateRequestForm(FormValidationAction):
             # what the team reads and the read-back shows.
             text = await address_answer(_without_request_words(tracker))
         resolution = await resolve_address(text)
-        # Nothing of the answer reads as a place as typed ("Hùng", "tôi không biết").
-        nothing = resolution.status == "not_found" or resolution.guessed
+        nothing = _no_place(resolution)  # "Hùng", "tôi không biết"
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"
