@@ -98,7 +98,14 @@ def address_answer(text: str) -> str:
     if part is not None:
         return part
     part = _part_after(whole, 0) or address_beside_phone(whole) or ""
-    if part and part != whole and (names_a_unit(part) or _decided(part)):
+    if (
+        part
+        and part != whole
+        and (names_a_unit(part) or _decided(part))
+        # Cut at a phone number, the part reads as the whole does: not when words after
+        # the number name the province ("12 Le Loi P5, sdt 0903…, tphcm").
+        and _reading(part) == _reading(whole)
+    ):
         return part
     return whole
 

@@ -107,6 +107,8 @@ def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
         ("Nha Trang, Khanh Hoa", "Nha Trang, Khanh Hoa"),
         ("A Lưới, Huế", "A Lưới, Huế"),
         ("tôi không biết", "tôi không biết"),
+        # the province after the phone number: the part before it reads otherwise
+        ("12 Le Loi P5, sdt 0903123463, tphcm", "12 Le Loi P5, sdt 0903123463, tphcm"),
         ("  12/3 Le Van Sy P13 Q3 tphcm ", "12/3 Le Van Sy P13 Q3 tphcm"),
     ],
 )
