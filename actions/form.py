@@ -29,7 +29,10 @@ from bot.text import fold
 
 MAX_CHOICES = 5
 SKIP_VALUE = "-"
-_SKIP_WORDS = {"-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "/skip"}
+_SKIP_WORDS = {
+    *("-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "/skip"),
+    *("khong biet", "ko biet", "k biet", "hong biet"),
+}
 # What the NLU reads small talk as, among the intents the address slot still takes (some
 # real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
@@ -381,7 +384,8 @@ class ValidateRequestForm(FormValidationAction):
         address given again at the name question is no name (``extract_address`` takes
         it): the name is asked again once the address is settled."""
         text = " ".join(str(slot_value or "").split())
-        if not text or fold(text) in _SKIP_WORDS:
+        if not text or fold(text) in _SKIP_WORDS or not any(ch.isalpha() for ch in text):
+            # No name: skipped, "không biết", or no letter at all ("1", "?").
             return {"contact_name": SKIP_VALUE}
         typed = str(tracker.latest_message.get("text") or "")
         if text == " ".join(typed.split()) and await address_in_message(typed):

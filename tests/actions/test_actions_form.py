@@ -288,7 +288,7 @@ async def test_nonsense_address_never_passes(answer_address):
     assert events["address_status"] == "not_found"
 
 
-@pytest.mark.parametrize("typed", ["bỏ qua", "bo qua", "ko", "Không", "-"])
+@pytest.mark.parametrize("typed", ["bỏ qua", "bo qua", "ko", "Không", "-", "ko biet", "1", "?"])
 async def test_name_can_be_skipped(typed, tracker_for, domain):
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed), domain
