@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from bot.address.model import Resolution
 from bot.address.resolver import names_a_unit, resolve
 from bot.phone import NUMBER
 from bot.text import fold
@@ -54,10 +55,8 @@ def address_in_message(text: str) -> str | None:
             continue
         if names_a_unit(part):
             return part
-        if cue.group("short") is None:
-            found = resolve(part)
-            if found.status in ("resolved", "province_only") and not found.guessed:
-                return part
+        if cue.group("short") is None and _decided(resolve(part)):
+            return part
     return None
 
 
@@ -98,20 +97,21 @@ def address_answer(text: str) -> str:
     if part is not None:
         return part
     part = _part_after(whole, 0) or address_beside_phone(whole) or ""
+    if not part or part == whole:
+        return whole
+    found = resolve(part)
     if (
-        part
-        and part != whole
-        and (names_a_unit(part) or _decided(part))
+        (names_a_unit(part) or _decided(found))
         # Cut at a phone number, the part reads as the whole does: not when words after
         # the number name the province ("12 Le Loi P5, sdt 0903…, tphcm").
-        and _reading(part) == _reading(whole)
+        and _reading_of(found) == _reading(whole)
     ):
         return part
     return whole
 
 
-def _decided(part: str) -> bool:
-    found = resolve(part)
+def _decided(found: Resolution) -> bool:
+    """A province, or a place below it, read without guessing."""
     return found.status in ("resolved", "province_only") and not found.guessed
 
 
@@ -128,8 +128,7 @@ def _decided_below_province(part: str) -> bool:
     address)."""
     found = resolve(part)
     return (
-        found.status in ("resolved", "province_only")
-        and not found.guessed
+        _decided(found)
         and found.confidence >= _UNMARKED_CONFIDENCE
         and (found.ward_code is not None or found.old_district_code is not None)
     )
@@ -174,7 +173,10 @@ def _reading(text: str) -> tuple[str | None, ...]:
     """What a text reads as, in both structures, to compare a part with and without its
     opening words ("Nha Trang, Khanh Hoa" and "Trang, Khanh Hoa" both give the province;
     only the first gives the old city)."""
-    found = resolve(text)
+    return _reading_of(resolve(text))
+
+
+def _reading_of(found: Resolution) -> tuple[str | None, ...]:
     return (
         found.status,
         found.province_code,
