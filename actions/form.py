@@ -8,6 +8,8 @@ A rejected answer returns ``{slot: None}`` plus a bookkeeping slot (``phone_erro
 from __future__ import annotations
 
 import asyncio
+import re
+import unicodedata
 from dataclasses import asdict
 from typing import Any
 
@@ -33,6 +35,16 @@ _SKIP_WORDS = {
     *("-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "/skip"),
     *("khong biet", "ko biet", "k biet", "hong biet"),
 }
+# An affirmation typed at the name question ("đúng rồi" answering the question before, "ok"
+# before typing the name) is no name: the question is asked again. A word that is also a
+# given name without its diacritics ("dung": Dung, Dũng) counts only as typed ("đúng").
+_YES_FOLDED = frozenset(
+    {"dung roi", "dung roi a", "da dung roi", "vang dung roi", "dung vay", "dung a"}
+    | {"da dung", "da dung a", "da vang", "vang a", "da vang a", "chinh xac", "chuan roi"}
+    | {"ok", "oke", "oki", "okay", "ok em", "ok e", "ok luon", "yes", "yep", "uh", "uk"}
+    | {"um", "uhm", "dong y", "da dong y", "duoc a", "da duoc", "da co", "dc", "roi", "da roi"}
+)
+_YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "được"})
 # What the NLU reads small talk as, among the intents the address slot still takes (some
 # real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
@@ -43,6 +55,26 @@ _GIVES_DATA = frozenset(
 )
 # What "không biết" / "không" is read as at a question between wards of one province.
 _DONT_KNOW = frozenset({"out_of_scope", "deny"})
+
+
+def _affirms(text: str) -> bool:
+    """Whether ``text`` is only a yes ("Đúng rồi!", "ok em", "vâng"), emoji and punctuation
+    aside."""
+    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFC", text).lower())
+    return " ".join(fold(word) for word in words) in _YES_FOLDED or " ".join(words) in (
+        _YES_AS_TYPED
+    )
+
+
+def _within(text: str, pending: str) -> bool:
+    """Whether the words of ``text`` run, in order, inside ``pending`` (diacritics, case and
+    punctuation aside): "ha noi" in "…, Cầu Giấy, Hà Nội", not "a" in "Hà Nội"."""
+    words = re.findall(r"[^\W_]+", fold(text))
+    around = re.findall(r"[^\W_]+", fold(pending))
+    size = len(words)
+    return size > 0 and any(
+        around[start : start + size] == words for start in range(len(around) - size + 1)
+    )
 
 
 def _clear_address_question() -> dict[str, Any]:
@@ -306,6 +338,11 @@ class ValidateRequestForm(FormValidationAction):
             # the fillers it opens with ("nhà em ở …") or its closing particles ("… ạ"):
             # what the team reads and the read-back shows.
             text = await address_answer(_without_request_words(tracker))
+        if status in {"ambiguous", "not_found"} and pending and _within(text, pending):
+            # Part of the address typed again ("Hà Nội" at the question about its wards):
+            # nothing new. Read alone it replaced the address (the street lost); the same
+            # question again, the address kept.
+            return {"address": None}
         resolution = await resolve_address(text)
         nothing = _no_place(resolution)  # "Hùng", "tôi không biết"
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
@@ -387,6 +424,9 @@ class ValidateRequestForm(FormValidationAction):
         if not text or fold(text) in _SKIP_WORDS or not any(ch.isalpha() for ch in text):
             # No name: skipped, "không biết", or no letter at all ("1", "?").
             return {"contact_name": SKIP_VALUE}
+        if _affirms(text):
+            # "đúng rồi", "ok": a yes, not a name; the question again (the name may follow).
+            return {"contact_name": None}
         typed = str(tracker.latest_message.get("text") or "")
         if text == " ".join(typed.split()) and await address_in_message(typed):
             return {"contact_name": None}

@@ -296,6 +296,37 @@ async def test_name_can_be_skipped(typed, tracker_for, domain):
     assert events == {"contact_name": SKIP_VALUE}
 
 
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("đúng rồi", "affirm"),
+        ("Dung roi a", "affirm"),
+        ("ok em 👍", "affirm"),
+        ("Vâng.", "affirm"),
+        ("đúng", "affirm"),
+        ("dạ vâng", "affirm"),
+        ("ĐÚNG RỒI!", "affirm"),
+    ],
+)
+async def test_a_yes_at_the_name_question_is_no_name(typed, intent, tracker_for, domain):
+    # Session 15, from the final clone: "đúng rồi" was stored as the customer's name. A yes
+    # is asked again (the name may follow), never stored, nor taken as "no name".
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed, intent=intent), domain
+    )
+    assert events == {"contact_name": None}
+
+
+@pytest.mark.parametrize("typed", ["Dung", "Dũng", "Nguyễn Văn Được", "anh Vang", "chị Đúng"])
+async def test_a_name_spelt_like_a_yes_is_kept(typed, tracker_for, domain):
+    # Without diacritics "dung" is also the given name Dung (Dũng): only "đúng" typed so is
+    # a yes.
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed, intent="affirm"), domain
+    )
+    assert events == {"contact_name": typed}
+
+
 async def test_name_is_kept_trimmed(tracker_for, dispatcher, domain):
     events = await form.validate_contact_name(
         "  Nguyễn   Thị Lan ", dispatcher, tracker_for(), domain
@@ -649,3 +680,21 @@ async def test_a_ward_typed_at_the_ward_question_is_no_dont_know(
     tracker = tracker_for(text="P1", intent="out_of_scope", slots=asked)
     done = await form.validate_address("P1", dispatcher, tracker, domain)
     assert done["address_units"]["ward_name"] == "Phường Bàn Cờ", done
+
+
+@pytest.mark.parametrize("again", ["Hà Nội", "ha noi", "Cầu Giấy, Hà Nội", "Trần Duy Hưng"])
+async def test_what_the_address_already_says_typed_again_keeps_the_question(answer_address, again):
+    # Asked which ward Trung Hòa became, the customer repeats part of the address: nothing
+    # new, so the same question, the address typed kept (it was read alone and replaced it:
+    # "Hà Nội" became the address, the street lost).
+    asked = await answer_address("số 8 ngõ 45 Trần Duy Hưng, Trung Hòa, Cầu Giấy, Hà Nội")
+    assert asked["address_status"] == "ambiguous", asked
+    events = await answer_address(again, slots=asked)
+    assert events == {"address": None}, events
+
+
+async def test_part_of_an_address_with_nothing_found_typed_again_keeps_it(answer_address):
+    # More was asked about "số 5 ngõ 12"; "ngõ 12" again adds nothing and loses nothing.
+    first = await answer_address("số 5 ngõ 12")
+    assert first["address_status"] == "not_found"
+    assert await answer_address("ngõ 12", slots=first) == {"address": None}
