@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -25,7 +25,7 @@ from actions.services import (
     resolve_address,
 )
 from bot import phone
-from bot.address import Candidate, Resolution, with_district_wards
+from bot.address import Candidate, Resolution, ward_question
 from bot.campaign import hooks
 from bot.text import fold
 
@@ -114,11 +114,11 @@ def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
 def _settle(typed: str, resolution: Resolution) -> dict[str, Any] | None:
     """A province known: the ward asked when the text names several there (an old ward
     split between new ones, "Phường 1" in Đồng Tháp), or names an old district that became
-    a few wards ("Quận 3, TP HCM": ``bot.address.with_district_wards``), else the answer
-    kept; None when no province is known."""
-    resolution = with_district_wards(resolution, MAX_CHOICES)
-    if resolution.status == "province_only" and len(resolution.candidates) >= 2:
-        return _ask_choice(typed, resolution)
+    a few wards ("Quận 3, TP HCM"): ``bot.address.ward_question``, as the 9090 intake
+    asks; else the answer kept; None when no province is known."""
+    wards = ward_question(resolution, MAX_CHOICES)
+    if wards:
+        return _ask_choice(typed, replace(resolution, candidates=wards))
     if resolution.status in {"resolved", "province_only"}:
         return _accept(typed, resolution)
     return None

@@ -34,7 +34,7 @@ from bot.address.resolver import (  # noqa: E402 - after the choice of compiled 
     resolve_in_province,
     warm_up,
 )
-from bot.address.wards import with_district_wards  # noqa: E402
+from bot.address.wards import ward_question, with_district_wards  # noqa: E402
 
 __all__ = [
     "Candidate",
@@ -48,6 +48,7 @@ __all__ = [
     "province_by_code",
     "resolve",
     "resolve_in_province",
+    "ward_question",
     "warm_up",
     "with_district_wards",
 ]

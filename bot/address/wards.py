@@ -52,3 +52,21 @@ def with_district_wards(resolution: Resolution, most: int) -> Resolution:
         for ward in wards
     )
     return replace(resolution, candidates=candidates)
+
+
+def ward_question(resolution: Resolution, most: int) -> tuple[Candidate, ...]:
+    """The current wards of its province to ask about (at most ``most``), when
+    ``resolution`` names the province but not the ward while the text names a few wards
+    there: an old ward split between new ones, a name several wards of the province share
+    ("Phường 1" in Đồng Tháp), or an old district that became two to ``most`` wards
+    (:func:`with_district_wards`). Empty when there is nothing to ask. The chat form asks
+    the customer with a button each, the 9090 intake asks the operator: one rule for both."""
+    asked = with_district_wards(resolution, most)
+    if asked.status != "province_only":
+        return ()
+    wards = tuple(
+        candidate
+        for candidate in asked.candidates
+        if candidate.ward_code and candidate.province_code == asked.province_code
+    )[:most]
+    return wards if len(wards) >= 2 else ()

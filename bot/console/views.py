@@ -462,17 +462,10 @@ def _with_ward(entry: IntakeInput, resolution: Resolution) -> Resolution:
     ward but a few current ones of its province (an old district that became two to five
     wards, or an old ward split between new ones), as the chat asks the customer. The
     ward decides which sales force (or restricted-zone unit) gets the request."""
-    from bot.address import with_district_wards  # as optional here as resolve itself
+    from bot.address import ward_question  # as optional here as resolve itself
 
-    resolution = with_district_wards(resolution, MAX_WARD_CHOICES)
-    wards = [
-        candidate
-        for candidate in resolution.candidates
-        if candidate.ward_code and candidate.province_code == resolution.province_code
-    ]
-    if resolution.status != "province_only" or len(wards) < 2:
-        return resolution
-    if entry.ward_code == WARD_UNKNOWN:
+    wards = ward_question(resolution, MAX_WARD_CHOICES)
+    if not wards or entry.ward_code == WARD_UNKNOWN:
         return resolution
     picked = next((ward for ward in wards if ward.ward_code == entry.ward_code), None)
     if picked is None:

@@ -1,10 +1,11 @@
-"""``bot.address.with_district_wards``: an old district named without a ward."""
+"""``bot.address.with_district_wards`` (an old district named without a ward) and
+``ward_question`` (the wards the chat and the 9090 intake ask about)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.address import resolve, with_district_wards
+from bot.address import resolve, ward_question, with_district_wards
 
 
 def _labels(text: str, most: int = 5) -> list[str]:
@@ -40,3 +41,31 @@ def test_the_candidates_keep_the_district_read() -> None:
 def test_otherwise_the_answer_is_unchanged(text: str, most: int) -> None:
     found = resolve(text)
     assert with_district_wards(found, most) == found
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("12 Nguyễn Đình Chiểu, Quận 3, TP HCM", 3),  # an old district: three wards now
+        ("số 8 ngõ 45 Trần Duy Hưng, Trung Hòa, Cầu Giấy, Hà Nội", 3),  # a split old ward
+    ],
+)
+def test_the_wards_to_ask_lie_in_the_province_read(text: str, count: int) -> None:
+    found = resolve(text)
+    wards = ward_question(found, 5)
+    assert len(wards) == count, wards
+    assert all(ward.ward_code and ward.province_code == found.province_code for ward in wards)
+
+
+def test_no_more_wards_are_asked_than_the_buttons() -> None:
+    found = resolve("Son Tay, Ha Noi")  # four wards now
+    assert len(ward_question(found, 4)) == 4
+    assert ward_question(found, 3) == ()  # a shorter list would be a guess
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["12/3 Le Van Sy P13 Q3 tphcm", "88 Nguyen Van Cu, Long Bien, Ha Noi", "ha noi", "Phuong 1"],
+)
+def test_nothing_is_asked_when_the_ward_is_known_or_no_list_fits(text: str) -> None:
+    assert ward_question(resolve(text), 5) == ()
