@@ -77,6 +77,38 @@ def _within(text: str, pending: str) -> bool:
     )
 
 
+def _another_address(resolution: Resolution, asked: list[dict[str, Any]]) -> bool:
+    """Whether ``resolution`` (of the text typed at a question between candidates) is an
+    address on its own in a province none of the candidates lies in: a place below the
+    province read without guessing, not a province alone ("Hà Nội" adds to the address)."""
+    return (
+        resolution.status in {"resolved", "province_only"}
+        and not resolution.guessed
+        and resolution.province_code is not None
+        and resolution.province_code not in {choice.get("province_code") for choice in asked}
+        and (
+            resolution.ward_code is not None
+            or resolution.old_district_code is not None
+            or resolution.old_ward_code is not None
+        )
+    )
+
+
+def _same_choices(
+    choices: list[dict[str, Any]] | tuple[Candidate, ...] | None, asked: list[dict[str, Any]]
+) -> bool:
+    """Whether ``choices`` are the candidates of the question asked, in its order."""
+    if not choices or not asked:
+        return False
+    given = [
+        (c.province_code, c.ward_code)
+        if isinstance(c, Candidate)
+        else (c.get("province_code"), c.get("ward_code"))
+        for c in list(choices)[:MAX_CHOICES]
+    ]
+    return given == [(c.get("province_code"), c.get("ward_code")) for c in asked]
+
+
 def _clear_address_question() -> dict[str, Any]:
     slots: dict[str, Any] = {
         "address_status": None,
@@ -345,6 +377,13 @@ class ValidateRequestForm(FormValidationAction):
             return {"address": None}
         resolution = await resolve_address(text)
         nothing = _no_place(resolution)  # "Hùng", "tôi không biết"
+        asked = tracker.get_slot("address_choices") or []
+        if status == "ambiguous" and _another_address(resolution, asked):
+            # A whole address elsewhere, typed at the question ("12 Nguyen Dinh Chieu, P. Le
+            # Dai Hanh, Hai Ba Trung, Ha Noi" when asked among the wards of Quận 3, Hồ Chí
+            # Minh City): the address given again, read alone rather than after the one it
+            # replaces (the team read both, one after the other).
+            pending = ""
         if status in {"ambiguous", "not_found"} and pending and fold(text) not in fold(pending):
             # The customer added the missing part ("Hà Nội"): resolve both together.
             combined = f"{pending}, {text}"
@@ -352,10 +391,22 @@ class ValidateRequestForm(FormValidationAction):
             # customer presses a province's button, the ward is asked among them.
             together = await resolve_address(combined)
             settled = _settle(combined, together)
+            if status == "ambiguous" and (
+                _same_choices((settled or {}).get("address_choices"), asked)
+                or (together.status == "ambiguous" and _same_choices(together.candidates, asked))
+            ):
+                # The same question again: what was added changes nothing ("Hà Nội" when
+                # asked among the wards of Quận 3, Hồ Chí Minh City). The address is kept as
+                # typed, not with a word that contradicts it.
+                return {"address": None}
             if settled is not None and (
                 settled["address"] is not None or not (nothing and status == "ambiguous")
             ):
                 return settled
+            if status == "ambiguous" and together.status == "ambiguous" and together.candidates:
+                # Still in doubt, between other candidates: asked about all that was typed,
+                # not about the addition alone ("Phường 1", then a name of several places).
+                return _ask_choice(combined, together)
             if status == "not_found" and not (nothing and intent in _NOT_AN_ADDRESS):
                 # More was asked for: what the customer adds is read with what they typed
                 # before, never instead of it ("số 5 ngõ 12", then "Phường 1").

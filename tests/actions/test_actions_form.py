@@ -698,3 +698,40 @@ async def test_part_of_an_address_with_nothing_found_typed_again_keeps_it(answer
     first = await answer_address("số 5 ngõ 12")
     assert first["address_status"] == "not_found"
     assert await answer_address("ngõ 12", slots=first) == {"address": None}
+
+
+async def test_a_province_that_changes_nothing_keeps_the_question_and_the_address(
+    answer_address,
+):
+    # Asked among the wards of Quận 3 (Hồ Chí Minh City), the customer types "Hà Nội": the
+    # address still reads as Quận 3, so the same question; "Hà Nội" is not appended to
+    # the address the team reads ("… Q3 tphcm, Hà Nội" was read back with Bàn Cờ, HCMC).
+    asked = await answer_address("12 Nguyen Dinh Chieu Q3 tphcm")
+    assert asked["address_choice_count"] == "3", asked
+    assert await answer_address("Hà Nội", slots=asked) == {"address": None}
+
+
+async def test_a_whole_address_elsewhere_typed_at_the_question_replaces_the_first(
+    answer_address,
+):
+    # The customer answers the question about Quận 3's wards with their address in Hà Nội:
+    # read alone, not after the first ("12 … Q3 tphcm, 12 … Hai Ba Trung, Ha Noi").
+    asked = await answer_address("12 Nguyen Dinh Chieu Q3 tphcm")
+    again = "12 Nguyen Dinh Chieu, P. Le Dai Hanh, Hai Ba Trung, Ha Noi"
+    events = await answer_address(again, slots=asked)
+    assert (events["address"] or events["address_pending"]) == again, events
+    labels = [events.get(f"address_choice_{i}") for i in range(1, 6)]
+    assert all(label is None or "Hà Nội" in label for label in labels), events
+    if events["address"] is not None:
+        assert events["address_units"]["province_code"] == "01", events
+
+
+async def test_a_ward_named_at_the_question_between_provinces_is_read_with_the_rest(
+    answer_address,
+):
+    # "Phường 1" asks the province; "12 Le Loi, Phuong 1, Q. Go Vap" (Hồ Chí Minh City, a
+    # candidate) is read with what was typed, not instead of it.
+    asked = await answer_address("Phường 1")
+    assert asked["address_status"] == "ambiguous", asked
+    events = await answer_address("Quận Gò Vấp, TP HCM", slots=asked)
+    assert (events["address"] or events["address_pending"]).startswith("Phường 1"), events
