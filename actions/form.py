@@ -94,19 +94,15 @@ def _another_address(resolution: Resolution, asked: list[dict[str, Any]]) -> boo
     )
 
 
-def _same_choices(
-    choices: list[dict[str, Any]] | tuple[Candidate, ...] | None, asked: list[dict[str, Any]]
-) -> bool:
+def _same_choices(choices: list[dict[str, Any]] | None, asked: list[dict[str, Any]]) -> bool:
     """Whether ``choices`` are the candidates of the question asked, in its order."""
     if not choices or not asked:
         return False
-    given = [
-        (c.province_code, c.ward_code)
-        if isinstance(c, Candidate)
-        else (c.get("province_code"), c.get("ward_code"))
-        for c in list(choices)[:MAX_CHOICES]
-    ]
-    return given == [(c.get("province_code"), c.get("ward_code")) for c in asked]
+    return [_codes(c) for c in choices[:MAX_CHOICES]] == [_codes(c) for c in asked]
+
+
+def _codes(choice: dict[str, Any]) -> tuple[Any, Any]:
+    return choice.get("province_code"), choice.get("ward_code")
 
 
 def _clear_address_question() -> dict[str, Any]:
@@ -393,7 +389,10 @@ class ValidateRequestForm(FormValidationAction):
             settled = _settle(combined, together)
             if status == "ambiguous" and (
                 _same_choices((settled or {}).get("address_choices"), asked)
-                or (together.status == "ambiguous" and _same_choices(together.candidates, asked))
+                or (
+                    together.status == "ambiguous"
+                    and _same_choices([asdict(c) for c in together.candidates], asked)
+                )
             ):
                 # The same question again: what was added changes nothing ("Hà Nội" when
                 # asked among the wards of Quận 3, Hồ Chí Minh City). The address is kept as
