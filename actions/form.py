@@ -402,7 +402,12 @@ class ValidateRequestForm(FormValidationAction):
                 settled["address"] is not None or not (nothing and status == "ambiguous")
             ):
                 return settled
-            if status == "ambiguous" and together.status == "ambiguous" and together.candidates:
+            if (
+                status == "ambiguous"
+                and not nothing
+                and together.status == "ambiguous"
+                and together.candidates
+            ):
                 # Still in doubt, between other candidates: asked about all that was typed,
                 # not about the addition alone ("Phường 1", then a name of several places).
                 return _ask_choice(combined, together)
