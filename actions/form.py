@@ -25,7 +25,7 @@ from actions.services import (
     resolve_address,
 )
 from bot import phone
-from bot.address import Candidate, Resolution, ward_question
+from bot.address import Candidate, Resolution, phone_only, ward_question
 from bot.campaign import hooks
 from bot.text import fold
 
@@ -360,6 +360,11 @@ class ValidateRequestForm(FormValidationAction):
                 # "bỏ qua" between provinces: the address cannot be skipped, and the text
                 # typed is still the address; the same question again.
                 return {"address": None}
+        if text == typed_now and phone_only(text):
+            # A phone number typed again (or a new one: the phone slot takes it) is no
+            # address: it was asked about, then kept in the address the team reads. The
+            # same question again, an address typed before kept.
+            return {"address": None} if pending else {**_clear_address_question(), "address": None}
         if text == typed_now:
             # The answer as typed now, not a button's label: its address part, without the
             # request words the NLU found in it ("sai dia chi, doi sim cho 12 Le Loi …"),

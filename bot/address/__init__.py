@@ -24,6 +24,7 @@ from bot.address.message import (  # noqa: E402 - after the choice too
     address_answer,
     address_beside_phone,
     address_in_message,
+    phone_only,
 )
 from bot.address.model import Candidate, Resolution, Status  # noqa: E402
 from bot.address.resolver import (  # noqa: E402 - after the choice of compiled or pure
@@ -45,6 +46,7 @@ __all__ = [
     "address_in_message",
     "list_provinces",
     "names_a_unit",
+    "phone_only",
     "province_by_code",
     "resolve",
     "resolve_in_province",

@@ -110,6 +110,21 @@ def address_answer(text: str) -> str:
     return whole
 
 
+# Words typed around a phone number that say nothing of a place: "so nay 0905…", "sdt
+# cua e la 0905… nhe".
+_AROUND_PHONE = _FILLERS | {"so", "nay", "day", "do", "nhe", "nha", "a", "ạ", "dt", "đt"}
+
+
+def phone_only(text: str) -> bool:
+    """Whether ``text`` is a phone number and nothing else of an address ("0905111222",
+    "sdt e la 0905 111 222 nhe"): typed at the address question, it is no address (it was
+    asked about, then kept in the address the team reads)."""
+    if NUMBER.search(text) is None:
+        return False
+    rest = _END.sub(" ", text)
+    return all(fold(word) in _AROUND_PHONE for word in re.findall(r"[^\W_]+", rest))
+
+
 def _decided(found: Resolution) -> bool:
     """A province, or a place below it, read without guessing."""
     return found.status in ("resolved", "province_only") and not found.guessed

@@ -735,3 +735,18 @@ async def test_a_ward_named_at_the_question_between_provinces_is_read_with_the_r
     assert asked["address_status"] == "ambiguous", asked
     events = await answer_address("Quận Gò Vấp, TP HCM", slots=asked)
     assert (events["address"] or events["address_pending"]).startswith("Phường 1"), events
+
+
+@pytest.mark.parametrize("typed", ["0905111222", "sdt e la 0905 111 222 nhe", "so nay 0905111222"])
+async def test_a_phone_number_at_the_address_question_is_no_address(answer_address, typed):
+    # Seen live: the phone typed again at the address question was asked about ("em chưa
+    # xác định được khu vực của địa chỉ '0905111222'"), then kept in the address read back.
+    events = await answer_address(typed)
+    assert events["address"] is None and events["address_status"] is None, events
+    first = await answer_address("số 5 ngõ 12")
+    assert await answer_address(typed, slots=first) == {"address": None}
+
+
+async def test_an_address_typed_with_the_phone_is_still_an_address(answer_address):
+    events = await answer_address("0905111222 so 5 ngo 12 p.Phuong Mai q.Dong Da HN")
+    assert events["address_pending"] == "so 5 ngo 12 p.Phuong Mai q.Dong Da HN", events

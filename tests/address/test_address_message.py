@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.address import address_answer, address_beside_phone, address_in_message
+from bot.address import address_answer, address_beside_phone, address_in_message, phone_only
 
 
 @pytest.mark.parametrize(
@@ -114,3 +114,20 @@ def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
 )
 def test_an_answer_to_the_address_question_keeps_its_address_part(text: str, answer: str) -> None:
     assert address_answer(text) == answer
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("0905111222", True),
+        ("+84 905 111 222", True),
+        ("sdt e la 0905 111 222 nhe", True),
+        ("so nay 0905111222", True),
+        ("0905111222 so 5 ngo 12", False),  # an address with it
+        ("so 12 0905111222", False),  # a house number is something
+        ("12 Le Loi", False),  # no number at all
+        ("Phường 5", False),
+    ],
+)
+def test_phone_only(text: str, only: bool) -> None:
+    assert phone_only(text) is only
