@@ -750,3 +750,24 @@ async def test_a_phone_number_at_the_address_question_is_no_address(answer_addre
 async def test_an_address_typed_with_the_phone_is_still_an_address(answer_address):
     events = await answer_address("0905111222 so 5 ngo 12 p.Phuong Mai q.Dong Da HN")
     assert events["address_pending"] == "so 5 ngo 12 p.Phuong Mai q.Dong Da HN", events
+
+
+@pytest.mark.parametrize("typed", ["tphcm", "TP HCM", "Quận 5", "P5"])
+async def test_a_place_typed_at_the_name_question_is_no_name(typed, tracker_for, domain):
+    # Seen live: the address taken ("123 tran hung dao, phuong 5, quan 5": HCMC), the
+    # customer added "tphcm", which became their name.
+    slots = {"requested_slot": "contact_name", "address_units": {"province_code": "79"}}
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
+    )
+    assert events == {"contact_name": None}
+
+
+@pytest.mark.parametrize("typed", ["Nguyễn Hải Dương", "Hải Dương", "Long An"])
+async def test_a_name_spelt_like_another_province_is_kept(typed, tracker_for, domain):
+    # A province's name is no name only when it is the address's own, in a word or two.
+    slots = {"requested_slot": "contact_name", "address_units": {"province_code": "79"}}
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
+    )
+    assert events == {"contact_name": typed}
