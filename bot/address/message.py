@@ -16,7 +16,13 @@ from bot.phone import NUMBER
 from bot.text import fold
 
 # A cue that means "address" and nothing else; "dc"/"đc" is also teen-code for "được".
-_CUE = re.compile(r"(?<!\w)(?:địa\s*chỉ|đ/c|d/c|đ\.c|dia\s*chi|(?P<short>đc|dc))(?!\w)", re.I)
+# "địa chỉ cụ thể / chính xác" (the exact address) is one cue: "ko nho dia chi cu the, o xa
+# Nghi Phong …" kept "cu the, o xa …" ("cụ", "thế" alone open names: Thế Lữ).
+_CUE = re.compile(
+    r"(?<!\w)(?:(?:địa\s*chỉ|đ/c|d/c|đ\.c|dia\s*chi)"
+    r"(?:\s+(?:cụ\s*thể|cu\s*the|chính\s*xác|chinh\s*xac))?|(?P<short>đc|dc))(?!\w)",
+    re.I,
+)
 # Words between the cue and the address: "địa chỉ nhà em là …", "dc: …", "đ/c ở …",
 # "địa chỉ mới: …", and a correction's "địa chỉ sai rồi, đúng là …" ("lại", "thành",
 # "đồi" are not among them: Lai Châu, Thành phố …, Đội 5).

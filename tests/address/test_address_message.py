@@ -13,6 +13,10 @@ from bot.address import address_answer, address_beside_phone, address_in_message
         ("toi muon doi sim, sdt 0903123456, dia chi P.5 Q.3 tphcm", "P.5 Q.3 tphcm"),
         # "dc" is "địa chỉ" before an address; the phone after it, or its cue, ends it.
         ("sdt 0903123456 dc 12 Le Van Sy P13 Q3 tphcm", "12 Le Van Sy P13 Q3 tphcm"),
+        # "địa chỉ cụ thể / chính xác" is one cue ("cụ thể" was kept in the address).
+        ("ko nho dia chi cu the, o xa Nghi Phong huyen Nghi Loc", "xa Nghi Phong huyen Nghi Loc"),
+        ("dia chi chinh xac: 12 Le Van Sy P13 Q3 tphcm", "12 Le Van Sy P13 Q3 tphcm"),
+        ("dia chi The Lu, P5 Q3 tphcm", "The Lu, P5 Q3 tphcm"),  # "Thế" alone opens a name
         ("dc 12 Le Van Sy Q3 tphcm sdt 0903123456", "12 Le Van Sy Q3 tphcm"),
         ("đ/c: 5 ngõ 12 Phương Mai, Đống Đa, HN 0903123456", "5 ngõ 12 Phương Mai, Đống Đa, HN"),
         # The words between the cue and the address, and a closing particle, are left out.
