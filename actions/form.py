@@ -105,20 +105,21 @@ def _codes(choice: dict[str, Any]) -> tuple[Any, Any]:
     return choice.get("province_code"), choice.get("ward_code")
 
 
-async def _names_the_province(text: str, tracker: Tracker) -> bool:
-    """Whether ``text`` is, in a word or two, the province of the address already given
-    ("tphcm", "ha noi" typed after it), read without guessing. A full name that reads so
-    ("Nguyễn Hải Dương") is longer."""
-    province = (tracker.get_slot("address_units") or {}).get("province_code")
-    if not province or len(fold(text).split()) > 2:
+async def _names_the_place(text: str, tracker: Tracker) -> bool:
+    """Whether ``text`` is, in a word or two, the place of the address already given: its
+    province ("tphcm", "ha noi" typed after it) or its ward ("ben thanh"), read without
+    guessing. A full name that reads so ("Nguyễn Hải Dương") is longer; a name that reads
+    as a ward elsewhere in the province ("Quang Trung") is kept."""
+    units = tracker.get_slot("address_units") or {}
+    if not units.get("province_code") or len(fold(text).split()) > 2:
         return False
     found = await resolve_address(text)
     return (
-        found.status == "province_only"
+        found.status in {"resolved", "province_only"}
         and not found.guessed
-        and found.province_code == province
-        and found.ward_code is None
-        and found.old_district_code is None
+        and found.province_code == units.get("province_code")
+        and found.ward_code in {None, units.get("ward_code")}
+        and found.old_district_code in {None, units.get("old_district_code")}
     )
 
 
@@ -504,9 +505,9 @@ class ValidateRequestForm(FormValidationAction):
         if _affirms(text):
             # "đúng rồi", "ok": a yes, not a name; the question again (the name may follow).
             return {"contact_name": None}
-        if await names_a_unit(text) or await _names_the_province(text, tracker):
-            # A place added after the address was taken ("tphcm", "Quận 5"), no name: a
-            # person's name has no type word of a unit in it.
+        if await names_a_unit(text) or await _names_the_place(text, tracker):
+            # A place added after the address was taken ("tphcm", "Quận 5", "ben thanh"),
+            # no name: a person's name has no type word of a unit in it.
             return {"contact_name": None}
         typed = str(tracker.latest_message.get("text") or "")
         if text == " ".join(typed.split()) and await address_in_message(typed):

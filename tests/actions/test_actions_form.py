@@ -9,6 +9,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.form import SKIP_VALUE, ValidateRequestForm
+from bot.address import resolve
 
 form = ValidateRequestForm()
 
@@ -752,11 +753,13 @@ async def test_an_address_typed_with_the_phone_is_still_an_address(answer_addres
     assert events["address_pending"] == "so 5 ngo 12 p.Phuong Mai q.Dong Da HN", events
 
 
-@pytest.mark.parametrize("typed", ["tphcm", "TP HCM", "Quận 5", "P5"])
+@pytest.mark.parametrize("typed", ["tphcm", "TP HCM", "Quận 5", "P5", "ben thanh"])
 async def test_a_place_typed_at_the_name_question_is_no_name(typed, tracker_for, domain):
     # Seen live: the address taken ("123 tran hung dao, phuong 5, quan 5": HCMC), the
-    # customer added "tphcm", which became their name.
-    slots = {"requested_slot": "contact_name", "address_units": {"province_code": "79"}}
+    # customer added "tphcm", which became their name; "ben thanh" after "gần chợ Bến
+    # Thành, quận 1" too.
+    units = resolve("gần chợ Bến Thành, quận 1").to_dict()
+    slots = {"requested_slot": "contact_name", "address_units": units}
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
     )
