@@ -123,6 +123,26 @@ async def _names_the_place(text: str, tracker: Tracker) -> bool:
     )
 
 
+# Words around a button's number typed instead of pressing it: "2", "số 2", "cái thứ 2",
+# "chọn 3 ạ" (not a type word: "Phường 1" is a ward).
+_NUMBER_WORDS = frozenset({"so", "cai", "thu", "chon", "lua", "em", "e", "toi", "minh", "la"})
+_NUMBER_WORDS_AFTER = frozenset({"a", "nhe", "nha"})
+
+
+def _choice_number(text: str) -> int | None:
+    """The number of the button typed ("2", "số 2", "cái thứ 2 ạ"), or None."""
+    words = re.findall(r"[^\W_]+", fold(text))
+    digits = [index for index, word in enumerate(words) if word.isdigit()]
+    if len(digits) != 1:
+        return None
+    at = digits[0]
+    if all(word in _NUMBER_WORDS for word in words[:at]) and all(
+        word in _NUMBER_WORDS_AFTER for word in words[at + 1 :]
+    ):
+        return int(words[at])
+    return None
+
+
 def _clear_address_question() -> dict[str, Any]:
     slots: dict[str, Any] = {
         "address_status": None,
@@ -464,9 +484,9 @@ class ValidateRequestForm(FormValidationAction):
         typed, or its number, or "đúng rồi" to the one button of "is it this area?"), as
         confirmed."""
         choices = [Candidate(**c) for c in tracker.get_slot("address_choices") or []]
-        folded = fold(text)
-        if folded.isdigit() and 1 <= int(folded) <= len(choices):
-            picked: Candidate | None = choices[int(folded) - 1]
+        number = _choice_number(text)
+        if number is not None and 1 <= number <= len(choices):
+            picked: Candidate | None = choices[number - 1]
         elif intent == "affirm" and len(choices) == 1:
             picked = choices[0]
         else:

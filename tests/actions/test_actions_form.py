@@ -774,3 +774,18 @@ async def test_a_name_spelt_like_another_province_is_kept(typed, tracker_for, do
         typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
     )
     assert events == {"contact_name": typed}
+
+
+@pytest.mark.parametrize("typed", ["2", "số 2", "so 2", "cái thứ 2", "chọn 2 ạ", "e chon 2 nhe"])
+async def test_a_button_number_typed_picks_it(answer_address, typed):
+    asked = await answer_address("12 Nguyen Dinh Chieu Q3 tphcm")
+    second = asked["address_choice_2"]
+    events = await answer_address(typed, slots=asked)
+    assert events["address_label"] == second, events
+
+
+@pytest.mark.parametrize("typed", ["2 3", "số 9", "9"])
+async def test_no_button_of_that_number_asks_again(answer_address, typed):
+    # Two numbers name no button; there are three buttons, not nine.
+    asked = await answer_address("12 Nguyen Dinh Chieu Q3 tphcm")
+    assert await answer_address(typed, slots=asked) == {"address": None}
