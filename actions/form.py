@@ -27,6 +27,7 @@ from actions.services import (
 from bot import phone
 from bot.address import Candidate, Resolution, phone_only, ward_question
 from bot.campaign import hooks
+from bot.names import name_in_message
 from bot.text import fold
 
 MAX_CHOICES = 5
@@ -45,6 +46,9 @@ _YES_FOLDED = frozenset(
     | {"um", "uhm", "dong y", "da dong y", "duoc a", "da duoc", "da co", "dc", "roi", "da roi"}
 )
 _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "được"})
+# Intents of a message whose name cue is no name given: a question ("tên em là gì?" is
+# filtered out by bot.names too), a correction of another answer.
+_NOT_A_NAME = frozenset({"faq", "stop", "human_handoff", "correct_phone", "correct_address"})
 # What the NLU reads small talk as, among the intents the address slot still takes (some
 # real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
@@ -507,6 +511,21 @@ class ValidateRequestForm(FormValidationAction):
             old_district_name=picked.old_district_name,
             old_ward_name=picked.old_ward_name,
         )
+
+    async def extract_contact_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The name after a name cue ("…, ten chi la Thu"; "tên em là An" at the name
+        question), given with the rest in one line or as the answer: the form then does
+        not ask it, and the cue is not stored as part of the name."""
+        text = str(tracker.latest_message.get("text") or "")
+        if text.startswith("/") or latest_intent(tracker) in _NOT_A_NAME:
+            return {}
+        asked = tracker.get_slot("requested_slot") == "contact_name"
+        if not asked and tracker.get_slot("contact_name"):
+            return {}
+        name = name_in_message(text)
+        return {} if name is None else {"contact_name": name}
 
     async def validate_contact_name(
         self,

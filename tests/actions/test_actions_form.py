@@ -789,3 +789,33 @@ async def test_no_button_of_that_number_asks_again(answer_address, typed):
     # Two numbers name no button; there are three buttons, not nine.
     asked = await answer_address("12 Nguyen Dinh Chieu Q3 tphcm")
     assert await answer_address(typed, slots=asked) == {"address": None}
+
+
+async def test_everything_in_one_line_keeps_the_name_out_of_the_address(run_form):
+    # Seen live: "…, nha chi o 25 ngo 102 Truong Chinh, Dong Da, Ha Noi, ten chi la Thu"
+    # stored the address with "ten chi la Thu" in it, then asked the name.
+    typed = (
+        "chao em, chi muon doi sim 4g cho so 0903 456 789, nha chi o 25 ngo 102 Truong Chinh,"
+        " Dong Da, Ha Noi, ten chi la Thu"
+    )
+    slots = {"request_type": "sim_swap"}
+    entities = [{"entity": "phone_number", "value": "0903 456 789"}]
+    values, events = await run_form(typed, slots, entities, intent="request_sim_swap")
+    assert values["address"] == "25 ngo 102 Truong Chinh, Dong Da, Ha Noi", events
+    assert values["contact_name"] == "chi Thu", events
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [("tên em là Nguyễn Văn An nhé", "Nguyễn Văn An"), ("ten chi la Thu", "chi Thu")],
+)
+async def test_a_name_cue_at_the_name_question_is_not_part_of_the_name(run_form, typed, name):
+    slots = {"requested_slot": "contact_name", "request_type": "sim_swap"}
+    values, events = await run_form(typed, slots)
+    assert values["contact_name"] == name, events
+
+
+async def test_asking_the_bots_name_gives_no_name(run_form):
+    slots = {"requested_slot": "phone_number", "request_type": "sim_swap"}
+    values, events = await run_form("em ten la gi vay", slots, intent="faq")
+    assert "contact_name" not in values, events

@@ -1,0 +1,58 @@
+"""The customer's name given in a message that says more ("…, ten chi la Thu").
+
+Customers often give everything in one line: the request, the phone, the address and
+their name. The name follows a name cue ("tên em là", "ten chi la", "tên:"); the address
+before it stops there (``bot.address.message``), and the form takes the name without
+asking it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.phone import NUMBER
+from bot.text import fold
+
+# "tên (của) em/chị/anh… là", "ten la", "tên:". "là" (or a colon) is required: "Tên Lửa"
+# is a street of Hồ Chí Minh City.
+NAME_CUE = re.compile(
+    r"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?"
+    r"(?:\s+(?P<who>em|e|tôi|toi|chị|chi|c|anh|a|mình|minh|cháu|chau|bác|bac|cô|co|chú|chu"
+    r"|ông|ong|bà|ba))?"
+    r"(?:\s+(?:là|la)(?!\w)|\s*:)",
+    re.I,
+)
+# Those who say "tên chị là Thu" are called so: the team calls back "chị Thu".
+_TITLES = frozenset({"chi", "anh", "co", "chu", "bac", "ong", "ba"})
+# Where the name stops: a comma or a sentence's end, a phone number, an address cue.
+_NAME_END = re.compile(
+    rf"[,;.!?\n]|{NUMBER.pattern}|(?<!\w)(?:sđt|sdt|địa\s*chỉ|dia\s*chi|đ/c|d/c)(?!\w)", re.I
+)
+_CLOSING = re.compile(r"(?:\s+(?:ạ|a|nhé|nhe|nha|nhá|đó|do))+$", re.I)
+_QUESTION_WORDS = frozenset({"gi", "j", "nao", "sao"})
+# A name is a few words; more is a sentence.
+MAX_NAME_WORDS = 5
+
+
+def name_in_message(text: str) -> str | None:
+    """The name after the last name cue of ``text``, as typed ("chi Thu" for "ten chi la
+    Thu", "Nguyễn Văn An" for "tên em là Nguyễn Văn An nhé"), or None: no cue, or no name
+    of one to five words with letters after it."""
+    cues = list(NAME_CUE.finditer(text))
+    if not cues:
+        return None
+    cue = cues[-1]
+    rest = text[cue.end() :]
+    end = _NAME_END.search(rest)
+    if end is not None:
+        rest = rest[: end.start()]
+    name = _CLOSING.sub("", " ".join(rest.split()))
+    words = name.split()
+    if not words or len(words) > MAX_NAME_WORDS or not any(ch.isalpha() for ch in name):
+        return None
+    if _QUESTION_WORDS & set(fold(name).split()):
+        return None  # "em tên là gì?": a question, not a name
+    who = cue.group("who")
+    if who is not None and fold(who) in _TITLES:
+        return f"{who} {name}"
+    return name

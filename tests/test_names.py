@@ -1,0 +1,38 @@
+"""``bot.names.name_in_message``: the name given with the rest of a message."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.names import name_in_message
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("..., Dong Da, Ha Noi, ten chi la Thu", "chi Thu"),  # called "chị Thu" back
+        ("tên em là Nguyễn Văn An nhé", "Nguyễn Văn An"),
+        ("Tên: Thu, sdt 0903456789", "Thu"),  # up to the comma
+        ("ten toi la Hung 0903456789", "Hung"),  # up to the phone
+        ("ten cua anh la Minh a", "anh Minh"),  # closing particle left out
+        ("ten la Lan, dia chi P5 Q3", "Lan"),
+        ("tên là Hoa, tên em là Lan", "Lan"),  # the last one given
+    ],
+)
+def test_the_name_after_its_cue(text: str, name: str) -> None:
+    assert name_in_message(text) == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "em ten la gi",  # a question
+        "duong Ten Lua, Binh Tan",  # a street: no "là" after "Tên"
+        "ten la",  # nothing after the cue
+        "ten em la mot nguoi rat dai dong khong ai nho",  # a sentence, not a name
+        "ten em la 0903456789",  # no letter before the number
+        "doi sim 4g",
+    ],
+)
+def test_no_name(text: str) -> None:
+    assert name_in_message(text) is None
