@@ -147,6 +147,21 @@ def _choice_number(text: str) -> int | None:
     return None
 
 
+async def _with_ward_added(text: str, tracker: Tracker) -> str | None:
+    """The address taken without a ward ("o Hue"), with the ward named at a later question
+    ("phuong Phu Hoi" typed at the name question) when that names one ward in its province:
+    the ward routes the request to its sales force. None otherwise."""
+    address = str(tracker.get_slot("address") or "")
+    units = tracker.get_slot("address_units") or {}
+    province = units.get("province_code")
+    if not address or not province or units.get("ward_code"):
+        return None
+    found = await resolve_address(text, province)
+    if found.status != "resolved" or found.ward_code is None:
+        return None
+    return f"{address}, {text}"
+
+
 def _clear_address_question() -> dict[str, Any]:
     slots: dict[str, Any] = {
         "address_status": None,
@@ -328,6 +343,8 @@ class ValidateRequestForm(FormValidationAction):
                 # 0903123459 o 12 Ly Thuong Kiet P. Hang Bai"), or the address alone at
                 # another question.
                 part = await address_beside_phone(text)
+            if part is None and tracker.get_slot("address") and await names_a_unit(text):
+                part = await _with_ward_added(text, tracker)
             if part is None or part == tracker.get_slot("address"):
                 return {}
             return {"address": part}

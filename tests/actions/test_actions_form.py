@@ -819,3 +819,21 @@ async def test_asking_the_bots_name_gives_no_name(run_form):
     slots = {"requested_slot": "phone_number", "request_type": "sim_swap"}
     values, events = await run_form("em ten la gi vay", slots, intent="faq")
     assert "contact_name" not in values, events
+
+
+async def test_a_ward_named_after_a_province_alone_is_added_to_the_address(run_form):
+    # Seen live: "o Hue" was taken (a province: enough to route advice), then "phuong Phu
+    # Hoi" typed at the name question was no name, and lost; the ward routes the request
+    # to its sales force.
+    first = resolve("Hue")
+    slots = {
+        "requested_slot": "contact_name",
+        "request_type": "advice",
+        "address": "Hue",
+        "address_label": first.label,
+        "address_units": first.to_dict(),
+    }
+    values, events = await run_form("phuong Phu Hoi", slots)
+    assert values["address"] == "Hue, phuong Phu Hoi", events
+    assert values["address_units"]["ward_name"] == "Phường Thuận Hóa", events
+    assert values.get("contact_name") is None, events
