@@ -8,10 +8,17 @@ fallback took carries a phone number and the request words of one request type (
 after the FallbackClassifier, gives it that request's intent with the classifier's own
 confidence for it. A message without a phone number is left to the fallback: "doi sim
 xong co mat danh ba khong" is a question, not a request.
+
+It also gives the request back to a message the classifier read as ``stop`` when the
+message has one request type's words and nothing that stops: "đổi sim cho số khác nữa"
+(one more request, after the first was sent) was answered "em đã dừng lại", the
+classifier taking "nữa" for "không … nữa". Any negation or stop word keeps ``stop``
+("thôi không đổi sim nữa", "hủy đổi sim").
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -28,33 +35,50 @@ from rasa.shared.nlu.constants import (
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
+    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.text import fold, normalize_token
 
 # The entity of the request words, the one of a phone number, and the intent of each
 # request type (the values of the request_type slot, which the synonyms give).
 REQUEST_ENTITY = "request_kind"
 PHONE_ENTITY = "phone_number"
 INTENT_PREFIX = "request_"
+STOP_INTENT = "stop"
+# Words (folded) that say stop, not "one more": negations, "thôi", "dừng", "hủy", "khỏi",
+# "để sau".
+STOP_WORDS = frozenset(
+    {"thoi", "thui", "khong", "ko", "k", "kg", "hong", "khoi", "dung", "huy", "ngung", "stop"}
+    | {"chua", "sau", "bo", "cancel", "never", "no"}
+)
 
 
-def request_intent(entities: list[dict[str, Any]]) -> str | None:
-    """The request intent the entities name: one request type's words and a phone number;
-    None otherwise (no data, or the words of two request types)."""
+def request_intent(entities: list[dict[str, Any]], with_phone: bool = True) -> str | None:
+    """The request intent the entities name: one request type's words and (``with_phone``)
+    a phone number; None otherwise (no data, or the words of two request types)."""
     kinds = {
         str(entity.get(ENTITY_ATTRIBUTE_VALUE))
         for entity in entities
         if entity.get(ENTITY_ATTRIBUTE_TYPE) == REQUEST_ENTITY
     }
     has_phone = any(entity.get(ENTITY_ATTRIBUTE_TYPE) == PHONE_ENTITY for entity in entities)
-    if len(kinds) != 1 or not has_phone:
+    if len(kinds) != 1 or (with_phone and not has_phone):
         return None
     return INTENT_PREFIX + kinds.pop()
 
 
+def says_stop(text: str) -> bool:
+    """Whether ``text`` has a word that says stop (see :data:`STOP_WORDS`)."""
+    words = re.findall(r"[^\W_]+", text)
+    return any(fold(word) in STOP_WORDS or normalize_token(word) in STOP_WORDS for word in words)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class RequestWithDataClassifier(GraphComponent, IntentClassifier):
-    """Turns the fallback of a message that is a request with its data into the request."""
+    """Turns the fallback of a message that is a request with its data, or the ``stop`` of
+    one that asks for one more, into the request."""
 
     @classmethod
     def required_components(cls) -> list[type]:
@@ -77,12 +101,19 @@ class RequestWithDataClassifier(GraphComponent, IntentClassifier):
         return cls(config)
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Replace ``nlu_fallback`` by the request the message's entities name."""
+        """Replace ``nlu_fallback`` (or a ``stop`` that says no stop) by the request the
+        message's entities name."""
         for message in messages:
             intent = message.get(INTENT) or {}
-            if intent.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME:
+            entities = message.get(ENTITIES) or []
+            if intent.get(INTENT_NAME_KEY) == DEFAULT_NLU_FALLBACK_INTENT_NAME:
+                name = request_intent(entities)
+            elif intent.get(INTENT_NAME_KEY) == STOP_INTENT and not says_stop(
+                str(message.get(TEXT) or "")
+            ):
+                name = request_intent(entities, with_phone=False)
+            else:
                 continue
-            name = request_intent(message.get(ENTITIES) or [])
             if name is None:
                 continue
             ranking = message.get(INTENT_RANKING_KEY) or []

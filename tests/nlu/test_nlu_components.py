@@ -412,3 +412,39 @@ def test_a_message_the_classifier_decided_is_left_alone() -> None:
     component = RequestWithDataClassifier.create({}, None, None, None)  # type: ignore[arg-type]
     (message,) = component.process([message])
     assert message.get("intent") == {"name": "inform", "confidence": 0.9}
+
+
+def _read_as_stop(text: str, entities: list[dict[str, str]]) -> dict[str, object]:
+    """The intent the component leaves on ``text``, which the classifier read as ``stop``
+    with the request second."""
+    message = Message(data={TEXT: text})
+    message.set("intent", {"name": "stop", "confidence": 0.85})
+    message.set(
+        "intent_ranking",
+        [{"name": "stop", "confidence": 0.85}, {"name": "request_sim_swap", "confidence": 0.11}],
+    )
+    message.set("entities", entities)
+    component = RequestWithDataClassifier.create({}, None, None, None)  # type: ignore[arg-type]
+    (message,) = component.process([message])
+    return message.get("intent")
+
+
+@pytest.mark.parametrize("text", ["doi sim cho so khac nua", "đổi sim cho số khác nữa"])
+def test_one_more_request_read_as_stop_is_the_request(text: str) -> None:
+    # Seen live, after a request was sent: "em đã dừng lại" to a customer asking for one
+    # more (the classifier takes "nữa" for "không … nữa").
+    assert _read_as_stop(text, [SWAP]) == {"name": "request_sim_swap", "confidence": 0.11}
+
+
+@pytest.mark.parametrize(
+    ("text", "entities"),
+    [
+        ("thôi không đổi sim nữa", [SWAP]),
+        ("ko doi sim nua", [SWAP]),  # teen-code negation
+        ("hủy đổi sim", [SWAP]),
+        ("dừng lại đi", []),  # no request words
+        ("đổi sim hay đăng ký mới nữa", [SWAP, NEW]),  # two requests: not one
+    ],
+)
+def test_a_stop_that_says_stop_stays_stop(text: str, entities: list[dict[str, str]]) -> None:
+    assert _read_as_stop(text, entities) == {"name": "stop", "confidence": 0.85}
