@@ -187,8 +187,19 @@ def _part_after(text: str, start: int) -> str:
     return whole
 
 
+# What is left of a request written after the address once its words are taken out
+# (bot.form's _without_request_words puts a comma in their place): "…, tp hcm, can doi sim
+# cho so 0908…" leaves ", can , cho so" before the number. Whole comma parts of such words
+# only ("Xóm Chợ" keeps its part).
+_GLUE_TAIL = re.compile(
+    r"(?:,\s*(?:(?:cần|can|cho|số|so|của|cua|là|la|muốn|muon|mình|minh|tôi|toi|em|e)"
+    r"(?!\w)\s*)*)+$",
+    re.I,
+)
+
+
 def _trimmed(text: str) -> str:
-    return _TRAILING.sub("", text).strip(" ,;.:-–")
+    return _GLUE_TAIL.sub("", _TRAILING.sub("", text).rstrip()).strip(" ,;.:-–")
 
 
 def _reading(text: str) -> tuple[str | None, ...]:

@@ -837,3 +837,16 @@ async def test_a_ward_named_after_a_province_alone_is_added_to_the_address(run_f
     assert values["address"] == "Hue, phuong Phu Hoi", events
     assert values["address_units"]["ward_name"] == "Phường Thuận Hóa", events
     assert values.get("contact_name") is None, events
+
+
+async def test_the_request_written_after_the_address_is_left_out_of_it(run_form):
+    # Seen live: "e o so 7 hem 45 duong 3/2 p11 q10 tp hcm, can doi sim cho so 0908 777 666"
+    # was read back as "so 7 hem 45 duong 3/2 p11 q10 tp hcm, can , cho so".
+    typed = "e o so 7 hem 45 duong 3/2 p11 q10 tp hcm, can doi sim cho so 0908 777 666"
+    start = typed.index("doi sim")
+    entities = [
+        {"entity": "request_kind", "value": "sim_swap", "start": start, "end": start + 7},
+        {"entity": "phone_number", "value": "0908 777 666"},
+    ]
+    values, events = await run_form(typed, {}, entities, intent="request_sim_swap")
+    assert values["address"] == "so 7 hem 45 duong 3/2 p11 q10 tp hcm", events

@@ -87,6 +87,16 @@ def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
         ),
         ("0903123456 88 Nguyen Van Cu, Long Bien, Ha Noi", "88 Nguyen Van Cu, Long Bien, Ha Noi"),
         ("0903123456 ad oi", None),  # Xã A Dơi, read at 0.55: small talk
+        # What the request words leave (the form puts a comma in their place) is no address:
+        # "…, can doi sim cho so 0908…" was stored as "… tp hcm, can , cho so".
+        (
+            "e o so 7 hem 45 duong 3/2 p11 q10 tp hcm, can , cho so 0908 777 666",
+            "so 7 hem 45 duong 3/2 p11 q10 tp hcm",
+        ),
+        (
+            "so 5 thon Cho, xa Nghi Phong, Nghe An, cho so 0908777666",
+            "so 5 thon Cho, xa Nghi Phong, Nghe An",
+        ),
         ("88 Nguyen Van Cu, Long Bien, Ha Noi", None),  # no phone number: not data typed early
     ],
 )
