@@ -15,11 +15,12 @@ from bot.text import fold
 
 # "tên (của) em/chị/anh… là", "ten la", "tên:". "là" (or a colon) is required: "Tên Lửa"
 # is a street of Hồ Chí Minh City.
+_WHO = r"em|e|tôi|toi|chị|chi|c|anh|a|mình|minh|cháu|chau|bác|bac|cô|co|chú|chu|ông|ong|bà|ba"
+# Or the speaker before it: "mình tên Tâm", "em tên Hằng", "chị tên là Thu".
 NAME_CUE = re.compile(
-    r"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?"
-    r"(?:\s+(?P<who>em|e|tôi|toi|chị|chi|c|anh|a|mình|minh|cháu|chau|bác|bac|cô|co|chú|chu"
-    r"|ông|ong|bà|ba))?"
-    r"(?:\s+(?:là|la)(?!\w)|\s*:)",
+    rf"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?(?:\s+(?P<who>{_WHO}))?"
+    r"(?:\s+(?:là|la)(?!\w)|\s*:)"
+    rf"|(?<!\w)(?P<speaker>{_WHO})\s+(?:tên|ten)(?!\w)(?:\s+(?:là|la)(?!\w)|\s*:)?",
     re.I,
 )
 # Those who say "tên chị là Thu" are called so: the team calls back "chị Thu".
@@ -52,7 +53,7 @@ def name_in_message(text: str) -> str | None:
         return None
     if _QUESTION_WORDS & set(fold(name).split()):
         return None  # "em tên là gì?": a question, not a name
-    who = cue.group("who")
+    who = cue.group("who") or cue.group("speaker")
     if who is not None and fold(who) in _TITLES:
         return f"{who} {name}"
     return name

@@ -7,7 +7,9 @@ fallback took carries a phone number and the request words of one request type (
 ``phone_number`` and ``request_kind``, see ``data/nlu/lookups.yml``), this component, run
 after the FallbackClassifier, gives it that request's intent with the classifier's own
 confidence for it. A message without a phone number is left to the fallback: "doi sim
-xong co mat danh ba khong" is a question, not a request.
+xong co mat danh ba khong" is a question, not a request. A message with a phone number
+and no request words is given the request, or ``inform``, when the classifier ranks it
+among its two best (see :func:`data_intent`): data the customer typed is not dropped.
 
 It also gives the request back to a message the classifier read as ``stop`` when the
 message has one request type's words and nothing that stops: "đổi sim cho số khác nữa"
@@ -69,6 +71,32 @@ def request_intent(entities: list[dict[str, Any]], with_phone: bool = True) -> s
     return INTENT_PREFIX + kinds.pop()
 
 
+DATA_INTENT = "inform"
+
+
+def data_intent(entities: list[dict[str, Any]], ranking: list[dict[str, Any]]) -> str | None:
+    """For a message with a phone number that the fallback took and no single request's
+    words name, the classifier's data or request reading when it is one of its two best: a
+    request, else ``inform`` (the form then asks which service). "sim 4g có mất phí không?
+    nếu không thì đổi cho mình với, số 0913…, địa chỉ 15 Nguyễn Trãi …" (``inform`` 0.47,
+    the swap 0.43) was answered "em chưa hiểu", the phone and the address lost. None
+    otherwise."""
+    if not any(entity.get(ENTITY_ATTRIBUTE_TYPE) == PHONE_ENTITY for entity in entities):
+        return None
+    best = [
+        str(entry.get(INTENT_NAME_KEY))
+        for entry in ranking
+        if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
+    ][:2]
+    requests = [name for name in best if name.startswith(INTENT_PREFIX)]
+    if requests and not any(
+        entity.get(ENTITY_ATTRIBUTE_TYPE) == REQUEST_ENTITY for entity in entities
+    ):
+        # (With the words of two request types, the form asks which one: ``inform``.)
+        return requests[0]
+    return DATA_INTENT if DATA_INTENT in best else None
+
+
 def says_stop(text: str) -> bool:
     """Whether ``text`` has a word that says stop (see :data:`STOP_WORDS`)."""
     words = re.findall(r"[^\W_]+", text)
@@ -107,7 +135,9 @@ class RequestWithDataClassifier(GraphComponent, IntentClassifier):
             intent = message.get(INTENT) or {}
             entities = message.get(ENTITIES) or []
             if intent.get(INTENT_NAME_KEY) == DEFAULT_NLU_FALLBACK_INTENT_NAME:
-                name = request_intent(entities)
+                name = request_intent(entities) or data_intent(
+                    entities, message.get(INTENT_RANKING_KEY) or []
+                )
             elif intent.get(INTENT_NAME_KEY) == STOP_INTENT and not says_stop(
                 str(message.get(TEXT) or "")
             ):

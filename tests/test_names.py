@@ -17,6 +17,9 @@ from bot.names import name_in_message
         ("ten cua anh la Minh a", "anh Minh"),  # closing particle left out
         ("ten la Lan, dia chi P5 Q3", "Lan"),
         ("tên là Hoa, tên em là Lan", "Lan"),  # the last one given
+        ("Mình tên Tâm", "Tâm"),  # the speaker before "tên", no "là"
+        ("Em tên Hằng", "Hằng"),
+        ("chị tên là Thu nhé", "chị Thu"),
     ],
 )
 def test_the_name_after_its_cue(text: str, name: str) -> None:

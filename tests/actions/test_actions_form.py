@@ -807,7 +807,11 @@ async def test_everything_in_one_line_keeps_the_name_out_of_the_address(run_form
 
 @pytest.mark.parametrize(
     ("typed", "name"),
-    [("tên em là Nguyễn Văn An nhé", "Nguyễn Văn An"), ("ten chi la Thu", "chi Thu")],
+    [
+        ("tên em là Nguyễn Văn An nhé", "Nguyễn Văn An"),
+        ("ten chi la Thu", "chi Thu"),
+        ("Em tên Hằng", "Hằng"),  # seen live: stored as "Em tên Hằng"
+    ],
 )
 async def test_a_name_cue_at_the_name_question_is_not_part_of_the_name(run_form, typed, name):
     slots = {"requested_slot": "contact_name", "request_type": "sim_swap"}

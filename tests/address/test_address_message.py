@@ -13,6 +13,11 @@ from bot.address import address_answer, address_beside_phone, address_in_message
         ("toi muon doi sim, sdt 0903123456, dia chi P.5 Q.3 tphcm", "P.5 Q.3 tphcm"),
         # "dc" is "địa chỉ" before an address; the phone after it, or its cue, ends it.
         ("sdt 0903123456 dc 12 Le Van Sy P13 Q3 tphcm", "12 Le Van Sy P13 Q3 tphcm"),
+        # The address stops where the name is given ("Mình tên Tâm" was kept in it).
+        (
+            "số 0913555443, địa chỉ 15 Nguyễn Trãi, Phường 2, TP Tân An, Long An. Mình tên Tâm",
+            "15 Nguyễn Trãi, Phường 2, TP Tân An, Long An",
+        ),
         # "địa chỉ cụ thể / chính xác" is one cue ("cụ thể" was kept in the address).
         ("ko nho dia chi cu the, o xa Nghi Phong huyen Nghi Loc", "xa Nghi Phong huyen Nghi Loc"),
         ("dia chi chinh xac: 12 Le Van Sy P13 Q3 tphcm", "12 Le Van Sy P13 Q3 tphcm"),
