@@ -49,6 +49,12 @@ _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "
 # Intents of a message whose name cue is no name given: a question ("tên em là gì?" is
 # filtered out by bot.names too), a correction of another answer.
 _NOT_A_NAME = frozenset({"faq", "stop", "human_handoff", "correct_phone", "correct_address"})
+_REQUESTS = frozenset({"request_sim_swap", "request_new_subscription", "request_advice"})
+# "cho số khác", "sdt khác", "thêm một số nữa", "thuê bao khác" (folded): another number.
+_ANOTHER_NUMBER = re.compile(
+    r"(?<!\w)(?:so|sdt|thue bao|sim)\s+(?:khac|nua)(?!\w)"
+    r"|(?<!\w)them\s+(?:1\s+|mot\s+)?(?:so|thue bao)(?!\w)"
+)
 # What the NLU reads small talk as, among the intents the address slot still takes (some
 # real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
@@ -296,6 +302,20 @@ class ValidateRequestForm(FormValidationAction):
             )
         return events
 
+    async def extract_phone_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A new request for another number ("đổi sim cho số khác nữa", after one was sent:
+        the phone stays known for the next request) asks the phone again, unless the
+        message gives the new one."""
+        if latest_intent(tracker) not in _REQUESTS or not tracker.get_slot("phone_number"):
+            return {}
+        entities = tracker.latest_message.get("entities") or []
+        if any(entity.get("entity") == "phone_number" for entity in entities):
+            return {}
+        text = fold(str(tracker.latest_message.get("text") or ""))
+        return {"phone_number": None} if _ANOTHER_NUMBER.search(text) else {}
+
     async def validate_phone_number(
         self,
         slot_value: Any,
@@ -304,6 +324,8 @@ class ValidateRequestForm(FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         """Keep the national form (what the customer reads back); re-ask on anything else."""
+        if slot_value is None:
+            return {"phone_number": None, "phone_error": None}  # asked again, no error
         text = str(slot_value or "")
         found = phone.find(text)
         if found is None:

@@ -854,3 +854,29 @@ async def test_the_request_written_after_the_address_is_left_out_of_it(run_form)
     ]
     values, events = await run_form(typed, {}, entities, intent="request_sim_swap")
     assert values["address"] == "so 7 hem 45 duong 3/2 p11 q10 tp hcm", events
+
+
+@pytest.mark.parametrize("typed", ["doi sim cho so khac nua", "đổi sim thêm một số nữa"])
+async def test_a_request_for_another_number_asks_the_phone_again(run_form, typed):
+    # Seen live: after one request was sent the phone stays known, and "đổi sim cho số
+    # khác nữa" went straight to the address question.
+    slots = {"phone_number": "0703111227"}
+    values, events = await run_form(typed, slots, intent="request_sim_swap")
+    assert values["phone_number"] is None, events
+    assert values.get("phone_error") is None, events
+
+
+async def test_a_request_for_another_number_with_it_takes_it(run_form):
+    slots = {"phone_number": "0703111227"}
+    entities = [{"entity": "phone_number", "value": "0703111228"}]
+    typed = "doi sim cho so khac 0703111228"
+    values, events = await run_form(typed, slots, entities, intent="request_sim_swap")
+    # Not cleared: Rasa's own mapping sets the new number from its entity.
+    assert values.get("phone_number", "not cleared") is not None, events
+
+
+async def test_a_request_for_the_same_number_keeps_it(run_form):
+    values, events = await run_form(
+        "tu van goi cuoc", {"phone_number": "0703111227"}, intent="request_advice"
+    )
+    assert values.get("phone_number", "0703111227") == "0703111227", events
