@@ -118,16 +118,21 @@ def _codes(choice: dict[str, Any]) -> tuple[Any, Any]:
 async def _names_the_place(text: str, tracker: Tracker) -> bool:
     """Whether ``text`` is, in a word or two, the place of the address already given: its
     province ("tphcm", "ha noi" typed after it) or its ward ("ben thanh"), read without
-    guessing. A full name that reads so ("Nguyễn Hải Dương") is longer; a name that reads
-    as a ward elsewhere in the province ("Quang Trung") is kept."""
+    guessing; or a city's short form, whichever ("tphcm" after an address in Huế). A full
+    name that reads so ("Nguyễn Hải Dương") is longer; a name that reads as a ward
+    elsewhere in the province ("Quang Trung") or as another province ("Long An") is kept."""
     units = tracker.get_slot("address_units") or {}
-    if not units.get("province_code") or len(fold(text).split()) > 2:
+    if len(fold(text).split()) > 2:
         return False
     found = await resolve_address(text)
+    if found.status not in {"resolved", "province_only"} or found.guessed:
+        return False
+    compact = "".join(fold(text).split())
+    if found.status == "province_only" and (compact.startswith("tp") or len(compact) <= 3):
+        # A city's short form ("tphcm", "hcm", "hn") is no one's name, whatever the address.
+        return found.ward_code is None and found.old_district_code is None
     return (
-        found.status in {"resolved", "province_only"}
-        and not found.guessed
-        and found.province_code == units.get("province_code")
+        found.province_code == units.get("province_code")
         and found.ward_code in {None, units.get("ward_code")}
         and found.old_district_code in {None, units.get("old_district_code")}
     )

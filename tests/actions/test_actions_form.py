@@ -880,3 +880,15 @@ async def test_a_request_for_the_same_number_keeps_it(run_form):
         "tu van goi cuoc", {"phone_number": "0703111227"}, intent="request_advice"
     )
     assert values.get("phone_number", "0703111227") == "0703111227", events
+
+
+@pytest.mark.parametrize("typed", ["tphcm", "hcm", "HN", "tp Hue"])
+async def test_a_citys_short_form_is_no_name_whatever_the_address(typed, tracker_for, domain):
+    # Seen live: "tphcm" typed at the name question after an address in Huế was stored as
+    # the name.
+    units = resolve("o Hue, phuong Phu Hoi").to_dict()
+    slots = {"requested_slot": "contact_name", "address_units": units}
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
+    )
+    assert events == {"contact_name": None}
