@@ -753,12 +753,20 @@ async def test_an_address_typed_with_the_phone_is_still_an_address(answer_addres
     assert events["address_pending"] == "so 5 ngo 12 p.Phuong Mai q.Dong Da HN", events
 
 
-@pytest.mark.parametrize("typed", ["tphcm", "TP HCM", "Quận 5", "P5", "ben thanh"])
-async def test_a_place_typed_at_the_name_question_is_no_name(typed, tracker_for, domain):
+@pytest.mark.parametrize(
+    ("address", "typed"),
+    [
+        *(("gần chợ Bến Thành, quận 1", t) for t in ("tphcm", "TP HCM", "Quận 5", "P5")),
+        ("gần chợ Bến Thành, quận 1", "ben thanh"),  # the address's own ward
+        # A city's short form, whatever the address.
+        *(("o Hue, phuong Phu Hoi", t) for t in ("tphcm", "hcm", "HN", "tp Hue")),
+    ],
+)
+async def test_a_place_typed_at_the_name_question_is_no_name(address, typed, tracker_for, domain):
     # Seen live: the address taken ("123 tran hung dao, phuong 5, quan 5": HCMC), the
     # customer added "tphcm", which became their name; "ben thanh" after "gần chợ Bến
-    # Thành, quận 1" too.
-    units = resolve("gần chợ Bến Thành, quận 1").to_dict()
+    # Thành, quận 1" too; and "tphcm" after an address in Huế.
+    units = resolve(address).to_dict()
     slots = {"requested_slot": "contact_name", "address_units": units}
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
@@ -880,15 +888,3 @@ async def test_a_request_for_the_same_number_keeps_it(run_form):
         "tu van goi cuoc", {"phone_number": "0703111227"}, intent="request_advice"
     )
     assert values.get("phone_number", "0703111227") == "0703111227", events
-
-
-@pytest.mark.parametrize("typed", ["tphcm", "hcm", "HN", "tp Hue"])
-async def test_a_citys_short_form_is_no_name_whatever_the_address(typed, tracker_for, domain):
-    # Seen live: "tphcm" typed at the name question after an address in Huế was stored as
-    # the name.
-    units = resolve("o Hue, phuong Phu Hoi").to_dict()
-    slots = {"requested_slot": "contact_name", "address_units": units}
-    events = await form.validate_contact_name(
-        typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
-    )
-    assert events == {"contact_name": None}
