@@ -28,7 +28,7 @@ from bot import phone
 from bot.address import Candidate, Resolution, phone_only, ward_question
 from bot.campaign import hooks
 from bot.names import name_in_message
-from bot.text import fold
+from bot.text import fold, words
 
 MAX_CHOICES = 5
 SKIP_VALUE = "-"
@@ -60,9 +60,7 @@ _ANOTHER_NUMBER = re.compile(
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
 # Intents of a message that may carry the address without a cue: data, or a request
 # given with its data in one line.
-_GIVES_DATA = frozenset(
-    {"inform", "request_sim_swap", "request_new_subscription", "request_advice"}
-)
+_GIVES_DATA = _REQUESTS | {"inform"}
 # What "không biết" / "không" is read as at a question between wards of one province.
 _DONT_KNOW = frozenset({"out_of_scope", "deny"})
 
@@ -70,8 +68,8 @@ _DONT_KNOW = frozenset({"out_of_scope", "deny"})
 def _affirms(text: str) -> bool:
     """Whether ``text`` is only a yes ("Đúng rồi!", "ok em", "vâng"), emoji and punctuation
     aside."""
-    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFC", text).lower())
-    return " ".join(fold(word) for word in words) in _YES_FOLDED or " ".join(words) in (
+    typed = words(unicodedata.normalize("NFC", text).lower())
+    return " ".join(fold(word) for word in typed) in _YES_FOLDED or " ".join(typed) in (
         _YES_AS_TYPED
     )
 
@@ -79,11 +77,11 @@ def _affirms(text: str) -> bool:
 def _within(text: str, pending: str) -> bool:
     """Whether the words of ``text`` run, in order, inside ``pending`` (diacritics, case and
     punctuation aside): "ha noi" in "…, Cầu Giấy, Hà Nội", not "a" in "Hà Nội"."""
-    words = re.findall(r"[^\W_]+", fold(text))
-    around = re.findall(r"[^\W_]+", fold(pending))
-    size = len(words)
+    typed = words(fold(text))
+    around = words(fold(pending))
+    size = len(typed)
     return size > 0 and any(
-        around[start : start + size] == words for start in range(len(around) - size + 1)
+        around[start : start + size] == typed for start in range(len(around) - size + 1)
     )
 
 
@@ -92,8 +90,7 @@ def _another_address(resolution: Resolution, asked: list[dict[str, Any]]) -> boo
     address on its own in a province none of the candidates lies in: a place below the
     province read without guessing, not a province alone ("Hà Nội" adds to the address)."""
     return (
-        resolution.status in {"resolved", "province_only"}
-        and not resolution.guessed
+        resolution.decided
         and resolution.province_code is not None
         and resolution.province_code not in {choice.get("province_code") for choice in asked}
         and (
@@ -125,7 +122,7 @@ async def _names_the_place(text: str, tracker: Tracker) -> bool:
     if len(fold(text).split()) > 2:
         return False
     found = await resolve_address(text)
-    if found.status not in {"resolved", "province_only"} or found.guessed:
+    if not found.decided:
         return False
     compact = "".join(fold(text).split())
     if found.status == "province_only" and (compact.startswith("tp") or len(compact) <= 3):
@@ -146,15 +143,15 @@ _NUMBER_WORDS_AFTER = frozenset({"a", "nhe", "nha"})
 
 def _choice_number(text: str) -> int | None:
     """The number of the button typed ("2", "số 2", "cái thứ 2 ạ"), or None."""
-    words = re.findall(r"[^\W_]+", fold(text))
-    digits = [index for index, word in enumerate(words) if word.isdigit()]
+    typed = words(fold(text))
+    digits = [index for index, word in enumerate(typed) if word.isdigit()]
     if len(digits) != 1:
         return None
     at = digits[0]
-    if all(word in _NUMBER_WORDS for word in words[:at]) and all(
-        word in _NUMBER_WORDS_AFTER for word in words[at + 1 :]
+    if all(word in _NUMBER_WORDS for word in typed[:at]) and all(
+        word in _NUMBER_WORDS_AFTER for word in typed[at + 1 :]
     ):
-        return int(words[at])
+        return int(typed[at])
     return None
 
 

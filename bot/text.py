@@ -77,6 +77,13 @@ TEENCODE: dict[str, str] = {
 }
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """The runs of letters and digits of ``text``, as typed: punctuation, emoji and
+    underscores apart ("Đúng rồi!" → ["Đúng", "rồi"])."""
+    return _LETTERS_AND_DIGITS.findall(text)
 
 
 def strip_diacritics(text: str) -> str:

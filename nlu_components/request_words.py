@@ -20,7 +20,6 @@ classifier taking "nữa" for "không … nữa". Any negation or stop word keep
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -41,7 +40,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.text import fold, normalize_token
+from bot.text import fold, normalize_token, words
 
 # The entity of the request words, the one of a phone number, and the intent of each
 # request type (the values of the request_type slot, which the synonyms give).
@@ -65,13 +64,16 @@ def request_intent(entities: list[dict[str, Any]], with_phone: bool = True) -> s
         for entity in entities
         if entity.get(ENTITY_ATTRIBUTE_TYPE) == REQUEST_ENTITY
     }
-    has_phone = any(entity.get(ENTITY_ATTRIBUTE_TYPE) == PHONE_ENTITY for entity in entities)
-    if len(kinds) != 1 or (with_phone and not has_phone):
+    if len(kinds) != 1 or (with_phone and not _has(entities, PHONE_ENTITY)):
         return None
     return INTENT_PREFIX + kinds.pop()
 
 
 DATA_INTENT = "inform"
+
+
+def _has(entities: list[dict[str, Any]], kind: str) -> bool:
+    return any(entity.get(ENTITY_ATTRIBUTE_TYPE) == kind for entity in entities)
 
 
 def data_intent(entities: list[dict[str, Any]], ranking: list[dict[str, Any]]) -> str | None:
@@ -81,7 +83,7 @@ def data_intent(entities: list[dict[str, Any]], ranking: list[dict[str, Any]]) -
     nếu không thì đổi cho mình với, số 0913…, địa chỉ 15 Nguyễn Trãi …" (``inform`` 0.47,
     the swap 0.43) was answered "em chưa hiểu", the phone and the address lost. None
     otherwise."""
-    if not any(entity.get(ENTITY_ATTRIBUTE_TYPE) == PHONE_ENTITY for entity in entities):
+    if not _has(entities, PHONE_ENTITY):
         return None
     best = [
         str(entry.get(INTENT_NAME_KEY))
@@ -89,9 +91,7 @@ def data_intent(entities: list[dict[str, Any]], ranking: list[dict[str, Any]]) -
         if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
     ][:2]
     requests = [name for name in best if name.startswith(INTENT_PREFIX)]
-    if requests and not any(
-        entity.get(ENTITY_ATTRIBUTE_TYPE) == REQUEST_ENTITY for entity in entities
-    ):
+    if requests and not _has(entities, REQUEST_ENTITY):
         # (With the words of two request types, the form asks which one: ``inform``.)
         return requests[0]
     return DATA_INTENT if DATA_INTENT in best else None
@@ -99,8 +99,9 @@ def data_intent(entities: list[dict[str, Any]], ranking: list[dict[str, Any]]) -
 
 def says_stop(text: str) -> bool:
     """Whether ``text`` has a word that says stop (see :data:`STOP_WORDS`)."""
-    words = re.findall(r"[^\W_]+", text)
-    return any(fold(word) in STOP_WORDS or normalize_token(word) in STOP_WORDS for word in words)
+    return any(
+        fold(word) in STOP_WORDS or normalize_token(word) in STOP_WORDS for word in words(text)
+    )
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

@@ -14,7 +14,7 @@ from bot.address.model import Resolution
 from bot.address.resolver import names_a_unit, resolve
 from bot.names import NAME_CUE
 from bot.phone import NUMBER
-from bot.text import fold
+from bot.text import fold, words
 
 # A cue that means "address" and nothing else; "dc"/"đc" is also teen-code for "được".
 # "địa chỉ cụ thể / chính xác" (the exact address) is one cue: "ko nho dia chi cu the, o xa
@@ -62,7 +62,7 @@ def address_in_message(text: str) -> str | None:
             continue
         if names_a_unit(part):
             return part
-        if cue.group("short") is None and _decided(resolve(part)):
+        if cue.group("short") is None and resolve(part).decided:
             return part
     return None
 
@@ -108,7 +108,7 @@ def address_answer(text: str) -> str:
         return whole
     found = resolve(part)
     if (
-        (names_a_unit(part) or _decided(found))
+        (names_a_unit(part) or found.decided)
         # Cut at a phone number, the part reads as the whole does: not when words after
         # the number name the province ("12 Le Loi P5, sdt 0903…, tphcm").
         and _reading_of(found) == _reading(whole)
@@ -129,12 +129,7 @@ def phone_only(text: str) -> bool:
     if NUMBER.search(text) is None:
         return False
     rest = _END.sub(" ", text)
-    return all(fold(word) in _AROUND_PHONE for word in re.findall(r"[^\W_]+", rest))
-
-
-def _decided(found: Resolution) -> bool:
-    """A province, or a place below it, read without guessing."""
-    return found.status in ("resolved", "province_only") and not found.guessed
+    return all(fold(word) in _AROUND_PHONE for word in words(rest))
 
 
 # Without a type word, how sure the resolver must be of a part beside a phone number: what
@@ -150,7 +145,7 @@ def _decided_below_province(part: str) -> bool:
     address)."""
     found = resolve(part)
     return (
-        _decided(found)
+        found.decided
         and found.confidence >= _UNMARKED_CONFIDENCE
         and (found.ward_code is not None or found.old_district_code is not None)
     )

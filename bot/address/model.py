@@ -77,6 +77,11 @@ class Resolution:
     guessed: bool = False
 
     @property
+    def decided(self) -> bool:
+        """A province, or a place below it, read without guessing."""
+        return self.status in ("resolved", "province_only") and not self.guessed
+
+    @property
     def label(self) -> str:
         """Current names read back to the customer; empty when no province is known."""
         parts = [name for name in (self.ward_name, self.province_name) if name]
