@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from bot.phone import CUE as PHONE_CUE
 from bot.phone import NUMBER
 from bot.text import fold
 
@@ -25,9 +26,11 @@ NAME_CUE = re.compile(
 )
 # Those who say "tên chị là Thu" are called so: the team calls back "chị Thu".
 _TITLES = frozenset({"chi", "anh", "co", "chu", "bac", "ong", "ba"})
-# Where the name stops: a comma or a sentence's end, a phone number, an address cue.
+# Where the name stops: a comma or a sentence's end, a phone number or its cue, an
+# address cue.
 _NAME_END = re.compile(
-    rf"[,;.!?\n]|{NUMBER.pattern}|(?<!\w)(?:sđt|sdt|địa\s*chỉ|dia\s*chi|đ/c|d/c)(?!\w)", re.I
+    rf"[,;.!?\n]|{NUMBER.pattern}|{PHONE_CUE.pattern}|(?<!\w)(?:địa\s*chỉ|dia\s*chi|đ/c|d/c)(?!\w)",
+    re.I,
 )
 _CLOSING = re.compile(r"(?:\s+(?:ạ|a|nhé|nhe|nha|nhá|đó|do))+$", re.I)
 _QUESTION_WORDS = frozenset({"gi", "j", "nao", "sao"})

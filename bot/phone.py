@@ -34,6 +34,11 @@ _NOISE = re.compile(r"[\s.\-()]")
 # holds the same pattern; a test keeps the two equal): +84, 84 or 0, a mobile prefix, nine
 # digits in all, spaced or dotted as typed, never part of a longer run of digits, so that
 # a house number typed after it ("0903123456 12 Lê Lợi") is not read into it.
+# What customers type before their number: "sđt", "số điện thoại", "số đt" ("đt" alone is
+# no cue: "ĐT 741" is a provincial road). Where an address or a name typed before it stops.
+CUE = re.compile(
+    r"(?<!\w)(?:sđt|sdt|số\s*điện\s*thoại|so\s*dien\s*thoai|số\s*đt|so\s*dt)(?!\w)", re.I
+)
 NUMBER = re.compile(r"(?<!\d)(?:\+?84|0)[\s.-]?[35789]\d(?:[\s.-]?\d){7}(?!\d)")
 
 

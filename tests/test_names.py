@@ -14,6 +14,7 @@ from bot.names import name_in_message
         ("tên em là Nguyễn Văn An nhé", "Nguyễn Văn An"),
         ("Tên: Thu, sdt 0903456789", "Thu"),  # up to the comma
         ("ten toi la Hung 0903456789", "Hung"),  # up to the phone
+        ("ten toi la Hung so dien thoai 0903456789", "Hung"),  # or its cue
         ("ten cua anh la Minh a", "anh Minh"),  # closing particle left out
         ("ten la Lan, dia chi P5 Q3", "Lan"),
         ("tên là Hoa, tên em là Lan", "Lan"),  # the last one given

@@ -13,6 +13,7 @@ import re
 from bot.address.model import Resolution
 from bot.address.resolver import names_a_unit, resolve
 from bot.names import NAME_CUE
+from bot.phone import CUE as PHONE_CUE
 from bot.phone import NUMBER
 from bot.text import fold, words
 
@@ -35,11 +36,7 @@ _LEADING = re.compile(r"[\s:;,.\-–]+|\w+", re.UNICODE)
 # Where the address stops: a phone number (as bot.phone finds one), its cue ("đt" alone is
 # no cue: "ĐT 741" is a provincial road; before the number it is trimmed as a closing
 # word), or a name's cue ("…, ten chi la Thu": bot.names).
-_END = re.compile(
-    r"(?<!\w)(?:sđt|sdt|số\s*điện\s*thoại|so\s*dien\s*thoai|số\s*đt|so\s*dt)(?!\w)"
-    rf"|{NUMBER.pattern}|{NAME_CUE.pattern}",
-    re.I,
-)
+_END = re.compile(rf"{PHONE_CUE.pattern}|{NUMBER.pattern}|{NAME_CUE.pattern}", re.I)
 # A closing "được không" ("… dc ko?": is that all right) is a question, not the address.
 _TRAILING = re.compile(
     r"(?:[\s,;.?\-–]|(?<!\w)(?:ạ|nhé|nhe|nha|đt|dt)(?!\w)"
