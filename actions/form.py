@@ -21,6 +21,7 @@ from actions.services import (
     address_answer,
     address_beside_phone,
     address_in_message,
+    names_a_province,
     names_a_unit,
     resolve_address,
 )
@@ -85,10 +86,13 @@ def _within(text: str, pending: str) -> bool:
     )
 
 
-def _another_address(resolution: Resolution, asked: list[dict[str, Any]]) -> bool:
-    """Whether ``resolution`` (of the text typed at a question between candidates) is an
-    address on its own in a province none of the candidates lies in: a place below the
-    province read without guessing, not a province alone ("Hà Nội" adds to the address)."""
+async def _another_address(text: str, resolution: Resolution, asked: list[dict[str, Any]]) -> bool:
+    """Whether ``text`` (typed at a question between candidates, read as ``resolution``) is
+    an address on its own in a province none of the candidates lies in: a place below the
+    province read without guessing, not a province alone ("Hà Nội" adds to the address),
+    in a text that names its province or a unit with its type word. A name that is also a
+    place somewhere ("Nguyen Thi Hoa": Xã Thị Hoa of Cao Bằng) is no address: it replaced
+    the one in Hà Nội the customer was choosing a ward of."""
     return (
         resolution.decided
         and resolution.province_code is not None
@@ -98,6 +102,7 @@ def _another_address(resolution: Resolution, asked: list[dict[str, Any]]) -> boo
             or resolution.old_district_code is not None
             or resolution.old_ward_code is not None
         )
+        and (await names_a_unit(text) or await names_a_province(text))
     )
 
 
@@ -334,7 +339,10 @@ class ValidateRequestForm(FormValidationAction):
             try:
                 found = phone.parse(text)
             except phone.InvalidPhoneError:
-                return {"phone_number": None, "phone_error": "invalid"}
+                # A number that is no mobile number, or no number at all ("e o can tho",
+                # "khong nho so"): "the number you typed is wrong" only for the former.
+                error = "invalid" if any(ch.isdigit() for ch in text) else "missing"
+                return {"phone_number": None, "phone_error": error}
         return {"phone_number": found.national, "phone_error": None}
 
     async def extract_address(
@@ -462,7 +470,7 @@ class ValidateRequestForm(FormValidationAction):
         resolution = await resolve_address(text)
         nothing = _no_place(resolution)  # "Hùng", "tôi không biết"
         asked = tracker.get_slot("address_choices") or []
-        if status == "ambiguous" and _another_address(resolution, asked):
+        if status == "ambiguous" and await _another_address(text, resolution, asked):
             # A whole address elsewhere, typed at the question ("12 Nguyen Dinh Chieu, P. Le
             # Dai Hanh, Hai Ba Trung, Ha Noi" when asked among the wards of Quận 3, Hồ Chí
             # Minh City): the address given again, read alone rather than after the one it

@@ -34,6 +34,11 @@ async def names_a_unit(text: str) -> bool:
     return await asyncio.to_thread(address.names_a_unit, text)
 
 
+async def names_a_province(text: str) -> bool:
+    """Whether the text names a province plainly (see ``bot.address.names_a_province``)."""
+    return await asyncio.to_thread(address.names_a_province, text)
+
+
 async def address_in_message(text: str) -> str | None:
     """The address part after an address cue (see ``bot.address.address_in_message``)."""
     return await asyncio.to_thread(address.address_in_message, text)

@@ -29,6 +29,7 @@ from bot.address.message import (  # noqa: E402 - after the choice too
 from bot.address.model import Candidate, Resolution, Status  # noqa: E402
 from bot.address.resolver import (  # noqa: E402 - after the choice of compiled or pure
     list_provinces,
+    names_a_province,
     names_a_unit,
     province_by_code,
     resolve,
@@ -45,6 +46,7 @@ __all__ = [
     "address_beside_phone",
     "address_in_message",
     "list_provinces",
+    "names_a_province",
     "names_a_unit",
     "phone_only",
     "province_by_code",

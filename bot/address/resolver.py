@@ -3359,6 +3359,20 @@ def names_a_unit(text: str) -> bool:
     )
 
 
+def names_a_province(text: str) -> bool:
+    """Whether ``text`` names a province plainly, current or old ("Hà Nội", "tphcm", "Tỉnh
+    Hà Tây"; not after a street word, not as a typo): with a ward named with its type word
+    (:func:`names_a_unit`), what makes a text typed at a question about another address an
+    address of its own rather than a name that happens to be a place ("Nguyễn Thị Hoa": Xã
+    Thị Hoa of Cao Bằng)."""
+    data = load()
+    tokens = _tokens(unicodedata.normalize("NFC", text))
+    return any(
+        match.score >= _NAMED and match.reading.sample.level in _PROVINCE_LEVELS
+        for match in _exact_matches(data, tokens).matches
+    )
+
+
 def list_provinces() -> list[tuple[str, str]]:
     """(code, name) of the 34 current provinces, by code."""
     data = load()

@@ -46,12 +46,23 @@ async def test_phone_forms_customers_type_are_accepted(
     assert events == {"phone_number": national, "phone_error": None}
 
 
-@pytest.mark.parametrize("typed", ["123", "0241234567", "khong nho so", "09012345678901"])
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("123", "invalid"),
+        ("0241234567", "invalid"),
+        ("09012345678901", "invalid"),
+        # No number at all: not "the number you typed is wrong" (seen live: "e o can tho",
+        # the customer's province, typed at the phone question).
+        ("khong nho so", "missing"),
+        ("e o can tho", "missing"),
+    ],
+)
 async def test_invalid_phone_is_asked_again_with_the_error_variation(
-    typed, tracker_for, dispatcher, domain
+    typed, error, tracker_for, dispatcher, domain
 ):
     events = await form.validate_phone_number(typed, dispatcher, tracker_for(text=typed), domain)
-    assert events == {"phone_number": None, "phone_error": "invalid"}
+    assert events == {"phone_number": None, "phone_error": error}
     assert dispatcher.messages == []  # the text comes from utter_ask_phone_number's variation
 
 
@@ -725,6 +736,21 @@ async def test_a_whole_address_elsewhere_typed_at_the_question_replaces_the_firs
     assert all(label is None or "Hà Nội" in label for label in labels), events
     if events["address"] is not None:
         assert events["address_units"]["province_code"] == "01", events
+
+
+@pytest.mark.parametrize("typed", ["Nguyen Thi Hoa", "Nguyễn Thị Hoa", "Lan"])
+async def test_a_name_that_is_a_place_elsewhere_does_not_replace_the_address(answer_address, typed):
+    # Seen live: asked which ward Phường Phương Mai (Hà Nội) became, the customer typed
+    # their name; "Nguyen Thi Hoa" reads as Xã Thị Hoa of Cao Bằng, and replaced the
+    # address in Hà Nội. It names no province and no unit with its type word: no address
+    # of its own, and the address typed stays, asked about in Hà Nội.
+    typed_first = "so 5 ngo 12 pho phuong mai dong da hn"
+    asked = await answer_address(typed_first)
+    assert asked["address_status"] == "ambiguous", asked
+    events = await answer_address(typed, slots=asked)
+    assert events.get("address") in (None, typed_first), events
+    units = events.get("address_units") or {}
+    assert units.get("province_code") in (None, "01"), events
 
 
 async def test_a_ward_named_at_the_question_between_provinces_is_read_with_the_rest(

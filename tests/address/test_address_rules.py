@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.address import Resolution, names_a_unit, resolve, resolve_in_province
+from bot.address import (
+    Resolution,
+    names_a_province,
+    names_a_unit,
+    resolve,
+    resolve_in_province,
+)
 from bot.address.data import (
     OLD_DISTRICT,
     OLD_WARD,
@@ -1063,6 +1069,15 @@ def test_names_a_unit_tells_addresses_from_chat() -> None:
     assert resolve("ad ơi").ward_name == "Xã A Dơi"
     for text in ("ad ơi", "dung lai", "tôi đồng ý đổi sim 4G tại nhà", "ghi nhầm phường rồi"):
         assert not names_a_unit(text), text
+
+
+def test_names_a_province_tells_an_address_from_a_name_that_is_a_place() -> None:
+    # "Nguyen Thi Hoa" reads as Xã Thị Hoa of Cao Bằng, and names no province: a name.
+    assert resolve("Nguyen Thi Hoa").province_code == "04"
+    for text in ("Ha Noi", "tphcm", "12 Nguyen Dinh Chieu, P. Le Dai Hanh, Hai Ba Trung, Ha Noi"):
+        assert names_a_province(text), text
+    for text in ("Nguyen Thi Hoa", "Lan", "P.5 Q.3", "duong Ha Noi, Thu Duc"):
+        assert not names_a_province(text), text
 
 
 def test_a_ward_named_only_as_a_street_is_not_decided() -> None:
