@@ -24,6 +24,13 @@ NAME_CUE = re.compile(
     rf"|(?<!\w)(?P<speaker>{_WHO})\s+(?:tên|ten)(?!\w)(?:\s+(?:là|la)(?!\w)|\s*:)?",
     re.I,
 )
+# Or the speaker introducing themselves as the message opens, after a greeting perhaps:
+# "Mình là Hoa, muốn đổi sim…", "chào shop, em là Nguyễn Thị Lan". The name is the run of
+# words typed with a capital after "là": "mình là khách hàng", "em là sinh viên" name no one.
+_INTRO = re.compile(
+    r"^\W*(?i:(?:(?:chào|chao|xin chào|xin chao|alo|hi|hello)(?:\s+[^\W\d_]+){0,2}?[\s,.!?]+)?"
+    rf"(?P<speaker>{_WHO})\s+(?:là|la))\s+(?P<name>(?:[^\W\d_]+\s*)+)",
+)
 # Those who say "tên chị là Thu" are called so: the team calls back "chị Thu".
 _TITLES = frozenset({"chi", "anh", "co", "chu", "bac", "ong", "ba"})
 # Where the name stops: a comma or a sentence's end, a phone number or its cue, an
@@ -44,7 +51,7 @@ def name_in_message(text: str) -> str | None:
     of one to five words with letters after it."""
     cues = list(NAME_CUE.finditer(text))
     if not cues:
-        return None
+        return _introduced(text)
     cue = cues[-1]
     rest = text[cue.end() :]
     end = _NAME_END.search(rest)
@@ -60,3 +67,20 @@ def name_in_message(text: str) -> str | None:
     if who is not None and fold(who) in _TITLES:
         return f"{who} {name}"
     return name
+
+
+def _introduced(text: str) -> str | None:
+    """The name the message opens with ("Mình là Hoa, …"): the words after "là" typed with
+    a capital, one to five of them; None otherwise."""
+    found = _INTRO.match(text)
+    if found is None:
+        return None
+    name: list[str] = []
+    for word in found.group("name").split():
+        if not word[0].isupper():
+            break
+        name.append(word)
+    if not name or len(name) > MAX_NAME_WORDS:
+        return None
+    who = found.group("speaker")
+    return f"{who} {' '.join(name)}" if fold(who) in _TITLES else " ".join(name)

@@ -21,6 +21,12 @@ from bot.names import name_in_message
         ("Mình tên Tâm", "Tâm"),  # the speaker before "tên", no "là"
         ("Em tên Hằng", "Hằng"),
         ("chị tên là Thu nhé", "chị Thu"),
+        # The speaker introducing themselves as the message opens (seen live: "Mình là
+        # Hoa, muốn đổi sim 4g cho số …" kept the number and address, lost the name).
+        ("Mình là Hoa, muốn đổi sim 4g cho số 0912 345 678", "Hoa"),
+        ("chào shop, em là Nguyễn Thị Lan", "Nguyễn Thị Lan"),
+        ("Alo em là Lan đây", "Lan"),  # the words typed with a capital
+        ("chi la Thu nhe", "chi Thu"),
     ],
 )
 def test_the_name_after_its_cue(text: str, name: str) -> None:
@@ -36,6 +42,9 @@ def test_the_name_after_its_cue(text: str, name: str) -> None:
         "ten em la mot nguoi rat dai dong khong ai nho",  # a sentence, not a name
         "ten em la 0903456789",  # no letter before the number
         "doi sim 4g",
+        "mình là khách hàng của mobifone",  # "là" then no word typed with a capital
+        "em là sinh viên",
+        "minh la hoa",  # all lower case: not told from "là" + a common word
     ],
 )
 def test_no_name(text: str) -> None:
