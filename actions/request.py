@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -15,10 +16,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent
-from actions.services import submit
+from actions.services import cancel_request, submit
 from bot.campaign import hooks
 from bot.phone import mask
 from bot.requests import InvalidDraft, RequestDraft
+from bot.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +137,16 @@ class ActionHandoff(Action):
         ]
 
 
+# Words that cancel a request already sent ("hủy yêu cầu", "không cần nữa"), as opposed to
+# ending the chat ("thôi", "dừng lại"), folded.
+_CANCEL = re.compile(r"\b(?:huy|cancel)\b|\b(?:khong|ko|k|hong) (?:can|doi|lay|muon doi) nua\b")
+
+
 class ActionStop(Action):
-    """The customer stopped: leave the form and forget the half-collected request."""
+    """The customer stopped: leave the form and forget the half-collected request. Said
+    after a request was sent, outside a form, with a cancel word ("hủy yêu cầu"), the
+    request is cancelled in the store: "em đã dừng lại" alone left it with the team, who
+    called back. ``stop_status`` picks the reply's variation."""
 
     def name(self) -> str:
         return "action_stop"
@@ -144,7 +154,19 @@ class ActionStop(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *_cleared()]
+        events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), *_cleared()]
+        reference = tracker.get_slot("request_reference")
+        if tracker.active_loop_name or not reference:
+            return [*events, SlotSet("stop_status", None)]
+        if not _CANCEL.search(fold(str(tracker.latest_message.get("text") or ""))):
+            return [*events, SlotSet("stop_status", "kept")]
+        try:
+            outcome = await cancel_request(str(reference), tracker.sender_id)
+        except Exception:
+            log.exception("request %s not cancelled", reference)
+            outcome = "error"
+        log.info("request %s: customer cancel → %s", reference, outcome)
+        return [*events, SlotSet("stop_status", outcome)]
 
 
 _CORRECTIONS: dict[str, tuple[str, ...]] = {

@@ -59,3 +59,8 @@ async def address_beside_phone(text: str) -> str | None:
 async def submit(draft: RequestDraft) -> SubmitOutcome:
     """Store (or find) the request through the one service every channel uses."""
     return await asyncio.to_thread(lambda: get_service().submit(draft, actor="bot"))
+
+
+async def cancel_request(reference: str, sender_id: str) -> str:
+    """Cancel a request the conversation sent (see ``RequestService.cancel_by_sender``)."""
+    return await asyncio.to_thread(lambda: get_service().cancel_by_sender(reference, sender_id))

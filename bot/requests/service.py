@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import phone as phones
 from bot.requests import lifecycle
 from bot.requests.errors import IllegalTransition, InvalidDraft, UnknownRequest
-from bot.requests.outbox import KIND_NEW_REQUEST, Outbox
+from bot.requests.outbox import KIND_NEW_REQUEST, KIND_STATUS_CHANGED, Outbox
 from bot.requests.reference import new_reference, normalize_reference
 from bot.requests.schema import OPEN_PREDICATE, outbox, request_events, sim_requests, teams
 from bot.routing import Directory, RouteDecision, UnknownUnit
@@ -713,6 +713,30 @@ class RequestService:
         if view.campaign:
             self._funnel_moved(view, to_status, now)
         return self.get(view.reference)
+
+    def cancel_by_sender(self, reference: str, sender_id: str) -> str:
+        """The customer cancels a request from the conversation that sent it ("hủy yêu
+        cầu" after the read-back was confirmed): ``"cancelled"``, and the team's chat
+        messages are edited to say so (a ``status_changed`` outbox row, as after a change
+        in the console); ``"closed"`` when nothing is left to cancel (done, unreachable or
+        cancelled already); ``"not_yours"`` when another conversation sent it (found by
+        its phone number, which anyone can type: 9090 cancels it)."""
+        view = self.get(reference)
+        if view.sender_id != sender_id:
+            return "not_yours"
+        if not view.is_open:
+            return "closed"
+        try:
+            self.transition(
+                view.reference, lifecycle.CANCELLED, "customer", "hủy trong cuộc trò chuyện"
+            )
+        except IllegalTransition:
+            return "closed"  # closed by the team meanwhile
+        if self.outbox.messages_for(view.reference):
+            self.outbox.enqueue(
+                view.reference, view.team_id, KIND_STATUS_CHANGED, {"reference": view.reference}
+            )
+        return "cancelled"
 
 
 def iter_requests(sessions: sessionmaker[Session], batch: int = 500) -> Iterator[RequestView]:

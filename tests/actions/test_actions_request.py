@@ -146,3 +146,57 @@ async def test_address_correction_clears_the_resolution_too(tracker_for, dispatc
     cleared = set(_slots(events))
     assert {"address", "address_units", "address_label", "address_status"} <= cleared
     assert "phone_number" not in cleared
+
+
+async def _sent(tracker_for, dispatcher, domain, phone):
+    """A request confirmed in the tracker's conversation; the slots the submit set."""
+    tracker = tracker_for(slots=_filled(phone_number=phone))
+    return _slots(await ActionSubmitRequest().run(dispatcher, tracker, domain))
+
+
+@pytest.mark.parametrize(
+    ("typed", "phone"),
+    [
+        ("huỷ yêu cầu", "0901234571"),
+        ("thôi không cần nữa", "0901234572"),
+        ("ko doi nua", "0901234573"),
+    ],
+)
+async def test_a_cancel_after_the_request_was_sent_cancels_it(
+    tracker_for, dispatcher, domain, typed, phone
+):
+    # Seen live: "huỷ yêu cầu" right after the request was sent got "em đã dừng lại", and
+    # the request stayed with the team, who would call back.
+    from bot.requests import get_service
+
+    sent = await _sent(tracker_for, dispatcher, domain, phone)
+    reference = sent["request_reference"]
+    tracker = tracker_for(text=typed, intent="stop", slots=sent)
+    events = await ActionStop().run(dispatcher, tracker, domain)
+    assert _slots(events)["stop_status"] == "cancelled"
+    assert get_service().get(reference).status == "cancelled"
+    # Said again, nothing is left to cancel.
+    again = await ActionStop().run(dispatcher, tracker, domain)
+    assert _slots(again)["stop_status"] == "closed"
+
+
+async def test_a_stop_without_a_cancel_word_keeps_the_request_sent(tracker_for, dispatcher, domain):
+    from bot.requests import get_service
+
+    sent = await _sent(tracker_for, dispatcher, domain, "0901234574")
+    tracker = tracker_for(text="thôi", intent="stop", slots=sent)
+    events = await ActionStop().run(dispatcher, tracker, domain)
+    assert _slots(events)["stop_status"] == "kept"
+    assert get_service().get(sent["request_reference"]).status == "new"
+
+
+async def test_a_cancel_during_another_request_only_drops_that_one(tracker_for, dispatcher, domain):
+    # A second request begun after the first was sent: "hủy" stops the form, the first
+    # request stands.
+    from bot.requests import get_service
+
+    sent = await _sent(tracker_for, dispatcher, domain, "0901234575")
+    tracker = tracker_for(text="hủy", intent="stop", slots=sent, active_loop="request_form")
+    events = await ActionStop().run(dispatcher, tracker, domain)
+    assert _slots(events)["stop_status"] is None
+    assert get_service().get(sent["request_reference"]).status == "new"

@@ -98,3 +98,41 @@ def test_two_presses_at_once_only_one_wins(pg_service):
     assert len(wins) == 1 and len(losses) == 7
     accepted = [e for e in pg_service.history(ref) if e.to_status == "accepted"]
     assert [e.actor for e in accepted] == [f"staff:{wins[0]}"]
+
+
+def test_the_customer_cancels_from_the_conversation_that_sent_it(service):
+    # "hủy yêu cầu" after the request was sent: it is cancelled (the team would still call
+    # back), with the customer as the actor, and the team's posted message is queued for
+    # an edit, as after a change in the console.
+    ref = submit(service).reference
+    service.transition(ref, "assigned", "dispatcher")
+    service.outbox.record_message(ref, chat_id=-100, message_id=7, purpose="new_request")
+    assert service.cancel_by_sender(ref, "u1") == "cancelled"
+    view = service.get(ref)
+    assert view.status == "cancelled" and view.closed_at is not None
+    assert service.history(ref)[-1].actor == "customer"
+    assert service.outbox.has_kind(ref, "status_changed")
+    # Nothing is left to cancel the second time.
+    assert service.cancel_by_sender(ref, "u1") == "closed"
+
+
+def test_a_request_never_posted_is_cancelled_without_an_edit(service):
+    ref = submit(service, phone="0901234568").reference
+    assert service.cancel_by_sender(ref, "u1") == "cancelled"
+    assert not service.outbox.has_kind(ref, "status_changed")
+
+
+def test_another_conversation_cannot_cancel_a_request(service):
+    # Found by its phone number (a second request for the same number finds it), which
+    # anyone can type: only the conversation that sent it cancels it from the chat.
+    ref = submit(service, phone="0901234569").reference
+    assert service.cancel_by_sender(ref, "someone-else") == "not_yours"
+    assert service.get(ref).status == "new"
+
+
+def test_a_closed_request_is_not_cancelled(service):
+    ref = submit(service, phone="0901234570").reference
+    for status in ("assigned", "accepted", "done"):
+        service.transition(ref, status, "t")
+    assert service.cancel_by_sender(ref, "u1") == "closed"
+    assert service.get(ref).status == "done"
