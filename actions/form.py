@@ -593,6 +593,10 @@ class ValidateRequestForm(FormValidationAction):
         if _affirms(text):
             # "đúng rồi", "ok": a yes, not a name; the question again (the name may follow).
             return {"contact_name": None}
+        if sum(ch.isalpha() for ch in text) < 2 or _choice_number(text) is not None:
+            # One letter ("Q", "a": a slip), or a button's number typed late ("cái thứ 1"):
+            # no name; the question again.
+            return {"contact_name": None}
         if await names_a_unit(text) or await _names_the_place(text, tracker):
             # A place added after the address was taken ("tphcm", "Quận 5", "ben thanh"),
             # no name: a person's name has no type word of a unit in it.

@@ -190,8 +190,22 @@ _GLUE_TAIL = re.compile(
 )
 
 
+# "ạ" typed without its dot closes many answers ("…, Nghe An a"): a closing lower-case
+# "a" after a word of letters that labels no lettered place ("Khu A", "tổ a", "ấp A",
+# "lô a", "5 a" keep it).
+_CLOSING_A = re.compile(r"(?<!\w)(?P<before>[^\W\d_]+)[\s,.!]+a[\s.!]*$")
+_LETTERED = frozenset(
+    {"khu", "to", "ap", "lo", "day", "block", "nha", "tang", "phong", "kp", "khom", "doi", "pho"}
+    | {"xom", "thon", "so", "hem", "ngo", "kiet", "ngach", "khoi", "cum", "lau", "toa"}
+)
+
+
 def _trimmed(text: str) -> str:
-    return _GLUE_TAIL.sub("", _TRAILING.sub("", text).rstrip()).strip(" ,;.:-–")
+    trimmed = _GLUE_TAIL.sub("", _TRAILING.sub("", text).rstrip()).strip(" ,;.:-–")
+    closing = _CLOSING_A.search(trimmed)
+    if closing is not None and fold(closing.group("before")) not in _LETTERED:
+        return _trimmed(trimmed[: closing.start("before") + len(closing.group("before"))])
+    return trimmed
 
 
 def _reading(text: str) -> tuple[str | None, ...]:

@@ -339,6 +339,25 @@ async def test_a_name_spelt_like_a_yes_is_kept(typed, tracker_for, domain):
     assert events == {"contact_name": typed}
 
 
+@pytest.mark.parametrize("typed", ["Q", "a", "cái thứ 1", "số 2"])
+async def test_a_slip_or_a_buttons_number_at_the_name_question_is_no_name(
+    typed, tracker_for, domain
+):
+    # One letter, or the number of a button asked before, was stored as the name.
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed), domain
+    )
+    assert events == {"contact_name": None}
+
+
+@pytest.mark.parametrize("typed", ["Vy", "Út", "chị Ba"])
+async def test_a_short_name_is_kept(typed, tracker_for, domain):
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed), domain
+    )
+    assert events == {"contact_name": typed}
+
+
 async def test_name_is_kept_trimmed(tracker_for, dispatcher, domain):
     events = await form.validate_contact_name(
         "  Nguyễn   Thị Lan ", dispatcher, tracker_for(), domain

@@ -129,6 +129,11 @@ def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
         # the province after the phone number: the part before it reads otherwise
         ("12 Le Loi P5, sdt 0903123463, tphcm", "12 Le Loi P5, sdt 0903123463, tphcm"),
         ("  12/3 Le Van Sy P13 Q3 tphcm ", "12/3 Le Van Sy P13 Q3 tphcm"),
+        # "ạ" typed without its dot closes it; a lettered place keeps its letter
+        ("xom 3 Dien Hoa Dien Chau Nghe An a", "xom 3 Dien Hoa Dien Chau Nghe An"),
+        ("12 Le Loi p Ben Nghe q1 hcm nhe a", "12 Le Loi p Ben Nghe q1 hcm"),
+        ("12 Le Loi p5 q3 hcm, to a", "12 Le Loi p5 q3 hcm, to a"),
+        ("so 3 Le Loi p Ben Nghe q1 hcm, khu pho a", "so 3 Le Loi p Ben Nghe q1 hcm, khu pho a"),
     ],
 )
 def test_an_answer_to_the_address_question_keeps_its_address_part(text: str, answer: str) -> None:
