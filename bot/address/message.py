@@ -22,7 +22,12 @@ from bot.text import fold, words
 # Nghi Phong …" kept "cu the, o xa …" ("cụ", "thế" alone open names: Thế Lữ).
 _CUE = re.compile(
     r"(?<!\w)(?:(?:địa\s*chỉ|đ/c|d/c|đ\.c|dia\s*chi)"
-    r"(?:\s+(?:cụ\s*thể|cu\s*the|chính\s*xác|chinh\s*xac))?|(?P<short>đc|dc))(?!\w)",
+    r"(?:\s+(?:cụ\s*thể|cu\s*the|chính\s*xác|chinh\s*xac))?|(?P<short>đc|dc)"
+    # "nhà (em) ở …": where the customer lives ("… cho so 0905…, nha o 45 Nguyen Van Linh,
+    # Da Nang" lost its address: no unit named with its type word, and beside a phone
+    # number a province alone is not taken).
+    r"|(?:nhà|nha)\s+(?:(?:em|e|mình|minh|mk|tôi|toi|tui|anh|chị|chi|c|bác|bac|cô|co)\s+)?"
+    r"(?:ở|o))(?!\w)",
     re.I,
 )
 # Words between the cue and the address: "địa chỉ nhà em là …", "dc: …", "đ/c ở …",

@@ -51,6 +51,14 @@ from bot.address import address_answer, address_beside_phone, address_in_message
         ("dia chi 12 Le Van Sy P13 Q3 tphcm dc ko?", "12 Le Van Sy P13 Q3 tphcm"),
         # After a cue that means nothing else, a province named alone is an address.
         ("dia chi o Ha Noi", "Ha Noi"),
+        # "nhà (em) ở": where the customer lives (seen live: the address with the phone,
+        # "… nha o 45 Nguyen Van Linh, Da Nang", was lost, and "Hải Châu" then asked
+        # among four provinces).
+        (
+            "toi muon doi sim cho so 0905 123 456 nha o 45 Nguyen Van Linh, Da Nang",
+            "45 Nguyen Van Linh, Da Nang",
+        ),
+        ("doi sim, nhà em ở Cần Thơ", "Cần Thơ"),
     ],
 )
 def test_the_part_after_an_address_cue_is_the_address(text: str, part: str) -> None:
@@ -68,6 +76,8 @@ def test_the_part_after_an_address_cue_is_the_address(text: str, part: str) -> N
         "dia chi 12 Le Loi",  # a street alone: asked for in full when its turn comes
         "dia chi: 0903123456",
         "em o xom 2 xa Nghi Phong, Nghi Loc, Nghe An",  # no cue: taken when asked
+        "nhà ở xa lắm",  # "nhà ở" then no place
+        "nha o dau vay",
     ],
 )
 def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
