@@ -14,12 +14,12 @@ from bot.phone import CUE as PHONE_CUE
 from bot.phone import NUMBER
 from bot.text import fold
 
-# "tên (của) em/chị/anh… là", "ten la", "tên:". "là" (or a colon) is required: "Tên Lửa"
-# is a street of Hồ Chí Minh City.
+# "tên (của) em/chị/anh… là", "ten la", "tên:", and a correction's "tên đúng là". "là" (or
+# a colon) is required: "Tên Lửa" is a street of Hồ Chí Minh City.
 _WHO = r"em|e|tôi|toi|chị|chi|c|anh|a|mình|minh|cháu|chau|bác|bac|cô|co|chú|chu|ông|ong|bà|ba"
 # Or the speaker before it: "mình tên Tâm", "em tên Hằng", "chị tên là Thu".
 NAME_CUE = re.compile(
-    rf"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?(?:\s+(?P<who>{_WHO}))?"
+    rf"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?(?:\s+(?P<who>{_WHO}))?(?:\s+(?:đúng|dung))?"
     r"(?:\s+(?:là|la)(?!\w)|\s*:)"
     rf"|(?<!\w)(?P<speaker>{_WHO})\s+(?:tên|ten)(?!\w)(?:\s+(?:là|la)(?!\w)|\s*:)?",
     re.I,

@@ -21,6 +21,9 @@ from bot.names import name_in_message
         ("Mình tên Tâm", "Tâm"),  # the speaker before "tên", no "là"
         ("Em tên Hằng", "Hằng"),
         ("chị tên là Thu nhé", "chị Thu"),
+        # A correction after the read-back (seen live: the name was asked again).
+        ("sai ten, ten dung la Hùng", "Hùng"),
+        ("tên em đúng là Nguyễn Văn Hùng", "Nguyễn Văn Hùng"),
         # The speaker introducing themselves as the message opens (seen live: "Mình là
         # Hoa, muốn đổi sim 4g cho số …" kept the number and address, lost the name).
         ("Mình là Hoa, muốn đổi sim 4g cho số 0912 345 678", "Hoa"),

@@ -872,6 +872,19 @@ async def test_a_name_cue_at_the_name_question_is_not_part_of_the_name(run_form,
     assert values["contact_name"] == name, events
 
 
+async def test_a_name_corrected_with_the_new_one_in_the_message_is_taken(run_form):
+    # "sai ten, ten dung la Hùng" after the read-back: action_correct_slot cleared the
+    # name and the form runs again on that message. It asked the name again.
+    slots = {
+        "request_type": "sim_swap",
+        "phone_number": "0905000111",
+        "address": "thon 2 xa Tan Hoa Quoc Oai Ha Noi",
+        "address_units": {"province_code": "01", "status": "resolved"},
+    }
+    values, events = await run_form("sai ten, ten dung la Hùng", slots, intent="correct_name")
+    assert values["contact_name"] == "Hùng", events
+
+
 async def test_asking_the_bots_name_gives_no_name(run_form):
     slots = {"requested_slot": "phone_number", "request_type": "sim_swap"}
     values, events = await run_form("em ten la gi vay", slots, intent="faq")
