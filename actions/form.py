@@ -161,16 +161,17 @@ def _choice_number(text: str) -> int | None:
 
 
 async def _with_ward_added(text: str, tracker: Tracker) -> str | None:
-    """The address taken without a ward ("o Hue"), with the ward named at a later question
-    ("phuong Phu Hoi" typed at the name question) when that names one ward in its province:
-    the ward routes the request to its sales force. None otherwise."""
+    """The address taken without a ward ("o Hue"), with the ward or the old district named
+    at a later question ("phuong Phu Hoi", "quan cau giay" typed at the name question) when
+    that names one in its province: the ward routes the request to its sales force, and a
+    district that became several wards gets the question about them. None otherwise."""
     address = str(tracker.get_slot("address") or "")
     units = tracker.get_slot("address_units") or {}
     province = units.get("province_code")
     if not address or not province or units.get("ward_code"):
         return None
     found = await resolve_address(text, province)
-    if found.status != "resolved" or found.ward_code is None:
+    if not found.decided or (found.ward_code is None and found.old_district_code is None):
         return None
     return f"{address}, {text}"
 

@@ -909,6 +909,34 @@ async def test_a_ward_named_after_a_province_alone_is_added_to_the_address(run_f
     assert values.get("contact_name") is None, events
 
 
+def _province_alone(typed: str) -> dict[str, Any]:
+    found = resolve(typed)
+    return {
+        "requested_slot": "contact_name",
+        "request_type": "sim_swap",
+        "address": typed,
+        "address_label": found.label,
+        "address_units": found.to_dict(),
+    }
+
+
+async def test_a_district_named_after_a_province_alone_is_added_to_the_address(run_form):
+    # Seen live: "o ha noi" was taken, then "quan cau giay" at the name question was no
+    # name and was lost. The old district is added (it became more than five wards: the
+    # team asks the ward).
+    values, events = await run_form("quan cau giay", _province_alone("ha noi"))
+    assert values.get("contact_name") is None, events
+    assert values["address"] == "ha noi, quan cau giay", events
+    assert values["address_units"]["old_district_name"] == "Quận Cầu Giấy", events
+
+
+async def test_a_district_of_a_few_wards_named_later_asks_them(run_form):
+    values, events = await run_form("quận 3", _province_alone("tphcm"))
+    assert values.get("contact_name") is None, events
+    assert values["address_pending"] == "tphcm, quận 3", events
+    assert values["address_choice_count"] == "3", events
+
+
 async def test_the_request_written_after_the_address_is_left_out_of_it(run_form):
     # Seen live: "e o so 7 hem 45 duong 3/2 p11 q10 tp hcm, can doi sim cho so 0908 777 666"
     # was read back as "so 7 hem 45 duong 3/2 p11 q10 tp hcm, can , cho so".
