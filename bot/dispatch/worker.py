@@ -32,7 +32,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
@@ -45,7 +45,13 @@ from bot.dispatch.telegram import (
     TelegramRejected,
     TelegramUnavailable,
 )
-from bot.requests import IllegalTransition, RequestService, RequestView, UnknownRequest
+from bot.requests import (
+    IllegalTransition,
+    Outbox,
+    RequestService,
+    RequestView,
+    UnknownRequest,
+)
 from bot.requests.lifecycle import ASSIGNED, NEW
 from bot.requests.schema import (
     AWAITING_ESCALATION_PREDICATE,
@@ -772,29 +778,6 @@ def display_actor(actor: str) -> str:
 def enqueue_status_changed(
     sessions: sessionmaker[Session], reference: str, now: dt.datetime | None = None
 ) -> None:
-    """Outbox row asking the dispatcher to edit the request's team messages.
-
-    Used by the console after a status change, so the chats catch up even when the change
-    was not made in Telegram. Requests never posted to a chat get no row.
-    """
-    now = now or utcnow()
-    with sessions.begin() as session:
-        row = session.execute(
-            select(sim_requests.c.id, sim_requests.c.team_id).where(
-                sim_requests.c.reference == reference,
-                exists().where(team_messages.c.request_id == sim_requests.c.id),
-            )
-        ).first()
-        if row is None:
-            return
-        session.execute(
-            insert(outbox).values(
-                request_id=row.id,
-                team_id=row.team_id,
-                kind=KIND_STATUS_CHANGED,
-                payload={"reference": reference},
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+    """Outbox row asking the dispatcher to edit the request's team messages, after a
+    status change outside Telegram (the console): see ``Outbox.status_changed``."""
+    Outbox(sessions).status_changed(reference, now or utcnow())

@@ -300,6 +300,32 @@ class Outbox:
                 for r in session.execute(stmt)
             ]
 
+    def status_changed(self, reference: str, now: datetime | None = None) -> None:
+        """Queue an edit of the team messages posted about a request after its status
+        changed outside Telegram (the console, the customer cancelling in the chat), so the
+        chats catch up. A request never posted to a chat gets no row."""
+        now = now or _now()
+        with self._sessions.begin() as session:
+            row = session.execute(
+                select(sim_requests.c.id, sim_requests.c.team_id).where(
+                    sim_requests.c.reference == normalize_reference(reference or ""),
+                    exists().where(team_messages.c.request_id == sim_requests.c.id),
+                )
+            ).first()
+            if row is None:
+                return
+            session.execute(
+                insert(outbox).values(
+                    request_id=row.id,
+                    team_id=row.team_id,
+                    kind=KIND_STATUS_CHANGED,
+                    payload={"reference": normalize_reference(reference)},
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+
     def pending_count(self) -> int:
         """Undelivered rows (a health figure for the console)."""
         with self._sessions() as session:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import phone as phones
 from bot.requests import lifecycle
 from bot.requests.errors import IllegalTransition, InvalidDraft, UnknownRequest
-from bot.requests.outbox import KIND_NEW_REQUEST, KIND_STATUS_CHANGED, Outbox
+from bot.requests.outbox import KIND_NEW_REQUEST, Outbox
 from bot.requests.reference import new_reference, normalize_reference
 from bot.requests.schema import OPEN_PREDICATE, outbox, request_events, sim_requests, teams
 from bot.routing import Directory, RouteDecision, UnknownUnit
@@ -732,10 +732,7 @@ class RequestService:
             )
         except IllegalTransition:
             return "closed"  # closed by the team meanwhile
-        if self.outbox.messages_for(view.reference):
-            self.outbox.enqueue(
-                view.reference, view.team_id, KIND_STATUS_CHANGED, {"reference": view.reference}
-            )
+        self.outbox.status_changed(view.reference)
         return "cancelled"
 
 
