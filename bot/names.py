@@ -21,7 +21,9 @@ _WHO = r"em|e|tôi|toi|chị|chi|c|anh|a|mình|minh|cháu|chau|bác|bac|cô|co|c
 NAME_CUE = re.compile(
     rf"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?(?:\s+(?P<who>{_WHO}))?(?:\s+(?:đúng|dung))?"
     r"(?:\s+(?:là|la)(?!\w)|\s*:)"
-    rf"|(?<!\w)(?P<speaker>{_WHO})\s+(?:tên|ten)(?!\w)(?:\s+(?:là|la)(?!\w)|\s*:)?",
+    rf"|(?<!\w)(?P<speaker>{_WHO})\s+(?:tên|ten)(?!\w)(?:\s+(?:là|la)(?!\w)|\s*:)?"
+    # Or "tên" opening the last comma part, the name closing the message: "…, ten Lan".
+    r"|(?:(?<=,)|(?<=,\s))(?:tên|ten)(?=\s+[^\W\d_]+(?:\s+[^\W\d_]+){0,2}[\s.!]*$)",
     re.I,
 )
 # Or the speaker introducing themselves as the message opens, after a greeting perhaps:

@@ -21,6 +21,11 @@ from bot.names import name_in_message
         ("Mình tên Tâm", "Tâm"),  # the speaker before "tên", no "là"
         ("Em tên Hằng", "Hằng"),
         ("chị tên là Thu nhé", "chị Thu"),
+        # "tên" opening the last comma part, the name closing the message (seen live:
+        # "…, dia chi 12 Le Loi P. Ben Nghe Q1 HCM, ten Lan" kept ", ten Lan" in the
+        # address and asked the name).
+        ("doi sim 0912000559, dia chi 12 Le Loi P. Ben Nghe Q1 HCM, ten Lan", "Lan"),
+        ("doi sim, ten Nguyen Thi Lan.", "Nguyen Thi Lan"),
         # A correction after the read-back (seen live: the name was asked again).
         ("sai ten, ten dung la Hùng", "Hùng"),
         ("tên em đúng là Nguyễn Văn Hùng", "Nguyễn Văn Hùng"),
@@ -48,6 +53,8 @@ def test_the_name_after_its_cue(text: str, name: str) -> None:
         "mình là khách hàng của mobifone",  # "là" then no word typed with a capital
         "em là sinh viên",
         "minh la hoa",  # all lower case: not told from "là" + a common word
+        "so 3, ten lua binh tan hcm",  # a street (Tên Lửa) then more: no name at the end
+        "12 duong Ten Lua, Binh Tan, tphcm",
     ],
 )
 def test_no_name(text: str) -> None:

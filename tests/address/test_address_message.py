@@ -51,6 +51,11 @@ from bot.address import address_answer, address_beside_phone, address_in_message
         ("dia chi 12 Le Van Sy P13 Q3 tphcm dc ko?", "12 Le Van Sy P13 Q3 tphcm"),
         # After a cue that means nothing else, a province named alone is an address.
         ("dia chi o Ha Noi", "Ha Noi"),
+        # The address stops where the name closing the message starts ("…, ten Lan").
+        (
+            "doi sim 0912000559, dia chi 12 Le Loi P. Ben Nghe Q1 HCM, ten Lan",
+            "12 Le Loi P. Ben Nghe Q1 HCM",
+        ),
         # "nhà (em) ở": where the customer lives (seen live: the address with the phone,
         # "… nha o 45 Nguyen Van Linh, Da Nang", was lost, and "Hải Châu" then asked
         # among four provinces).
