@@ -98,6 +98,7 @@ class ActionSubmitRequest(Action):
         )
         return [
             SlotSet("submit_status", "created" if outcome.created else "existing"),
+            SlotSet("submitted_type", draft.request_type),
             SlotSet("request_reference", outcome.reference),
             SlotSet("request_status", outcome.status),
             SlotSet("team_name", outcome.team_name),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
+import yaml
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet
@@ -65,3 +67,59 @@ async def test_a_stop_after_a_request_was_sent_says_what_became_of_it(rasa_domai
         rasa_domain, "utter_stopped", stop_status=status, request_reference="4G-ABCD-2345"
     )
     assert words in text
+
+
+def test_no_two_conditional_variations_can_hold_at_once():
+    # Rasa draws at random among every conditional variation whose conditions hold, so two
+    # that can hold together give either text: "existing" alone beside "existing" +
+    # "visited" told half the customers whose request the staff had visited that it was
+    # still waiting. Each pair must differ on the value of some slot both name.
+    responses = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+    overlapping = []
+    for name, variations in responses.items():
+        conditional = [
+            (v.get("channel"), {c["name"]: c.get("value") for c in v["condition"]})
+            for v in variations
+            if v.get("condition")
+        ]
+        for (channel_a, a), (channel_b, b) in itertools.combinations(conditional, 2):
+            if channel_a == channel_b and not any(k in b and b[k] != v for k, v in a.items()):
+                overlapping.append((name, a, b))
+    assert overlapping == []
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [("new", "đang chờ"), ("assigned", "đang chờ"), ("accepted", "đã nhận"), ("visited", "đã đến")],
+)
+async def test_a_request_found_again_says_where_it_stands(rasa_domain, status, words):
+    (text,) = await _texts(
+        rasa_domain,
+        "utter_request_result",
+        submit_status="existing",
+        request_status=status,
+        request_reference="4G-ABCD-2345",
+        team_name="MobiFone Hà Nội",
+    )
+    assert words in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("sim_swap", "phục vụ tận nhà"),
+        ("new_subscription", "phục vụ tận nhà"),
+        ("advice", "tư vấn"),
+    ],
+)
+async def test_a_request_stored_says_what_comes_next_for_its_type(rasa_domain, kind, words):
+    # Advice is a call: "hẹn giờ phục vụ tận nhà" promised a visit nobody asked for.
+    (text,) = await _texts(
+        rasa_domain,
+        "utter_request_result",
+        submit_status="created",
+        submitted_type=kind,
+        request_reference="4G-ABCD-2345",
+        team_name="MobiFone Hà Nội",
+    )
+    assert words in text and "4G-ABCD-2345" in text

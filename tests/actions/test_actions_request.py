@@ -41,6 +41,7 @@ async def test_confirmation_stores_one_routed_request(tracker_for, dispatcher, d
     events = await ActionSubmitRequest().run(dispatcher, tracker_for(slots=_filled()), domain)
     slots = _slots(events)
     assert slots["submit_status"] == "created"
+    assert slots["submitted_type"] == "sim_swap"  # picks the reply's variation
     reference = slots["request_reference"]
     stored = get_service().get(reference)
     assert stored.phone == "+84901234567"
