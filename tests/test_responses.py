@@ -123,3 +123,23 @@ async def test_a_request_stored_says_what_comes_next_for_its_type(rasa_domain, k
         team_name="MobiFone Hà Nội",
     )
     assert words in text and "4G-ABCD-2345" in text
+
+
+async def test_advice_asks_the_area_not_a_home_to_visit(rasa_domain):
+    # Advice is a call from the area's team ("bỏ qua" there was told a SIM would be brought).
+    (advice,) = await _texts(rasa_domain, "utter_ask_address", request_type="advice")
+    assert "tư vấn" in advice and "tận nơi" not in advice
+    (swap,) = await _texts(rasa_domain, "utter_ask_address", request_type="sim_swap")
+    assert "tận nơi" in swap
+    # A question about the address typed wins over it.
+    (again,) = await _texts(
+        rasa_domain,
+        "utter_ask_address",
+        request_type="advice",
+        address_status="not_found",
+        address_pending="123",
+    )
+    assert "123" in again
+    for slot in ("phone_number", "address"):
+        (text,) = await _texts(rasa_domain, "utter_required", requested_slot=slot)
+        assert "mang SIM" not in text and "9090" in text
