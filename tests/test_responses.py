@@ -89,36 +89,25 @@ def test_no_two_conditional_variations_can_hold_at_once():
 
 
 @pytest.mark.parametrize(
-    ("status", "words"),
-    [("new", "đang chờ"), ("assigned", "đang chờ"), ("accepted", "đã nhận"), ("visited", "đã đến")],
-)
-async def test_a_request_found_again_says_where_it_stands(rasa_domain, status, words):
-    (text,) = await _texts(
-        rasa_domain,
-        "utter_request_result",
-        submit_status="existing",
-        request_status=status,
-        request_reference="4G-ABCD-2345",
-        team_name="MobiFone Hà Nội",
-    )
-    assert words in text
-
-
-@pytest.mark.parametrize(
-    ("kind", "words"),
+    ("slots", "words"),
     [
-        ("sim_swap", "phục vụ tận nhà"),
-        ("new_subscription", "phục vụ tận nhà"),
-        ("advice", "tư vấn"),
+        # A request found again says where it stands.
+        ({"submit_status": "existing", "request_status": "new"}, "đang chờ"),
+        ({"submit_status": "existing", "request_status": "assigned"}, "đang chờ"),
+        ({"submit_status": "existing", "request_status": "accepted"}, "đã nhận"),
+        ({"submit_status": "existing", "request_status": "visited"}, "đã đến"),
+        # A request stored says what comes next for its type. Advice is a call: "hẹn giờ
+        # phục vụ tận nhà" promised a visit nobody asked for.
+        ({"submit_status": "created", "submitted_type": "sim_swap"}, "phục vụ tận nhà"),
+        ({"submit_status": "created", "submitted_type": "new_subscription"}, "phục vụ tận nhà"),
+        ({"submit_status": "created", "submitted_type": "advice"}, "tư vấn"),
     ],
 )
-async def test_a_request_stored_says_what_comes_next_for_its_type(rasa_domain, kind, words):
-    # Advice is a call: "hẹn giờ phục vụ tận nhà" promised a visit nobody asked for.
+async def test_the_result_of_a_request_says_what_comes_next(rasa_domain, slots, words):
     (text,) = await _texts(
         rasa_domain,
         "utter_request_result",
-        submit_status="created",
-        submitted_type=kind,
+        **slots,
         request_reference="4G-ABCD-2345",
         team_name="MobiFone Hà Nội",
     )

@@ -3349,13 +3349,10 @@ def names_a_unit(text: str) -> bool:
     other text is read as some place, Vietnamese syllables being names somewhere ("ad ơi":
     Xã A Dơi): the form asks this before taking a message the NLU read as another intent
     as the address."""
-    data = load()
-    tokens = _tokens(unicodedata.normalize("NFC", text))
     # With its own type word, or one of its tier from before an upgrade ("Thị trấn" for
     # what is now a phường), diacritics agreeing or not ("Xã Lê Hồ" typed for Lê Hồ).
     return any(
-        match.marked and match.score >= _NEAR_MARKER - 1e-9
-        for match in _exact_matches(data, tokens).matches
+        match.marked and match.score >= _NEAR_MARKER - 1e-9 for match in _read_as_typed(text)
     )
 
 
@@ -3365,12 +3362,16 @@ def names_a_province(text: str) -> bool:
     (:func:`names_a_unit`), what makes a text typed at a question about another address an
     address of its own rather than a name that happens to be a place ("Nguyễn Thị Hoa": Xã
     Thị Hoa of Cao Bằng)."""
-    data = load()
-    tokens = _tokens(unicodedata.normalize("NFC", text))
     return any(
         match.score >= _NAMED and match.reading.sample.level in _PROVINCE_LEVELS
-        for match in _exact_matches(data, tokens).matches
+        for match in _read_as_typed(text)
     )
+
+
+def _read_as_typed(text: str) -> list[_Match]:
+    """The readings of ``text``'s words spelt as index keys (the exact pass alone): what
+    the questions above about a short message look at."""
+    return _exact_matches(load(), _tokens(unicodedata.normalize("NFC", text))).matches
 
 
 def list_provinces() -> list[tuple[str, str]]:

@@ -305,10 +305,11 @@ class Outbox:
         changed outside Telegram (the console, the customer cancelling in the chat), so the
         chats catch up. A request never posted to a chat gets no row."""
         now = now or _now()
+        canonical = normalize_reference(reference or "")
         with self._sessions.begin() as session:
             row = session.execute(
                 select(sim_requests.c.id, sim_requests.c.team_id).where(
-                    sim_requests.c.reference == normalize_reference(reference or ""),
+                    sim_requests.c.reference == canonical,
                     exists().where(team_messages.c.request_id == sim_requests.c.id),
                 )
             ).first()
@@ -319,7 +320,7 @@ class Outbox:
                     request_id=row.id,
                     team_id=row.team_id,
                     kind=KIND_STATUS_CHANGED,
-                    payload={"reference": normalize_reference(reference)},
+                    payload={"reference": canonical},
                     attempts=0,
                     next_attempt_at=now,
                     created_at=now,
