@@ -36,6 +36,7 @@ SKIP_VALUE = "-"
 _SKIP_WORDS = {
     *("-", "bo qua", "khong", "ko", "k", "khong can", "thoi", "skip", "/skip"),
     *("khong biet", "ko biet", "k biet", "hong biet"),
+    *("khong ro", "ko ro", "k ro", "chua ro"),  # the "Không rõ" button's title, typed
 }
 # An affirmation typed at the name question ("đúng rồi" answering the question before, "ok"
 # before typing the name) is no name: the question is asked again. A word that is also a
@@ -64,6 +65,23 @@ _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
 _GIVES_DATA = _REQUESTS | {"inform"}
 # What "không biết" / "không" is read as at a question between wards of one province.
 _DONT_KNOW = frozenset({"out_of_scope", "deny"})
+
+
+# Said around a skip word ("em ko ro a", "toi khong biet nha"): a pronoun before it, a
+# particle after it.
+_SKIP_OPENERS = frozenset({"em", "e", "toi", "minh", "chi", "anh", "c", "a"})
+_SKIP_CLOSERS = frozenset({"a", "ah", "ak", "nha", "nhe", "nhé", "oi", "roi"})
+
+
+def _skips(text: str) -> bool:
+    """Whether ``text`` is only a skip word ("bỏ qua", "không biết", "không rõ"), said
+    with a pronoun before it or a particle after it ("em ko ro a")."""
+    typed = [fold(word) for word in words(unicodedata.normalize("NFC", text).lower())]
+    if len(typed) > 1 and typed[0] in _SKIP_OPENERS:
+        typed = typed[1:]
+    while len(typed) > 1 and typed[-1] in _SKIP_CLOSERS:
+        typed = typed[:-1]
+    return " ".join(typed) in _SKIP_WORDS or fold(text.strip()) in _SKIP_WORDS
 
 
 def _affirms(text: str) -> bool:
@@ -182,6 +200,7 @@ def _clear_address_question() -> dict[str, Any]:
         "address_pending": None,
         "address_choices": None,
         "address_choice_count": None,
+        "address_choice_scope": None,
     }
     slots.update({f"address_choice_{i}": None for i in range(1, MAX_CHOICES + 1)})
     return slots
@@ -198,13 +217,17 @@ def _accept(typed: str, resolution: Resolution) -> dict[str, Any]:
 
 def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
     candidates = resolution.candidates[:MAX_CHOICES]
+    choices = [asdict(c) for c in candidates]
     slots: dict[str, Any] = {
         **_clear_address_question(),
         "address": None,
         "address_status": "ambiguous",
         "address_pending": typed,
-        "address_choices": [asdict(c) for c in candidates],
+        "address_choices": choices,
         "address_choice_count": str(len(candidates)),
+        # Wards of one province: the question says the names are new and offers "Không
+        # rõ" (the province taken, see validate_address); between areas, no such button.
+        "address_choice_scope": "ward" if _province_of(choices) else None,
     }
     slots.update({f"address_choice_{i}": c.label for i, c in enumerate(candidates, start=1)})
     return slots
@@ -236,7 +259,11 @@ def _one_province(tracker: Tracker) -> str | None:
     """The province of a question between wards of one province (two buttons or more, all
     there); None for a question between provinces or a one-button guess ("is it this
     one?", to which "không" says no)."""
-    choices = tracker.get_slot("address_choices") or []
+    return _province_of(tracker.get_slot("address_choices") or [])
+
+
+def _province_of(choices: list[dict[str, Any]]) -> str | None:
+    """The one province of two choices or more, None when they are not all in one."""
     codes = {choice.get("province_code") for choice in choices}
     if len(choices) < 2 or len(codes) != 1:
         return None
@@ -359,9 +386,13 @@ class ValidateRequestForm(FormValidationAction):
         "dừng lại" still stops)."""
         intent = latest_intent(tracker)
         text = str(tracker.latest_message.get("text") or "").strip()
-        if not text or text.startswith("/"):
+        asked = tracker.get_slot("requested_slot") == "address"
+        question = asked and tracker.get_slot("address_status") == "ambiguous"
+        if not text or (text.startswith("/") and not (question and intent == "skip")):
+            # A button's payload answers no address question, but "Không rõ" (/skip) at a
+            # question between wards (see validate_address).
             return {}
-        if tracker.get_slot("requested_slot") != "address":
+        if not asked:
             # Given before it is asked, in a message that says more ("sdt 0903123456, dia
             # chi P.5 Q.3 tphcm"), or given again at a later question ("à địa chỉ đúng là
             # 14 Lê Văn Sỹ ..." asked for the name): the part after the address cue, when it
@@ -383,9 +414,11 @@ class ValidateRequestForm(FormValidationAction):
             return {"address": part}
         if intent not in _not_taken(domain, "address"):
             return {}
-        if intent == "skip" and tracker.get_slot("address_status") == "ambiguous":
+        if question and (intent == "skip" or (_one_province(tracker) and _skips(text))):
             # "bỏ qua" at a question between candidates is an answer to it (see
-            # validate_address), not a step of the form to skip: the address is required.
+            # validate_address), not a step of the form to skip: the address is required;
+            # so is "không rõ" between wards of one province (the NLU reads it as
+            # ask_repeat: "say it again").
             return {"address": text}
         if await names_a_unit(text):
             return {"address": text}
@@ -438,7 +471,7 @@ class ValidateRequestForm(FormValidationAction):
             province = _one_province(tracker)
             if (
                 province
-                and (intent in _DONT_KNOW or fold(text) in _SKIP_WORDS)
+                and (intent in _DONT_KNOW or _skips(text))
                 # ...unless it names a ward, which the NLU may take for small talk ("P1").
                 and _no_place(await resolve_address(text))
             ):
@@ -588,7 +621,7 @@ class ValidateRequestForm(FormValidationAction):
         address given again at the name question is no name (``extract_address`` takes
         it): the name is asked again once the address is settled."""
         text = " ".join(str(slot_value or "").split())
-        if not text or fold(text) in _SKIP_WORDS or not any(ch.isalpha() for ch in text):
+        if not text or _skips(text) or not any(ch.isalpha() for ch in text):
             # No name: skipped, "không biết", or no letter at all ("1", "?").
             return {"contact_name": SKIP_VALUE}
         if _affirms(text):

@@ -33,7 +33,9 @@ REQUEST_SLOTS = (
     "address_label",
     "address_status",
     "address_pending",
+    "address_choices",
     "address_choice_count",
+    "address_choice_scope",
     *(f"address_choice_{i}" for i in range(1, MAX_CHOICES + 1)),
     "phone_error",
 )

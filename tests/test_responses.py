@@ -132,3 +132,34 @@ async def test_advice_asks_the_area_not_a_home_to_visit(rasa_domain):
     for slot in ("phone_number", "address"):
         (text,) = await _texts(rasa_domain, "utter_required", requested_slot=slot)
         assert "mang SIM" not in text and "9090" in text
+
+
+async def _message(domain: Domain, response: str, **slots: object) -> dict:
+    tracker = DialogueStateTracker.from_events(
+        "responses", [SlotSet(name, value) for name, value in slots.items()], domain.slots
+    )
+    message = await TemplatedNaturalLanguageGenerator(domain.responses).generate(
+        response, tracker, "rest"
+    )
+    assert message is not None
+    return message
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5])
+async def test_a_question_between_wards_of_one_province_offers_not_knowing(rasa_domain, count):
+    # The wards' names are new since 2025: a customer in old Quận 5 may not know which of
+    # its wards is theirs. Between wards of one province a "Không rõ" button (/skip: the
+    # province taken, the team calls back); between provinces no such button.
+    choices = {f"address_choice_{i}": f"Phường {i}, Tỉnh X" for i in range(1, count + 1)}
+    slots = {
+        "address_status": "ambiguous",
+        "address_pending": "123/4 Nguyễn Trãi, Q.5, HCM",
+        "address_choice_count": str(count),
+        **choices,
+    }
+    ward = await _message(rasa_domain, "utter_ask_address", **slots, address_choice_scope="ward")
+    assert "Không rõ" in ward["text"] and "123/4 Nguyễn Trãi, Q.5, HCM" in ward["text"]
+    assert [b["title"] for b in ward["buttons"]] == [*choices.values(), "Không rõ"]
+    assert ward["buttons"][-1]["payload"] == "/skip"
+    area = await _message(rasa_domain, "utter_ask_address", **slots)
+    assert [b["title"] for b in area["buttons"]] == list(choices.values())

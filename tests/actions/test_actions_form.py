@@ -121,7 +121,17 @@ async def test_a_province_chosen_asks_the_ward_there(answer_address):
     assert done["address_units"]["old_ward_name"] == "Phường 1"
 
 
-@pytest.mark.parametrize(("typed", "intent"), [("không biết", "out_of_scope"), ("ko", "deny")])
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("không biết", "out_of_scope"),
+        ("ko", "deny"),
+        # "Không rõ" (the button's title) typed: the NLU reads "say it again".
+        ("không rõ", "ask_repeat"),
+        ("em ko ro a", "ask_repeat"),
+        ("toi khong biet nha", "out_of_scope"),
+    ],
+)
 async def test_not_knowing_the_ward_of_a_known_province_takes_the_province(
     typed, intent, answer_address, tracker_for, dispatcher, domain
 ):
@@ -129,7 +139,10 @@ async def test_not_knowing_the_ward_of_a_known_province_takes_the_province(
     # not know: the province is taken, the ward left to the team's call-back.
     first = await answer_address("Phường 1")
     wards = await answer_address("Tỉnh Đồng Tháp", slots=first)
-    tracker = tracker_for(text=typed, intent=intent, slots=wards)
+    tracker = tracker_for(text=typed, intent=intent, slots={**wards, "requested_slot": "address"})
+    extracted = await form.extract_address(dispatcher, tracker, domain)
+    # The slot's from_text mapping takes what its intents allow; "say it again" it does not.
+    assert extracted == ({"address": typed} if intent == "ask_repeat" else {})
     done = await form.validate_address(typed, dispatcher, tracker, domain)
     assert done["address"] == "Phường 1"
     assert done["address_status"] is None
@@ -159,6 +172,28 @@ async def test_an_old_district_that_became_a_few_wards_asks_which_one(
     assert unknown["address"] == typed
     assert unknown["address_units"]["province_name"] == "Thành phố Hồ Chí Minh"
     assert unknown["address_units"]["ward_name"] is None
+
+
+async def test_the_not_known_button_at_a_ward_question_takes_the_province(
+    answer_address, tracker_for, dispatcher, domain
+):
+    # Asked which of old Quận 5's wards (names new since 2025), the customer presses "Không
+    # rõ" (payload /skip): the province is taken, the team's call-back settles the ward.
+    typed = "123/4 Nguyễn Trãi, Q.5, HCM"
+    asked = await answer_address(typed)
+    assert asked["address_status"] == "ambiguous" and asked["address_choice_scope"] == "ward"
+    slots = {**asked, "requested_slot": "address"}
+    tracker = tracker_for(text="/skip", intent="skip", slots=slots)
+    assert await form.extract_address(dispatcher, tracker, domain) == {"address": "/skip"}
+    done = await form.validate_address("/skip", dispatcher, tracker, domain)
+    assert done["address"] == typed
+    assert done["address_choice_scope"] is None
+    assert done["address_units"]["province_name"] == "Thành phố Hồ Chí Minh"
+    assert done["address_units"]["ward_name"] is None
+    # Between provinces the question has no such button: its scope is not "ward".
+    provinces = await answer_address("Phường 1")
+    assert len({c["province_code"] for c in provinces["address_choices"]}) > 1
+    assert provinces["address_choice_scope"] is None
 
 
 async def test_an_old_district_that_became_many_wards_is_kept_as_it_is(answer_address):
@@ -300,7 +335,10 @@ async def test_nonsense_address_never_passes(answer_address):
     assert events["address_status"] == "not_found"
 
 
-@pytest.mark.parametrize("typed", ["bỏ qua", "bo qua", "ko", "Không", "-", "ko biet", "1", "?"])
+@pytest.mark.parametrize(
+    "typed",
+    ["bỏ qua", "bo qua", "ko", "Không", "-", "ko biet", "1", "?", "em ko biet a", "không rõ"],
+)
 async def test_name_can_be_skipped(typed, tracker_for, domain):
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed), domain
