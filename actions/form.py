@@ -52,6 +52,38 @@ _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "
 # filtered out by bot.names too), a correction of another answer.
 _NOT_A_NAME = frozenset({"faq", "stop", "human_handoff", "correct_phone", "correct_address"})
 _REQUESTS = frozenset({"request_sim_swap", "request_new_subscription", "request_advice"})
+# The service a button's payload asks for.
+_SERVICE_OF_PAYLOAD = {
+    "/request_sim_swap": "sim_swap",
+    "/request_new_subscription": "new_subscription",
+    "/request_advice": "advice",
+}
+# A yes, or data, in answer to an offer of one service takes it.
+_ACCEPTS_OFFER = frozenset({"affirm", "inform"})
+
+
+def offered_service(events: list[dict[str, Any]]) -> str | None:
+    """The one service the bot's last message before the customer's latest one offered
+    as a button ("Quý khách muốn đổi ngay không ạ?" [Đổi SIM 4G] [Để sau]); None when it
+    offered none or several (the greeting's three)."""
+    seen_user = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None  # the customer spoke twice since: no offer pending
+            seen_user = True
+        elif kind == "bot" and seen_user:
+            buttons = (event.get("data") or {}).get("buttons") or []
+            services = {
+                _SERVICE_OF_PAYLOAD[b["payload"]]
+                for b in buttons
+                if b.get("payload") in _SERVICE_OF_PAYLOAD
+            }
+            return services.pop() if len(services) == 1 else None
+    return None
+
+
 # "cho số khác", "sdt khác", "thêm một số nữa", "thuê bao khác" (folded): another number.
 _ANOTHER_NUMBER = re.compile(
     r"(?<!\w)(?:so|sdt|thue bao|sim)\s+(?:khac|nua)(?!\w)"
@@ -336,6 +368,17 @@ class ValidateRequestForm(FormValidationAction):
                 address_given=given,
             )
         return events
+
+    async def extract_request_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """ "ok", or the phone number, in answer to an offer of one service (the answer to
+        "what is this offer?" ends "Quý khách muốn đổi ngay không ạ?" with a SIM-swap
+        button): that service, not the question which one (it was asked right after)."""
+        if tracker.get_slot("request_type") or latest_intent(tracker) not in _ACCEPTS_OFFER:
+            return {}
+        service = offered_service(tracker.events)
+        return {"request_type": service} if service else {}
 
     async def extract_phone_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

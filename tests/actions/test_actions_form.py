@@ -1012,3 +1012,49 @@ async def test_a_request_for_the_same_number_keeps_it(run_form):
         "tu van goi cuoc", {"phone_number": "0703111227"}, intent="request_advice"
     )
     assert values.get("phone_number", "0703111227") == "0703111227", events
+
+
+def _after_bot(tracker, buttons: list[dict[str, str]], user_turns: int = 1):
+    """``tracker`` with the bot's message (its buttons) before the customer's latest."""
+    bot = {"event": "bot", "text": "…", "data": {"buttons": buttons}}
+    user = tracker.events[-1]
+    tracker.events = [bot, *([user] * user_turns)]
+    return tracker
+
+
+_OFFER = [
+    {"title": "Đổi SIM 4G", "payload": "/request_sim_swap"},
+    {"title": "Để sau", "payload": "/stop"},
+]
+_MENU = [
+    {"title": "Đổi SIM 4G", "payload": "/request_sim_swap"},
+    {"title": "Đăng ký thuê bao mới", "payload": "/request_new_subscription"},
+    {"title": "Tư vấn gói cước", "payload": "/request_advice"},
+]
+
+
+@pytest.mark.parametrize(("typed", "intent"), [("ok e", "affirm"), ("0912000111", "inform")])
+async def test_yes_or_data_to_an_offer_of_one_service_takes_it(
+    typed, intent, tracker_for, dispatcher, domain
+):
+    # "Quý khách muốn đổi ngay không ạ?" [Đổi SIM 4G] [Để sau], then "ok e" or the number:
+    # the SIM swap, not "which service?" asked right after the offer.
+    tracker = _after_bot(tracker_for(text=typed, intent=intent), _OFFER)
+    assert await form.extract_request_type(dispatcher, tracker, domain) == {
+        "request_type": "sim_swap"
+    }
+
+
+async def test_no_service_is_taken_without_an_offer_of_one(tracker_for, dispatcher, domain):
+    async def extracted(tracker) -> dict[str, Any]:
+        return await form.extract_request_type(dispatcher, tracker, domain)
+
+    # The greeting's menu offers three: the question which one stays.
+    assert await extracted(_after_bot(tracker_for(text="ok", intent="affirm"), _MENU)) == {}
+    # The offer is not the last thing the customer answered.
+    late = _after_bot(tracker_for(text="ok", intent="affirm"), _OFFER, user_turns=2)
+    assert await extracted(late) == {}
+    # A "no" to it, or a service already chosen, takes nothing.
+    assert await extracted(_after_bot(tracker_for(text="ko", intent="deny"), _OFFER)) == {}
+    chosen = tracker_for(text="ok", intent="affirm", slots={"request_type": "advice"})
+    assert await extracted(_after_bot(chosen, _OFFER)) == {}
