@@ -26,8 +26,11 @@ _CUE = re.compile(
     # "nhà (em) ở …": where the customer lives ("… cho so 0905…, nha o 45 Nguyen Van Linh,
     # Da Nang" lost its address: no unit named with its type word, and beside a phone
     # number a province alone is not taken).
-    r"|(?:nhà|nha)\s+(?:(?:em|e|mình|minh|mk|tôi|toi|tui|anh|chị|chi|c|bác|bac|cô|co)\s+)?"
-    r"(?:ở|o))(?!\w)",
+    # "mẹ em ở …", "nhà bố mình ở …": a relative's home, the SIM swapped for them.
+    r"|(?:(?:nhà|nha)\s+(?:{rel}\s+)?(?:{pron}\s+)?|{rel}\s+{pron}\s+)(?:ở|o))(?!\w)".format(
+        rel=r"(?:mẹ|me|má|bố|bo|ba|cha|ông|ong|bà)",
+        pron=r"(?:em|e|mình|minh|mk|tôi|toi|tui|anh|chị|chi|c|bác|bac|cô|co)",
+    ),
     re.I,
 )
 # Words between the cue and the address: "địa chỉ nhà em là …", "dc: …", "đ/c ở …",
@@ -36,6 +39,9 @@ _CUE = re.compile(
 _FILLERS = frozenset(
     {"nha", "cua", "em", "e", "toi", "minh", "anh", "a", "chi", "c", "la", "o", "tai"}
     | {"moi", "dung", "sai", "nham", "ko", "khong", "k", "roi", "r", "bi", "sua", "phai"}
+    # "dc"/"đc": the short address cue, opening the part after a phone number ("sdt 0912…,
+    # dc 12 ly thuong kiet hoan kiem hn"); left out only where the reading is the same.
+    | {"dc"}
 )
 _LEADING = re.compile(r"[\s:;,.\-–]+|\w+", re.UNICODE)
 # Where the address stops: a phone number (as bot.phone finds one), its cue ("đt" alone is
@@ -186,10 +192,10 @@ def _part_after(text: str, start: int) -> str:
 
 # What is left of a request written after the address once its words are taken out
 # (bot.form's _without_request_words puts a comma in their place): "…, tp hcm, can doi sim
-# cho so 0908…" leaves ", can , cho so" before the number. Whole comma parts of such words
-# only ("Xóm Chợ" keeps its part).
+# cho so 0908…" leaves ", can , cho so" before the number, "…, doi sim 4g" leaves ", 4g".
+# Whole comma parts of such words only ("Xóm Chợ" keeps its part).
 _GLUE_TAIL = re.compile(
-    r"(?:,\s*(?:(?:cần|can|cho|số|so|của|cua|là|la|muốn|muon|mình|minh|tôi|toi|em|e)"
+    r"(?:,\s*(?:(?:cần|can|cho|số|so|của|cua|là|la|muốn|muon|mình|minh|tôi|toi|em|e|sim|4g)"
     r"(?!\w)\s*)*)+$",
     re.I,
 )

@@ -64,6 +64,13 @@ from bot.address import address_answer, address_beside_phone, address_in_message
             "45 Nguyen Van Linh, Da Nang",
         ),
         ("doi sim, nhà em ở Cần Thơ", "Cần Thơ"),
+        # A relative's home: the SIM swapped for them (seen live: "me em o xom 3 xa dien
+        # hong, …" stored with "me em o" in it).
+        (
+            "me em o xom 3 xa dien hong, dien chau, nghe an",
+            "xom 3 xa dien hong, dien chau, nghe an",
+        ),
+        ("nha me minh o 12 le loi, p ben nghe, q1, tphcm", "12 le loi, p ben nghe, q1, tphcm"),
     ],
 )
 def test_the_part_after_an_address_cue_is_the_address(text: str, part: str) -> None:
@@ -83,6 +90,7 @@ def test_the_part_after_an_address_cue_is_the_address(text: str, part: str) -> N
         "em o xom 2 xa Nghi Phong, Nghi Loc, Nghe An",  # no cue: taken when asked
         "nhà ở xa lắm",  # "nhà ở" then no place
         "nha o dau vay",
+        "me o dau",  # a relative without a pronoun: no cue
     ],
 )
 def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
@@ -118,6 +126,13 @@ def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
             "so 5 thon Cho, xa Nghi Phong, Nghe An",
         ),
         ("88 Nguyen Van Cu, Long Bien, Ha Noi", None),  # no phone number: not data typed early
+        # "dc" (the short cue) opening the part after the number, and what "doi sim 4g"
+        # leaves once its request words are taken out (seen live: stored as "dc 12 ly
+        # thuong kiet hoan kiem hn, , 4g").
+        (
+            "sdt 0912345111, dc 12 ly thuong kiet hoan kiem hn, , 4g",
+            "12 ly thuong kiet hoan kiem hn",
+        ),
     ],
 )
 def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
