@@ -116,6 +116,21 @@ def _skips(text: str) -> bool:
     return " ".join(typed) in _SKIP_WORDS or fold(text.strip()) in _SKIP_WORDS
 
 
+def _yes_again_to_the_name(events: list[dict[str, Any]]) -> bool:
+    """Whether the customer's last two messages were both a yes typed at the name question."""
+    asked: str | None = None
+    answers: list[tuple[str, str | None]] = []  # (text, question it answered)
+    for event in events:
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "requested_slot":
+            asked = event.get("value")
+        elif kind == "user":
+            answers.append((str(event.get("text") or ""), asked))
+    return len(answers) >= 2 and all(
+        question == "contact_name" and _affirms(text) for text, question in answers[-2:]
+    )
+
+
 def _affirms(text: str) -> bool:
     """Whether ``text`` is only a yes ("Đúng rồi!", "ok em", "vâng"), emoji and punctuation
     aside."""
@@ -669,6 +684,9 @@ class ValidateRequestForm(FormValidationAction):
             return {"contact_name": SKIP_VALUE}
         if _affirms(text):
             # "đúng rồi", "ok": a yes, not a name; the question again (the name may follow).
+            # A second yes to it says there is none to give: it asked forever.
+            if _yes_again_to_the_name(tracker.events):
+                return {"contact_name": SKIP_VALUE}
             return {"contact_name": None}
         if sum(ch.isalpha() for ch in text) < 2 or _choice_number(text) is not None:
             # One letter ("Q", "a": a slip), or a button's number typed late ("cái thứ 1"):

@@ -367,6 +367,35 @@ async def test_a_yes_at_the_name_question_is_no_name(typed, intent, tracker_for,
     assert events == {"contact_name": None}
 
 
+async def test_a_second_yes_at_the_name_question_is_no_name(tracker_for, domain):
+    # Seen live: "ok", the question again, "ok", again, and so on. Two yeses in a row to
+    # the name question say there is none to give; a yes to another question before the
+    # first one at the name question does not count.
+    def typed_after(history: list[tuple[str | None, str]]):
+        tracker = tracker_for(text="ok", intent="affirm")
+        events: list[dict[str, Any]] = []
+        for question, text in history:
+            events.append({"event": "slot", "name": "requested_slot", "value": question})
+            events.append({"event": "user", "text": text})
+        tracker.events = events
+        return tracker
+
+    async def answer(history: list[tuple[str | None, str]]) -> dict[str, Any]:
+        tracker = typed_after(history)
+        return await form.validate_contact_name("ok", CollectingDispatcher(), tracker, domain)
+
+    twice = [("contact_name", "ok"), ("contact_name", "ok")]
+    assert await answer(twice) == {"contact_name": SKIP_VALUE}
+    assert await answer([("contact_name", "vâng"), ("contact_name", "ok")]) == {
+        "contact_name": SKIP_VALUE
+    }
+    assert await answer([("contact_name", "ok")]) == {"contact_name": None}
+    assert await answer([("address", "ok"), ("contact_name", "ok")]) == {"contact_name": None}
+    assert await answer([("contact_name", "Lan?"), ("contact_name", "ok")]) == {
+        "contact_name": None
+    }
+
+
 @pytest.mark.parametrize("typed", ["Dung", "Dũng", "Nguyễn Văn Được", "anh Vang", "chị Đúng"])
 async def test_a_name_spelt_like_a_yes_is_kept(typed, tracker_for, domain):
     # Without diacritics "dung" is also the given name Dung (Dũng): only "đúng" typed so is
