@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent
-from actions.services import cancel_request, submit
+from actions.services import cancel_request, latest_request, submit
 from bot.campaign import hooks
 from bot.phone import mask
 from bot.requests import InvalidDraft, RequestDraft
@@ -170,6 +170,33 @@ class ActionStop(Action):
             outcome = "error"
         log.info("request %s: customer cancel → %s", reference, outcome)
         return [*events, SlotSet("stop_status", outcome)]
+
+
+class ActionRequestStatus(Action):
+    """How the customer's request stands ("yêu cầu của em đến đâu rồi", "sao chưa thấy ai
+    gọi"): the latest request this conversation sent, read from the store (the team may
+    have moved it since). ``status_check`` and ``request_status`` pick the reply's
+    variation; the reference is kept, so "hủy yêu cầu" next cancels that one."""
+
+    def name(self) -> str:
+        return "action_request_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            view = await latest_request(tracker.sender_id)
+        except Exception:
+            log.exception("request status not read")
+            return [SlotSet("status_check", "error")]
+        if view is None:
+            return [SlotSet("status_check", "none")]
+        return [
+            SlotSet("status_check", "found"),
+            SlotSet("request_reference", view.reference),
+            SlotSet("request_status", view.status),
+            SlotSet("team_name", view.team_name),
+        ]
 
 
 _CORRECTIONS: dict[str, tuple[str, ...]] = {

@@ -12,7 +12,7 @@ import threading
 
 from bot import address
 from bot.address import Resolution
-from bot.requests import RequestDraft, SubmitOutcome, get_service
+from bot.requests import RequestDraft, RequestView, SubmitOutcome, get_service
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +64,8 @@ async def submit(draft: RequestDraft) -> SubmitOutcome:
 async def cancel_request(reference: str, sender_id: str) -> str:
     """Cancel a request the conversation sent (see ``RequestService.cancel_by_sender``)."""
     return await asyncio.to_thread(lambda: get_service().cancel_by_sender(reference, sender_id))
+
+
+async def latest_request(sender_id: str) -> RequestView | None:
+    """The latest request this conversation sent (see ``RequestService.latest_by_sender``)."""
+    return await asyncio.to_thread(lambda: get_service().latest_by_sender(sender_id))

@@ -568,12 +568,31 @@ def _response_texts(script: Script, shown: str) -> Iterator[tuple[str, int, str,
                 yield shown, _line(button) or line, f"nút của '{name}'", str(button["title"])
 
 
+def _condition_key(variation: Any) -> tuple[tuple[str, str], ...]:
+    """A variation's condition as a comparable value (no condition: empty)."""
+    return tuple(
+        sorted(
+            (str(item.get("name")), str(item.get("value")))
+            for item in variation.get("condition") or []
+            if isinstance(item, dict)
+        )
+    )
+
+
 def check_buttons(script: Script, shown: str) -> list[Problem]:
-    """Buttons every channel can show; slot-filled ones are the connectors' job at run time."""
+    """Buttons every channel can show; slot-filled ones are the connectors' job at run time.
+    A variation with more buttons than Zalo shows is fine beside a ``channel: zalo`` one of
+    the same condition (Zalo gets that one)."""
     problems: list[Problem] = []
+    for_zalo = {
+        (name, _condition_key(variation))
+        for name, _line, variation in _variations(script)
+        if str(variation.get("channel") or "") == "zalo"
+    }
     for name, line, variation in _variations(script):
         buttons = variation.get("buttons") or []
         channel = str(variation.get("channel") or "")
+        zalo_has_its_own = not channel and (name, _condition_key(variation)) in for_zalo
         line = _line_of_key(variation, "buttons") if buttons else line
         if channel in ("", "facebook") and len(buttons) > FACEBOOK_MAX_BUTTONS:
             problems.append(
@@ -584,7 +603,7 @@ def check_buttons(script: Script, shown: str) -> list[Problem]:
                     "bớt nút",
                 )
             )
-        if channel in ("", "zalo") and len(buttons) > ZALO_MAX_BUTTONS:
+        if channel in ("", "zalo") and not zalo_has_its_own and len(buttons) > ZALO_MAX_BUTTONS:
             problems.append(
                 Problem(
                     shown,

@@ -134,12 +134,12 @@ async def test_advice_asks_the_area_not_a_home_to_visit(rasa_domain):
         assert "mang SIM" not in text and "9090" in text
 
 
-async def _message(domain: Domain, response: str, **slots: object) -> dict:
+async def _message(domain: Domain, response: str, channel: str = "rest", **slots: object) -> dict:
     tracker = DialogueStateTracker.from_events(
         "responses", [SlotSet(name, value) for name, value in slots.items()], domain.slots
     )
     message = await TemplatedNaturalLanguageGenerator(domain.responses).generate(
-        response, tracker, "rest"
+        response, tracker, channel
     )
     assert message is not None
     return message
@@ -163,3 +163,40 @@ async def test_a_question_between_wards_of_one_province_offers_not_knowing(rasa_
     assert ward["buttons"][-1]["payload"] == "/skip"
     area = await _message(rasa_domain, "utter_ask_address", **slots)
     assert [b["title"] for b in area["buttons"]] == list(choices.values())
+    # Zalo shows five buttons: five wards leave "không rõ" to be typed, as its text says.
+    zalo = await _message(
+        rasa_domain, "utter_ask_address", "zalo", **slots, address_choice_scope="ward"
+    )
+    titles = [b["title"] for b in zalo["buttons"]]
+    assert len(titles) <= 5 and titles[:count] == list(choices.values())[:5]
+    assert ('nhắn "không rõ"' in zalo["text"]) == (count == 5)
+
+
+@pytest.mark.parametrize(
+    ("slots", "words"),
+    [
+        ({"status_check": "found", "request_status": "new"}, "đang chờ"),
+        ({"status_check": "found", "request_status": "assigned"}, "đang chờ"),
+        ({"status_check": "found", "request_status": "accepted"}, "đã có nhân viên"),
+        ({"status_check": "found", "request_status": "visited"}, "đã đến"),
+        ({"status_check": "found", "request_status": "done"}, "đã hoàn tất"),
+        ({"status_check": "found", "request_status": "unreachable"}, "chưa liên lạc được"),
+        ({"status_check": "found", "request_status": "cancelled"}, "đã được hủy"),
+        ({"status_check": "none"}, "chưa thấy yêu cầu nào"),
+        ({"status_check": "error"}, "đang bận"),
+    ],
+)
+async def test_how_a_request_stands_is_said_per_status(rasa_domain, slots, words):
+    (text,) = await _texts(
+        rasa_domain,
+        "utter_request_status",
+        **slots,
+        request_reference="4G-ABCD-2345",
+        team_name="MobiFone Cần Thơ",
+    )
+    assert words in text
+    if slots["status_check"] == "found":
+        assert "4G-ABCD-2345" in text
+        # Open, or closed by the team for want of an answer: who is (was) to call.
+        if slots["request_status"] not in ("done", "cancelled"):
+            assert "MobiFone Cần Thơ" in text

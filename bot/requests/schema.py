@@ -101,6 +101,7 @@ sim_requests = Table(
     Index("ix_sim_requests_province_status", "province_code", "status", "created_at"),
     Index("ix_sim_requests_team_status", "team_id", "status"),
     Index("ix_sim_requests_created_at", "created_at"),
+    Index("ix_sim_requests_sender_created", "sender_id", "created_at"),
     Index(
         "ix_sim_requests_awaiting_escalation",
         "created_at",

@@ -593,6 +593,21 @@ class RequestService:
             raise UnknownRequest(f"no request {canonical}")
         return _view(row)
 
+    def latest_by_sender(self, sender_id: str) -> RequestView | None:
+        """The latest request the conversation ``sender_id`` sent, or None: what the
+        customer asking how their request stands is shown. Never one found by a phone
+        number typed in the chat, which anyone can type (9090 answers those)."""
+        stmt = (
+            select(*_VIEW_COLUMNS)
+            .select_from(_VIEW_FROM)
+            .where(sim_requests.c.sender_id == sender_id)
+            .order_by(sim_requests.c.created_at.desc(), sim_requests.c.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.execute(stmt).first()
+        return None if row is None else _view(row)
+
     def history(self, reference: str) -> list[EventView]:
         """Every status change of a request (and its SLA escalation), oldest first."""
         view = self.get(reference)

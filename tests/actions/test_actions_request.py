@@ -8,6 +8,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from actions.request import (
     ActionCorrectSlot,
     ActionHandoff,
+    ActionRequestStatus,
     ActionStop,
     ActionSubmitRequest,
 )
@@ -149,9 +150,9 @@ async def test_address_correction_clears_the_resolution_too(tracker_for, dispatc
     assert "phone_number" not in cleared
 
 
-async def _sent(tracker_for, dispatcher, domain, phone):
+async def _sent(tracker_for, dispatcher, domain, phone, sender_id="test-user"):
     """A request confirmed in the tracker's conversation; the slots the submit set."""
-    tracker = tracker_for(slots=_filled(phone_number=phone))
+    tracker = tracker_for(slots=_filled(phone_number=phone), sender_id=sender_id)
     return _slots(await ActionSubmitRequest().run(dispatcher, tracker, domain))
 
 
@@ -201,3 +202,32 @@ async def test_a_cancel_during_another_request_only_drops_that_one(tracker_for, 
     events = await ActionStop().run(dispatcher, tracker, domain)
     assert _slots(events)["stop_status"] is None
     assert get_service().get(sent["request_reference"]).status == "new"
+
+
+async def test_how_a_request_stands_is_read_from_the_store(tracker_for, dispatcher, domain):
+    # "yêu cầu của em đến đâu rồi": the latest request this conversation sent, as the team
+    # has it now (here accepted since it was sent), its reference kept for a cancel.
+    from bot.requests import get_service
+
+    sent = await _sent(tracker_for, dispatcher, domain, "0901234590", sender_id="status-1")
+    reference = sent["request_reference"]
+    get_service().transition(reference, "accepted", "staff:1")
+    asked = tracker_for(
+        text="yeu cau cua em den dau roi", intent="ask_status", sender_id="status-1"
+    )
+    slots = _slots(await ActionRequestStatus().run(dispatcher, asked, domain))
+    assert slots == {
+        "status_check": "found",
+        "request_reference": reference,
+        "request_status": "accepted",
+        "team_name": sent["team_name"],
+    }
+
+
+async def test_no_request_from_this_conversation_says_so(tracker_for, dispatcher, domain):
+    # Another conversation's request for the same number is not shown: a number typed in
+    # the chat would show anyone's.
+    await _sent(tracker_for, dispatcher, domain, "0901234591", sender_id="status-2")
+    asked = tracker_for(text="sao chua thay ai goi", intent="ask_status", sender_id="status-3")
+    slots = _slots(await ActionRequestStatus().run(dispatcher, asked, domain))
+    assert slots == {"status_check": "none"}

@@ -149,3 +149,12 @@ async def test_why_the_phone_and_address_are_asked_is_answered(agent: Agent, tex
     assert parsed["intent"]["name"] == "faq"
     selected = parsed["response_selector"]["default"]["response"]["intent_response_key"]
     assert selected == "faq/why_data"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["yêu cầu của em đến đâu rồi", "yeu cau doi sim cua minh sao r", "dk roi ma chua thay ai goi"],
+)
+async def test_how_my_request_stands_is_a_status_question(agent: Agent, text: str) -> None:
+    # After sending: the request's status (action_request_status), not "how long it takes".
+    assert await _intent(agent, text) == "ask_status"

@@ -136,3 +136,22 @@ def test_a_closed_request_is_not_cancelled(service):
         service.transition(ref, status, "t")
     assert service.cancel_by_sender(ref, "u1") == "closed"
     assert service.get(ref).status == "done"
+
+
+def test_a_conversation_sees_the_latest_request_it_sent(service):
+    # "yêu cầu của em đến đâu rồi": the latest request from this conversation, whatever
+    # its status; another conversation's, found by the same phone number, is not shown.
+    assert service.latest_by_sender("u-status") is None
+    first = service.submit(
+        RequestDraft("sim_swap", "0901234580", "rest", "u-status", units={"province_code": "79"})
+    ).reference
+    service.transition(first, "cancelled", "customer")
+    second = service.submit(
+        RequestDraft("advice", "0901234581", "rest", "u-status", units={"province_code": "79"})
+    ).reference
+    service.transition(second, "assigned", "dispatcher")
+    view = service.latest_by_sender("u-status")
+    assert view is not None
+    assert (view.reference, view.status) == (second, "assigned")
+    assert view.team_name  # the province team the reply names
+    assert service.latest_by_sender("someone-else") is None

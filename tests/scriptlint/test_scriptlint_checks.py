@@ -222,6 +222,31 @@ def test_six_buttons_are_too_many_for_zalo(script, edit):
     assert "Zalo" in found and "6 nút" in found
 
 
+def test_six_buttons_are_fine_beside_a_zalo_variation_of_five(script, edit):
+    # The hint's way out: Zalo gets its own variation (same condition), the others six.
+    edit(
+        script.domain,
+        '        - title: "Đổi SIM 4G"\n          payload: /request_sim_swap\n',
+        _buttons(6)
+        + '    - text: "Xin chào!"\n      channel: zalo\n      buttons:\n'
+        + _buttons(5),
+    )
+    assert messages(script) == []
+    # A Zalo variation of six is still too many.
+    edit(
+        script.domain,
+        _buttons(6) + '    - text: "Xin chào!"',
+        _buttons(5) + '    - text: "Xin chào!"',
+    )
+    edit(
+        script.domain,
+        "channel: zalo\n      buttons:\n" + _buttons(5),
+        "channel: zalo\n      buttons:\n" + _buttons(6),
+    )
+    (found,) = messages(script)
+    assert "Zalo" in found and "6 nút" in found
+
+
 def test_facebook_variation_may_have_more_than_five(script, edit):
     edit(
         script.domain,
