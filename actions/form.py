@@ -241,6 +241,42 @@ async def _with_ward_added(text: str, tracker: Tracker) -> str | None:
     return f"{address}, {text}"
 
 
+# How sure a reading of an earlier message must be to serve as the address's area: as
+# for a place typed beside a phone number without a type word (bot.address.message).
+_PLACE_SAID_CONFIDENCE = 0.6
+
+
+async def _place_said_before(tracker: Tracker) -> tuple[str, str] | None:
+    """The area an earlier message of this request named ("mình ở Đà Lạt muốn đổi sim"):
+    (province code, its old district or ward and province, as the list writes them), when
+    one reads as a place without guessing. Looked for back to the start of the session or
+    the last request sent; the latest message (the answer itself) aside."""
+    texts: list[str] = []
+    latest = True
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "session_started" or (
+            kind == "action" and event.get("name") == "action_submit_request"
+        ):
+            break
+        if kind == "user":
+            if not latest and not str(event.get("text") or "").startswith("/"):
+                texts.append(str(event.get("text") or ""))
+            latest = False
+    for text in texts:  # the latest first
+        found = await resolve_address(text)
+        if (
+            found.decided
+            and not found.guessed
+            and found.confidence >= _PLACE_SAID_CONFIDENCE
+            and found.province_code
+        ):
+            below = found.ward_name or found.old_district_name
+            names = [name for name in (below, found.province_name) if name]
+            return found.province_code, ", ".join(names)
+    return None
+
+
 def _clear_address_question() -> dict[str, Any]:
     slots: dict[str, Any] = {
         "address_status": None,
@@ -616,6 +652,17 @@ class ValidateRequestForm(FormValidationAction):
             # ("Hùng", the name given before it is asked): the address typed before is
             # kept, and the same question asked again.
             return {"address": None}
+        if not status and resolution.status == "ambiguous" and not resolution.guessed:
+            # "Phường 3" names wards in five provinces, but the customer said where they
+            # live before the address was asked ("mình ở Đà Lạt muốn đổi sim"): read there.
+            place = await _place_said_before(tracker)
+            if place is not None:
+                combined = f"{text}, {place[1]}"
+                together = await resolve_address(combined)
+                if together.province_code == place[0]:
+                    settled = _settle(combined, together)
+                    if settled is not None:
+                        return settled
         if resolution.status == "ambiguous" and resolution.candidates:
             # The province is in doubt (one candidate: a misspelt name's guess, offered as
             # "did you mean").

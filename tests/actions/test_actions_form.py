@@ -1087,3 +1087,50 @@ async def test_no_service_is_taken_without_an_offer_of_one(tracker_for, dispatch
     assert await extracted(_after_bot(tracker_for(text="ko", intent="deny"), _OFFER)) == {}
     chosen = tracker_for(text="ok", intent="affirm", slots={"request_type": "advice"})
     assert await extracted(_after_bot(chosen, _OFFER)) == {}
+
+
+def _said_before(tracker, *texts: str, submitted_between: bool = False):
+    """``tracker`` whose conversation had ``texts`` before its latest message."""
+    latest = tracker.events[-1]
+    events: list[dict[str, Any]] = [{"event": "session_started"}]
+    for text in texts:
+        events.append({"event": "user", "text": text})
+    if submitted_between:
+        events.append({"event": "action", "name": "action_submit_request"})
+    tracker.events = [*events, latest]
+    return tracker
+
+
+async def test_a_place_said_before_the_address_decides_its_province(
+    tracker_for, dispatcher, domain
+):
+    # Seen live: "mình ở Đà Lạt muốn đổi sim", then "Phường 3" at the address question,
+    # asked among five provinces' Phường 3. Read in Đà Lạt, it is one of its wards.
+    tracker = _said_before(
+        tracker_for(text="Phường 3", slots={"requested_slot": "address"}),
+        "Chào bạn, mình ở Đà Lạt muốn đổi sim",
+        "0905111333",
+    )
+    events = await form.validate_address("Phường 3", dispatcher, tracker, domain)
+    # Stored with the area as the list writes it: what the read-back shows and the team reads.
+    assert events["address"] == "Phường 3, Thành phố Đà Lạt, Tỉnh Lâm Đồng"
+    assert events["address_units"]["ward_name"] == "Phường Xuân Hương - Đà Lạt"
+    assert events["address_units"]["old_ward_name"] == "Phường 3"
+
+
+async def test_a_place_said_for_an_earlier_request_is_not_used(tracker_for, dispatcher, domain):
+    # A request sent since (for another number, another home): the question stays.
+    tracker = _said_before(
+        tracker_for(text="Phường 3", slots={"requested_slot": "address"}),
+        "Chào bạn, mình ở Đà Lạt muốn đổi sim",
+        submitted_between=True,
+    )
+    events = await form.validate_address("Phường 3", dispatcher, tracker, domain)
+    assert events["address_status"] == "ambiguous"
+    assert len({c["province_code"] for c in events["address_choices"]}) > 1
+    # Nor is small talk that reads as no place.
+    tracker = _said_before(
+        tracker_for(text="Phường 3", slots={"requested_slot": "address"}), "chào shop", "ok"
+    )
+    events = await form.validate_address("Phường 3", dispatcher, tracker, domain)
+    assert len({c["province_code"] for c in events["address_choices"]}) > 1
