@@ -465,6 +465,21 @@ class ValidateRequestForm(FormValidationAction):
                 # "khong nho so"): "the number you typed is wrong" only for the former.
                 error = "invalid" if any(ch.isdigit() for ch in text) else "missing"
                 return {"phone_number": None, "phone_error": error}
+        typed = phone.find_all(str(tracker.latest_message.get("text") or ""))
+        if len(typed) > 1 and found.national in {n.national for n in typed}:
+            # The slot's entity mapping takes the last number typed: the first is meant
+            # first ("cho 2 so 0912… va 0913…").
+            found = typed[0]
+        others = [n.national for n in typed if n.national != found.national]
+        if others:
+            # "doi sim cho 2 so 0912… va 0913…": one request is for one number. The first
+            # is taken, and the customer told how to send the others (they were dropped
+            # without a word).
+            dispatcher.utter_message(
+                response="utter_one_number_at_a_time",
+                phone_number=found.national,
+                phone_others=", ".join(others),
+            )
         return {"phone_number": found.national, "phone_error": None}
 
     async def extract_address(

@@ -118,6 +118,19 @@ def find(text: str) -> Phone | None:
     return None
 
 
+def find_all(text: str) -> list[Phone]:
+    """Every distinct valid mobile number inside a message, in the order typed ("doi sim
+    cho 2 so 0912111222 va 0913111222")."""
+    found: dict[str, Phone] = {}
+    for match in NUMBER.finditer(text):
+        try:
+            number = parse(match.group())
+        except InvalidPhoneError:
+            continue
+        found.setdefault(number.national, number)
+    return list(found.values())
+
+
 def mask(value: str) -> str:
     """Keep the first three and last three digits of anything that looks like a number."""
     digits = re.sub(r"\D", "", value)

@@ -43,3 +43,9 @@ def test_find_reads_the_number_as_typed_among_other_words(text: str, national: s
 @pytest.mark.parametrize("text", ["so 12 ngo 345 Lê Lợi", "1234567890903123456", "ma 0903123"])
 def test_find_finds_nothing_where_there_is_no_mobile_number(text: str) -> None:
     assert phone.find(text) is None
+
+
+def test_find_all_gives_every_distinct_number_in_order() -> None:
+    text = "doi sim cho 2 so 0912 111 222 va +84913111222, so dau 0912111222 nhe, 0241234567"
+    assert [n.national for n in phone.find_all(text)] == ["0912111222", "0913111222"]
+    assert phone.find_all("khong co so nao") == []

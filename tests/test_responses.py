@@ -200,3 +200,17 @@ async def test_how_a_request_stands_is_said_per_status(rasa_domain, slots, words
         # Open, or closed by the team for want of an answer: who is (was) to call.
         if slots["request_status"] not in ("done", "cancelled"):
             assert "MobiFone Cần Thơ" in text
+
+
+async def test_several_numbers_name_the_one_taken_and_the_others(rasa_domain):
+    tracker = DialogueStateTracker.from_events("responses", [], rasa_domain.slots)
+    message = await TemplatedNaturalLanguageGenerator(rasa_domain.responses).generate(
+        "utter_one_number_at_a_time",
+        tracker,
+        "rest",
+        phone_number="0912111222",
+        phone_others="0913111222",
+    )
+    assert message is not None
+    assert "0912111222" in message["text"] and "0913111222" in message["text"]
+    assert "đổi sim cho số khác" in message["text"]

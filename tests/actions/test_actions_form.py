@@ -1134,3 +1134,22 @@ async def test_a_place_said_for_an_earlier_request_is_not_used(tracker_for, disp
     )
     events = await form.validate_address("Phường 3", dispatcher, tracker, domain)
     assert len({c["province_code"] for c in events["address_choices"]}) > 1
+
+
+async def test_several_numbers_take_the_first_and_say_how_to_send_the_others(tracker_for, domain):
+    # Seen live: "doi sim cho 2 so 0912111222 va 0913111222" kept the first number and
+    # dropped the second without a word.
+    typed = "doi sim cho 2 so 0912111222 va 0913 111 222"
+    dispatcher = CollectingDispatcher()
+    # Rasa's entity mapping fills the slot with the last number typed: the first is taken.
+    events = await form.validate_phone_number(
+        "0913 111 222", dispatcher, tracker_for(text=typed), domain
+    )
+    assert events == {"phone_number": "0912111222", "phone_error": None}
+    (said,) = dispatcher.messages
+    assert said["response"] == "utter_one_number_at_a_time"
+    assert said["phone_others"] == "0913111222"
+    # One number: nothing said.
+    quiet = CollectingDispatcher()
+    await form.validate_phone_number("0912111222", quiet, tracker_for(text="0912111222"), domain)
+    assert quiet.messages == []
