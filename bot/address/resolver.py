@@ -816,8 +816,21 @@ def _score(
         # words of the name ("Bà Rịa" of Bà Rịa - Vũng Tàu: that is also a city's name).
         alias = len(key) <= 5 and (key == unit.bare_key or not unit.bare_key.startswith(key))
         score, first = (_ALIAS if alias else _PROVINCE_SHORT), start
+    elif end - start > 1:
+        score, first = _SHORT, start
     else:
-        score, first = (_SHORT if end - start > 1 else _SHORT_ONE), start
+        score, first = _SHORT_ONE, start
+        following = tokens[end] if end < len(tokens) else None
+        if (
+            following is not None
+            and key in _STREET_WORDS
+            and following.segment == tokens[start].segment
+            and following.key.isalpha()
+        ):
+            # "chợ Bến Thành": a street word opening a name is that word, not a unit of
+            # one syllable spelt alike (Thị trấn Chờ, Bắc Ninh), as the name after it is
+            # a street's or a market's, not the ward (see _streetish).
+            score *= _STREETISH
     if not full and not compatible and not closing:
         run = start * memo.width + end
         factor = memo.street.get(run)

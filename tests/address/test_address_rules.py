@@ -1167,3 +1167,15 @@ def test_duong_typed_with_its_diacritics_opens_a_street_not_a_former_name() -> N
     _is(resolve("xã Đường Hoa, Hải Hà"), "Tỉnh Quảng Ninh", "Xã Đường Hoa")
     _is(resolve("Dương Hà, Gia Lâm"), "Thành phố Hà Nội", "Xã Phù Đổng")
     _is(resolve("Thủy Đường, Thủy Nguyên"), "Thành phố Hải Phòng", "Phường Thủy Nguyên")
+
+
+def test_a_street_word_opening_a_name_is_no_unit_of_one_syllable() -> None:
+    # "chợ Bến Thành" (without diacritics "cho"): the market's word, not Thị trấn Chờ of
+    # Bắc Ninh, which led the buttons (and "Bến Thành" after it is the market's name).
+    assert "Tỉnh Bắc Ninh" not in {
+        c.province_name for c in resolve("o gan cho Ben Thanh").candidates
+    }
+    _is(resolve("Cho Pong Drang - xa Pong Drang"), "Tỉnh Đắk Lắk", "Xã Pơng Drang")
+    # The town typed alone in its part, or with its type word, still reads.
+    _is(resolve("Cho, Yen Phong, Bac Ninh"), "Tỉnh Bắc Ninh", "Xã Yên Phong")
+    _is(resolve("thi tran Cho, Yen Phong, Bac Ninh"), "Tỉnh Bắc Ninh", "Xã Yên Phong")
