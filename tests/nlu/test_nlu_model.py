@@ -158,3 +158,12 @@ async def test_why_the_phone_and_address_are_asked_is_answered(agent: Agent, tex
 async def test_how_my_request_stands_is_a_status_question(agent: Agent, text: str) -> None:
     # After sending: the request's status (action_request_status), not "how long it takes".
     assert await _intent(agent, text) == "ask_status"
+
+
+@pytest.mark.parametrize(
+    "text", ["khong muon cho dia chi", "ko nho so", "không muốn để lại số điện thoại"]
+)
+async def test_not_giving_the_phone_or_the_address_is_a_skip(agent: Agent, text: str) -> None:
+    # Read as correct_phone / correct_address ("số", "địa chỉ" in them), they cleared the
+    # answer and asked the question again without a word of why it is needed (utter_required).
+    assert await _intent(agent, text) == "skip"
