@@ -505,8 +505,13 @@ class ValidateRequestForm(FormValidationAction):
             # Given before it is asked, in a message that says more ("sdt 0903123456, dia
             # chi P.5 Q.3 tphcm"), or given again at a later question ("à địa chỉ đúng là
             # 14 Lê Văn Sỹ ..." asked for the name): the part after the address cue, when it
-            # reads as one. Not while a question about the address is pending.
+            # reads as one. While a question about the address is pending, only a place.
             if tracker.get_slot("address_pending"):
+                # The address came early and is in doubt, the form asking the service
+                # first: a place typed now answers that doubt ("Phường 1", then "Đồng
+                # Tháp" at the question which service; it fell to "em chưa hiểu").
+                if await names_a_unit(text) or await names_a_province(text):
+                    return {"address": text}
                 return {}
             text = _without_request_words(tracker)
             part = await address_in_message(text)

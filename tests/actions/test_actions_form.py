@@ -1153,3 +1153,22 @@ async def test_several_numbers_take_the_first_and_say_how_to_send_the_others(tra
     quiet = CollectingDispatcher()
     await form.validate_phone_number("0912111222", quiet, tracker_for(text="0912111222"), domain)
     assert quiet.messages == []
+
+
+async def test_a_place_typed_before_the_address_question_answers_its_doubt(
+    answer_address, tracker_for, dispatcher, domain
+):
+    # "Phường 1" given before the service was chosen (five provinces have one), then
+    # "Đồng Tháp" at the question which service: it answers the address's doubt (the
+    # ward is then asked there), where it fell to "em chưa hiểu".
+    early = await answer_address("Phường 1")
+    assert early["address_status"] == "ambiguous"
+    slots = {**early, "requested_slot": "request_type"}
+    tracker = tracker_for(text="Đồng Tháp", slots=slots)
+    assert await form.extract_address(dispatcher, tracker, domain) == {"address": "Đồng Tháp"}
+    events = await form.validate_address("Đồng Tháp", dispatcher, tracker, domain)
+    assert {c["province_code"] for c in events["address_choices"]} == {"82"}, events
+    assert events["address_choice_scope"] == "ward"
+    # Small talk there is no answer to it.
+    tracker = tracker_for(text="ok", intent="affirm", slots=slots)
+    assert await form.extract_address(dispatcher, tracker, domain) == {}
