@@ -190,7 +190,9 @@ class ActionRequestStatus(Action):
             log.exception("request status not read")
             return [SlotSet("status_check", "error")]
         if view is None:
-            return [SlotSet("status_check", "none")]
+            # Asked while a request is being collected, the reply offers no menu: it says
+            # the one under way is sent at the read-back's yes.
+            return [SlotSet("status_check", "none_in_form" if tracker.active_loop_name else "none")]
         return [
             SlotSet("status_check", "found"),
             SlotSet("request_reference", view.reference),

@@ -183,6 +183,7 @@ async def test_a_question_between_wards_of_one_province_offers_not_knowing(rasa_
         ({"status_check": "found", "request_status": "unreachable"}, "chưa liên lạc được"),
         ({"status_check": "found", "request_status": "cancelled"}, "đã được hủy"),
         ({"status_check": "none"}, "chưa thấy yêu cầu nào"),
+        ({"status_check": "none_in_form"}, "xác nhận ở bước cuối"),
         ({"status_check": "error"}, "đang bận"),
     ],
 )

@@ -231,3 +231,12 @@ async def test_no_request_from_this_conversation_says_so(tracker_for, dispatcher
     asked = tracker_for(text="sao chua thay ai goi", intent="ask_status", sender_id="status-3")
     slots = _slots(await ActionRequestStatus().run(dispatcher, asked, domain))
     assert slots == {"status_check": "none"}
+    # Asked while a request is being collected: no menu offered, the one under way named.
+    asked = tracker_for(
+        text="sao chua thay ai goi",
+        intent="ask_status",
+        sender_id="status-3",
+        active_loop="request_form",
+    )
+    slots = _slots(await ActionRequestStatus().run(dispatcher, asked, domain))
+    assert slots == {"status_check": "none_in_form"}
