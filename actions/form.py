@@ -102,7 +102,7 @@ _DONT_KNOW = frozenset({"out_of_scope", "deny"})
 # Said around a skip word ("em ko ro a", "toi khong biet nha"): a pronoun before it, a
 # particle after it.
 _SKIP_OPENERS = frozenset({"em", "e", "toi", "minh", "chi", "anh", "c", "a"})
-_SKIP_CLOSERS = frozenset({"a", "ah", "ak", "nha", "nhe", "nhé", "oi", "roi"})
+_SKIP_CLOSERS = frozenset({"a", "ah", "ak", "nha", "nhe", "oi", "roi"})  # folded
 
 
 def _skips(text: str) -> bool:
@@ -423,9 +423,9 @@ class ValidateRequestForm(FormValidationAction):
     async def extract_request_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """ "ok", or the phone number, in answer to an offer of one service (the answer to
-        "what is this offer?" ends "Quý khách muốn đổi ngay không ạ?" with a SIM-swap
-        button): that service, not the question which one (it was asked right after)."""
+        """A yes ("ok"), or the phone number, in answer to an offer of one service (the
+        answer to "what is this offer?" ends "Quý khách muốn đổi ngay không ạ?" with a
+        SIM-swap button): that service, not the question which one (asked right after)."""
         if tracker.get_slot("request_type") or latest_intent(tracker) not in _ACCEPTS_OFFER:
             return {}
         service = offered_service(tracker.events)
