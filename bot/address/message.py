@@ -90,7 +90,7 @@ def address_beside_phone(text: str) -> str | None:
         # that names a unit ends the search.
         part = _part_after(text, start)
         if part and names_a_unit(part):
-            return part
+            return _from_where_i_live(part)
         parts.append(part)
     if NUMBER.search(text) is None:
         return None
@@ -98,6 +98,37 @@ def address_beside_phone(text: str) -> str | None:
         if part and _decided_below_province(part):
             return part
     return None
+
+
+# "em ở …", "mình ở …" inside a part that names a unit: where the customer lives starts
+# there ("Em chào anh chị ạ, em được mời đổi sim 4G, em ở xã Phong Điền, …, sđt …").
+_I_LIVE = re.compile(
+    r"(?<!\w)(?:em|e|mình|minh|mk|tôi|toi|tui|anh|chị|chi|c)\s+(?:ở|o)(?!\w)", re.I
+)
+
+
+# What before "em ở" belongs to the address: a house number (not "4G") or a street or
+# hamlet word.
+_HOUSE_NUMBER = re.compile(r"^(?![2-5]g$).*\d")
+_HOME_WORDS = frozenset(
+    {"so", "ngo", "ngach", "hem", "kiet", "duong", "pho", "thon", "xom", "ap", "to", "khu"}
+)
+
+
+def _from_where_i_live(part: str) -> str:
+    """``part`` from its last "em ở" on, when what follows names a unit and reads as the
+    whole does: the greeting and the chat before it are no address."""
+    cues = list(_I_LIVE.finditer(part))
+    found = cues[-1] if cues else None
+    if found is None or found.start() == 0:
+        return part
+    before = [fold(word) for word in words(part[: found.start()])]
+    if any(word in _HOME_WORDS or _HOUSE_NUMBER.search(word) for word in before):
+        return part  # "so 5 ngo 12, em o phuong …": the house before it is the address's
+    rest = _part_after(part, found.end())
+    if rest and names_a_unit(rest) and _reading(rest) == _reading(part):
+        return rest
+    return part
 
 
 def address_answer(text: str) -> str:

@@ -133,6 +133,17 @@ def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
             "sdt 0912345111, dc 12 ly thuong kiet hoan kiem hn, , 4g",
             "12 ly thuong kiet hoan kiem hn",
         ),
+        # Where the customer lives starts at "em ở" (seen live: the greeting and "em được
+        # mời … 4G" were stored in the address), unless a house or street comes before it.
+        (
+            "Em chào anh chị ạ, em được mời , 4G, em ở xã Phong Điền, huyện Phong Điền, "
+            "Cần Thơ, sđt 0939 000 111, tên Hạnh",
+            "xã Phong Điền, huyện Phong Điền, Cần Thơ",
+        ),
+        (
+            "so 5 ngo 12, em o phuong Phuong Mai, Dong Da, HN 0903123456",
+            "so 5 ngo 12, em o phuong Phuong Mai, Dong Da, HN",
+        ),
     ],
 )
 def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
