@@ -20,18 +20,28 @@ def rasa_domain() -> Domain:
     return Domain.load(ROOT / "domain.yml")
 
 
-async def _texts(domain: Domain, response: str, **slots: str | None) -> set[str]:
-    """Every text the response can give with these slots (variations are drawn at random)."""
+async def _message(
+    domain: Domain,
+    response: str,
+    channel: str = "rest",
+    variables: dict[str, str] | None = None,
+    **slots: object,
+) -> dict:
+    """One message of the response, rendered by Rasa's generator with these slots (and
+    template ``variables``, as an action passes them to ``utter_message``)."""
     tracker = DialogueStateTracker.from_events(
         "responses", [SlotSet(name, value) for name, value in slots.items()], domain.slots
     )
-    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
-    texts = set()
-    for _ in range(20):
-        message = await nlg.generate(response, tracker, "rest")
-        assert message is not None
-        texts.add(message["text"])
-    return texts
+    message = await TemplatedNaturalLanguageGenerator(domain.responses).generate(
+        response, tracker, channel, **(variables or {})
+    )
+    assert message is not None
+    return message
+
+
+async def _texts(domain: Domain, response: str, **slots: str | None) -> set[str]:
+    """Every text the response can give with these slots (variations are drawn at random)."""
+    return {(await _message(domain, response, **slots))["text"] for _ in range(20)}
 
 
 async def test_a_new_subscription_asks_a_number_to_call_back(rasa_domain):
@@ -134,17 +144,6 @@ async def test_advice_asks_the_area_not_a_home_to_visit(rasa_domain):
         assert "mang SIM" not in text and "9090" in text
 
 
-async def _message(domain: Domain, response: str, channel: str = "rest", **slots: object) -> dict:
-    tracker = DialogueStateTracker.from_events(
-        "responses", [SlotSet(name, value) for name, value in slots.items()], domain.slots
-    )
-    message = await TemplatedNaturalLanguageGenerator(domain.responses).generate(
-        response, tracker, channel
-    )
-    assert message is not None
-    return message
-
-
 @pytest.mark.parametrize("count", [2, 3, 4, 5])
 async def test_a_question_between_wards_of_one_province_offers_not_knowing(rasa_domain, count):
     # The wards' names are new since 2025: a customer in old Quận 5 may not know which of
@@ -204,14 +203,10 @@ async def test_how_a_request_stands_is_said_per_status(rasa_domain, slots, words
 
 
 async def test_several_numbers_name_the_one_taken_and_the_others(rasa_domain):
-    tracker = DialogueStateTracker.from_events("responses", [], rasa_domain.slots)
-    message = await TemplatedNaturalLanguageGenerator(rasa_domain.responses).generate(
+    message = await _message(
+        rasa_domain,
         "utter_one_number_at_a_time",
-        tracker,
-        "rest",
-        phone_number="0912111222",
-        phone_others="0913111222",
+        variables={"phone_number": "0912111222", "phone_others": "0913111222"},
     )
-    assert message is not None
     assert "0912111222" in message["text"] and "0913111222" in message["text"]
     assert "đổi sim cho số khác" in message["text"]
