@@ -8,6 +8,7 @@ recorded rather than enforced.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import phonenumbers
@@ -108,25 +109,26 @@ def carrier_of(national: str) -> str | None:
     return None
 
 
-def find(text: str) -> Phone | None:
-    """The first valid mobile number inside a free-text message, if any."""
+def _valid_numbers(text: str) -> Iterator[Phone]:
+    """The valid mobile numbers inside a free-text message, in the order typed (lazily:
+    ``find`` stops at the first)."""
     for match in NUMBER.finditer(text):
         try:
-            return parse(match.group())
+            yield parse(match.group())
         except InvalidPhoneError:
             continue
-    return None
+
+
+def find(text: str) -> Phone | None:
+    """The first valid mobile number inside a free-text message, if any."""
+    return next(_valid_numbers(text), None)
 
 
 def find_all(text: str) -> list[Phone]:
     """Every distinct valid mobile number inside a message, in the order typed ("doi sim
     cho 2 so 0912111222 va 0913111222")."""
     found: dict[str, Phone] = {}
-    for match in NUMBER.finditer(text):
-        try:
-            number = parse(match.group())
-        except InvalidPhoneError:
-            continue
+    for number in _valid_numbers(text):
         found.setdefault(number.national, number)
     return list(found.values())
 
