@@ -820,12 +820,11 @@ def _score(
         score, first = _SHORT, start
     else:
         score, first = _SHORT_ONE, start
-        following = tokens[end] if end < len(tokens) else None
         if (
-            following is not None
-            and key in _STREET_WORDS
-            and following.segment == tokens[start].segment
-            and following.key.isalpha()
+            key in _STREET_WORDS
+            and end < len(tokens)
+            and tokens[end].segment == tokens[start].segment
+            and tokens[end].key.isalpha()
         ):
             # "chợ Bến Thành": a street word opening a name is that word, not a unit of
             # one syllable spelt alike (Thị trấn Chờ, Bắc Ninh), as the name after it is
