@@ -89,6 +89,13 @@ _ANOTHER_NUMBER = re.compile(
     r"(?<!\w)(?:so|sdt|thue bao|sim)\s+(?:khac|nua)(?!\w)"
     r"|(?<!\w)them\s+(?:1\s+|mot\s+)?(?:so|thue bao)(?!\w)"
 )
+# "vẫn địa chỉ cũ", "như trên", "cùng địa chỉ", "giống địa chỉ trước" (folded): the address
+# of the request sent before, offered at the address question of the next one.
+_SAME_ADDRESS = re.compile(
+    r"(?<!\w)(?:(?:van|nhu|giong(?: nhu)?|y nhu|van la)\s+(?:dia chi\s+|dc\s+|nha\s+)?"
+    r"(?:cu|tren|truoc|do|vua roi|vua nay|luc nay|hoi nay|ban nay|lan truoc|so truoc)"
+    r"|(?:cung|chung)\s+(?:1\s+|mot\s+)?(?:dia chi|nha|dc))(?!\w)"
+)
 # What the NLU reads small talk as, among the intents the address slot still takes (some
 # real addresses are classified so too: "khu tập thể ga, phường 5" is out_of_scope).
 _NOT_AN_ADDRESS = frozenset({"out_of_scope", "deny", "affirm"})
@@ -287,6 +294,31 @@ def _clear_address_question() -> dict[str, Any]:
     }
     slots.update({f"address_choice_{i}": None for i in range(1, MAX_CHOICES + 1)})
     return slots
+
+
+def _previous_offered(tracker: Tracker) -> bool:
+    """Whether the address question shows the last request's address to take again (the
+    ``address_offer`` variations of ``utter_ask_address``): a home for any service, an area
+    (an advice request's) only for advice."""
+    if (
+        tracker.get_slot("requested_slot") != "address"
+        or tracker.get_slot("address_status")
+        or not tracker.get_slot("previous_address")
+    ):
+        return False
+    offer = tracker.get_slot("address_offer")
+    return offer == "home" or (offer == "area" and tracker.get_slot("request_type") == "advice")
+
+
+def _previous_address(tracker: Tracker) -> dict[str, Any]:
+    """The last request's address, taken again as it was settled (the ward chosen then
+    stands: see the first branch of ``validate_address``)."""
+    return {
+        **_clear_address_question(),
+        "address": tracker.get_slot("previous_address"),
+        "address_label": tracker.get_slot("previous_address_label"),
+        "address_units": tracker.get_slot("previous_address_units"),
+    }
 
 
 def _accept(typed: str, resolution: Resolution) -> dict[str, Any]:
@@ -526,6 +558,10 @@ class ValidateRequestForm(FormValidationAction):
             if part is None or part == tracker.get_slot("address"):
                 return {}
             return {"address": part}
+        if _previous_offered(tracker) and _SAME_ADDRESS.search(fold(text)):
+            # "vẫn địa chỉ cũ" at the offer of the last request's address (the NLU reads it
+            # as skip or correct_address): an answer (see validate_address).
+            return {"address": text}
         if intent not in _not_taken(domain, "address"):
             return {}
         if question and (intent == "skip" or (_one_province(tracker) and _skips(text))):
@@ -565,6 +601,15 @@ class ValidateRequestForm(FormValidationAction):
             # has. The ward the customer chose stands; reading the text again would ask it
             # again ("Quận 3": which of its three wards?).
             return {"address": text}
+
+        if _previous_offered(tracker) and not await names_a_unit(typed_now):
+            # Asked for the address of a second request, the first one's shown: a yes (the
+            # button, "ok"), or "vẫn địa chỉ cũ", takes it again; a no asks the address
+            # without it. Anything else is read as the new address.
+            if intent == "affirm" or _SAME_ADDRESS.search(fold(typed_now)):
+                return _previous_address(tracker)
+            if intent == "deny" and _no_place(await resolve_address(typed_now)):
+                return {"address": None, "address_offer": None}
 
         if status == "ambiguous" and pending:
             # A button press sends the chosen candidate's label back as text.
@@ -742,6 +787,13 @@ class ValidateRequestForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
+        """The name, and ``name_given`` ("yes", or empty when there is none), which picks
+        the read-back that shows it (``utter_confirm_request``)."""
+        slots = await self._contact_name(slot_value, tracker)
+        name = slots["contact_name"]
+        return {**slots, "name_given": "yes" if name not in (None, SKIP_VALUE) else None}
+
+    async def _contact_name(self, slot_value: Any, tracker: Tracker) -> dict[str, Any]:
         """Optional: "bỏ qua", "không" or the Skip button store an explicit no-name. An
         address given again at the name question is no name (``extract_address`` takes
         it): the name is asked again once the address is settled."""

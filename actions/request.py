@@ -29,6 +29,7 @@ REQUEST_SLOTS = (
     "request_type",
     "address",
     "contact_name",
+    "name_given",
     "address_units",
     "address_label",
     "address_status",
@@ -104,8 +105,25 @@ class ActionSubmitRequest(Action):
             SlotSet("request_reference", outcome.reference),
             SlotSet("request_status", outcome.status),
             SlotSet("team_name", outcome.team_name),
+            *_remembered_address(tracker, draft),
             *_cleared(),
         ]
+
+
+def _remembered_address(tracker: Tracker, draft: RequestDraft) -> list[EventType]:
+    """The address just confirmed, offered at the next request's address question ("đổi sim
+    cho số khác": a second SIM of the same home): a home when it was asked as one (any
+    service but advice) or has a street; else an area, offered for advice only."""
+    if not draft.address_text:
+        return []
+    units = tracker.get_slot("address_units") or {}
+    home = draft.request_type != "advice" or bool(units.get("street"))
+    return [
+        SlotSet("previous_address", draft.address_text),
+        SlotSet("previous_address_label", tracker.get_slot("address_label")),
+        SlotSet("previous_address_units", units),
+        SlotSet("address_offer", "home" if home else "area"),
+    ]
 
 
 class ActionHandoff(Action):

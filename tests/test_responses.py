@@ -210,3 +210,63 @@ async def test_several_numbers_name_the_one_taken_and_the_others(rasa_domain):
     )
     assert "0912111222" in message["text"] and "0913111222" in message["text"]
     assert "đổi sim cho số khác" in message["text"]
+
+
+@pytest.mark.parametrize(
+    ("offer", "request_type", "offered"),
+    [
+        ("home", "sim_swap", True),
+        ("home", "new_subscription", True),
+        ("home", "advice", True),
+        # An advice request's area (no street) is no home to bring a SIM to.
+        ("area", "sim_swap", False),
+        ("area", "new_subscription", False),
+        ("area", "advice", True),
+    ],
+)
+async def test_the_next_request_offers_the_last_address(rasa_domain, offer, request_type, offered):
+    # "đổi sim cho số khác" after a request: the home typed for the first SIM was asked
+    # again from scratch. The question shows it with a yes button (validate_address takes
+    # it: actions.form._previous_offered mirrors these conditions).
+    message = await _message(
+        rasa_domain,
+        "utter_ask_address",
+        request_type=request_type,
+        address_offer=offer,
+        previous_address="xom 2 xa Nghi Phong, Nghi Loc, Nghe An",
+        previous_address_label="Xã Nghi Lộc, Tỉnh Nghệ An",
+    )
+    shown = "xom 2 xa Nghi Phong, Nghi Loc, Nghe An" in message["text"]
+    assert shown is offered
+    assert [b["payload"] for b in message.get("buttons") or []] == (["/affirm"] if offered else [])
+    # A question about an address typed wins over the offer.
+    again = await _message(
+        rasa_domain,
+        "utter_ask_address",
+        request_type=request_type,
+        address_offer=offer,
+        previous_address="xom 2 xa Nghi Phong, Nghi Loc, Nghe An",
+        address_status="not_found",
+        address_pending="123",
+    )
+    assert "Nghi Phong" not in again["text"] and "123" in again["text"]
+
+
+@pytest.mark.parametrize("request_type", ["sim_swap", "new_subscription", "advice"])
+async def test_the_read_back_shows_the_name_given(rasa_domain, request_type):
+    # "Sửa tên" is offered after the read-back, which did not show the name: a name taken
+    # wrongly ("mẹ em tên Hoa" kept whole) could not be seen, nor corrected.
+    slots = {
+        "request_type": request_type,
+        "phone_number": "0912345678",
+        "address": "12 Le Loi",
+        "address_label": "Phường Sài Gòn, Thành phố Hồ Chí Minh",
+        "contact_name": "Nguyễn Thị Hoa",
+    }
+    (named,) = await _texts(rasa_domain, "utter_confirm_request", **slots, name_given="yes")
+    assert '"Nguyễn Thị Hoa"' in named and "0912345678" in named
+    # Skipped ("-"): no name line, as before.
+    (skipped,) = await _texts(
+        rasa_domain, "utter_confirm_request", **{**slots, "contact_name": "-"}
+    )
+    assert "tên liên hệ" not in skipped and '"-"' not in skipped and "0912345678" in skipped

@@ -343,7 +343,7 @@ async def test_name_can_be_skipped(typed, tracker_for, domain):
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed), domain
     )
-    assert events == {"contact_name": SKIP_VALUE}
+    assert events == {"contact_name": SKIP_VALUE, "name_given": None}
 
 
 @pytest.mark.parametrize(
@@ -364,7 +364,7 @@ async def test_a_yes_at_the_name_question_is_no_name(typed, intent, tracker_for,
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed, intent=intent), domain
     )
-    assert events == {"contact_name": None}
+    assert events == {"contact_name": None, "name_given": None}
 
 
 async def test_a_second_yes_at_the_name_question_is_no_name(tracker_for, domain):
@@ -385,14 +385,19 @@ async def test_a_second_yes_at_the_name_question_is_no_name(tracker_for, domain)
         return await form.validate_contact_name("ok", CollectingDispatcher(), tracker, domain)
 
     twice = [("contact_name", "ok"), ("contact_name", "ok")]
-    assert await answer(twice) == {"contact_name": SKIP_VALUE}
+    assert await answer(twice) == {"contact_name": SKIP_VALUE, "name_given": None}
     assert await answer([("contact_name", "vâng"), ("contact_name", "ok")]) == {
-        "contact_name": SKIP_VALUE
+        "contact_name": SKIP_VALUE,
+        "name_given": None,
     }
-    assert await answer([("contact_name", "ok")]) == {"contact_name": None}
-    assert await answer([("address", "ok"), ("contact_name", "ok")]) == {"contact_name": None}
+    assert await answer([("contact_name", "ok")]) == {"contact_name": None, "name_given": None}
+    assert await answer([("address", "ok"), ("contact_name", "ok")]) == {
+        "contact_name": None,
+        "name_given": None,
+    }
     assert await answer([("contact_name", "Lan?"), ("contact_name", "ok")]) == {
-        "contact_name": None
+        "contact_name": None,
+        "name_given": None,
     }
 
 
@@ -403,7 +408,7 @@ async def test_a_name_spelt_like_a_yes_is_kept(typed, tracker_for, domain):
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed, intent="affirm"), domain
     )
-    assert events == {"contact_name": typed}
+    assert events == {"contact_name": typed, "name_given": "yes"}
 
 
 @pytest.mark.parametrize("typed", ["Q", "a", "cái thứ 1", "số 2"])
@@ -414,7 +419,7 @@ async def test_a_slip_or_a_buttons_number_at_the_name_question_is_no_name(
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed), domain
     )
-    assert events == {"contact_name": None}
+    assert events == {"contact_name": None, "name_given": None}
 
 
 @pytest.mark.parametrize("typed", ["Vy", "Út", "chị Ba"])
@@ -422,14 +427,14 @@ async def test_a_short_name_is_kept(typed, tracker_for, domain):
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed), domain
     )
-    assert events == {"contact_name": typed}
+    assert events == {"contact_name": typed, "name_given": "yes"}
 
 
 async def test_name_is_kept_trimmed(tracker_for, dispatcher, domain):
     events = await form.validate_contact_name(
         "  Nguyễn   Thị Lan ", dispatcher, tracker_for(), domain
     )
-    assert events == {"contact_name": "Nguyễn Thị Lan"}
+    assert events == {"contact_name": "Nguyễn Thị Lan", "name_given": "yes"}
 
 
 async def test_misspelt_name_with_one_guess_is_offered_as_one_button(answer_address):
@@ -599,11 +604,11 @@ async def test_an_address_given_again_at_the_name_question_replaces_it_and_is_no
     assert values["address_units"]["ward_name"] == "Phường Nhiêu Lộc", events
     tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
     named = await form.validate_contact_name(typed, dispatcher, tracker, domain)
-    assert named == {"contact_name": None}
+    assert named == {"contact_name": None, "name_given": None}
     # A name is still a name.
     tracker = tracker_for(text="chị Hoa", slots=slots, active_loop="request_form")
     named = await form.validate_contact_name("chị Hoa", dispatcher, tracker, domain)
-    assert named == {"contact_name": "chị Hoa"}
+    assert named == {"contact_name": "chị Hoa", "name_given": "yes"}
 
 
 async def test_an_address_typed_at_the_request_type_question_is_taken(run_form):
@@ -883,7 +888,7 @@ async def test_a_place_typed_at_the_name_question_is_no_name(address, typed, tra
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
     )
-    assert events == {"contact_name": None}
+    assert events == {"contact_name": None, "name_given": None}
 
 
 @pytest.mark.parametrize("typed", ["Nguyễn Hải Dương", "Hải Dương", "Long An"])
@@ -893,7 +898,7 @@ async def test_a_name_spelt_like_another_province_is_kept(typed, tracker_for, do
     events = await form.validate_contact_name(
         typed, CollectingDispatcher(), tracker_for(text=typed, slots=slots), domain
     )
-    assert events == {"contact_name": typed}
+    assert events == {"contact_name": typed, "name_given": "yes"}
 
 
 @pytest.mark.parametrize("typed", ["2", "số 2", "so 2", "cái thứ 2", "chọn 2 ạ", "e chon 2 nhe"])
@@ -1172,3 +1177,97 @@ async def test_a_place_typed_before_the_address_question_answers_its_doubt(
     # Small talk there is no answer to it.
     tracker = tracker_for(text="ok", intent="affirm", slots=slots)
     assert await form.extract_address(dispatcher, tracker, domain) == {}
+
+
+NGHE_AN = "xom 2 xa Nghi Phong, Nghi Loc, Nghe An"
+
+
+def _offer(offer: str = "home", request_type: str = "sim_swap") -> dict[str, Any]:
+    """The slots of a second request's address question, the first request's home known."""
+    units = resolve(NGHE_AN).to_dict()
+    return {
+        "requested_slot": "address",
+        "request_type": request_type,
+        "previous_address": NGHE_AN,
+        "previous_address_label": units["label"],
+        "previous_address_units": units,
+        "address_offer": offer,
+    }
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("/affirm", "affirm"),  # the button
+        ("ok em", "affirm"),
+        ("vẫn địa chỉ cũ", "nlu_fallback"),
+        ("dia chi nhu tren", "correct_address"),
+    ],
+)
+async def test_the_last_address_offered_is_taken_again(
+    typed, intent, tracker_for, dispatcher, domain
+):
+    # "đổi sim cho số khác" after a request: the same home for the second SIM, not typed
+    # again (it was asked from scratch).
+    tracker = tracker_for(text=typed, intent=intent, slots=_offer())
+    events = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert events["address"] == NGHE_AN
+    assert events["address_units"] == resolve(NGHE_AN).to_dict()
+    assert events["address_label"] == resolve(NGHE_AN).label
+    assert events["address_status"] is None
+
+
+async def test_the_offer_typed_in_words_the_nlu_misses_is_an_answer(
+    tracker_for, dispatcher, domain
+):
+    # "cùng địa chỉ" is read as skip, which the slot's mapping does not take.
+    tracker = tracker_for(text="cung dia chi", intent="skip", slots=_offer())
+    assert await form.extract_address(dispatcher, tracker, domain) == {"address": "cung dia chi"}
+    # Without the offer it stays a skip (the address is required: utter_required).
+    plain = {**_offer(), "address_offer": None}
+    tracker = tracker_for(text="cung dia chi", intent="skip", slots=plain)
+    assert await form.extract_address(dispatcher, tracker, domain) == {}
+
+
+async def test_a_no_to_the_offer_asks_the_address_without_it(tracker_for, dispatcher, domain):
+    tracker = tracker_for(text="không", intent="deny", slots=_offer())
+    events = await form.validate_address("không", dispatcher, tracker, domain)
+    assert events == {"address": None, "address_offer": None}
+
+
+async def test_another_address_typed_at_the_offer_is_the_new_address(
+    tracker_for, dispatcher, domain
+):
+    typed = "12/3 Le Van Sy P13 Q3 tphcm"
+    tracker = tracker_for(text=typed, slots=_offer())
+    events = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert events["address"] == typed
+    assert events["address_units"]["province_name"] == "Thành phố Hồ Chí Minh"
+    # A yes that names a unit is that address too.
+    typed = "ok, 12 Le Loi phuong Ben Thanh tphcm"
+    tracker = tracker_for(text=typed, intent="affirm", slots=_offer())
+    events = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert events.get("address") != NGHE_AN
+
+
+async def test_an_area_is_offered_again_for_advice_only(tracker_for, dispatcher, domain):
+    # An advice request's area is no home to bring a SIM to: the question for a SIM swap
+    # does not show it (utter_ask_address), so a yes there takes nothing.
+    tracker = tracker_for(text="ok", intent="affirm", slots=_offer("area", "sim_swap"))
+    events = await form.validate_address("ok", dispatcher, tracker, domain)
+    assert events.get("address") is None
+    tracker = tracker_for(text="ok", intent="affirm", slots=_offer("area", "advice"))
+    events = await form.validate_address("ok", dispatcher, tracker, domain)
+    assert events["address"] == NGHE_AN
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent", "given"),
+    [("Nguyễn Thị Hoa", "inform", "yes"), ("bỏ qua", "skip", None), ("ok", "affirm", None)],
+)
+async def test_a_name_given_picks_the_read_back_that_shows_it(
+    typed, intent, given, tracker_for, dispatcher, domain
+):
+    tracker = tracker_for(text=typed, intent=intent, slots={"requested_slot": "contact_name"})
+    events = await form.validate_contact_name(typed, dispatcher, tracker, domain)
+    assert events["name_given"] == given

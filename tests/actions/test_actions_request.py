@@ -240,3 +240,30 @@ async def test_no_request_from_this_conversation_says_so(tracker_for, dispatcher
     )
     slots = _slots(await ActionRequestStatus().run(dispatcher, asked, domain))
     assert slots == {"status_check": "none_in_form"}
+
+
+@pytest.mark.parametrize(
+    ("request_type", "address", "offer"),
+    [
+        ("sim_swap", HCM, "home"),
+        ("advice", HCM, "home"),  # a street typed: a home, even asked as an area
+        ("advice", "Hà Nội", "area"),
+    ],
+)
+async def test_the_address_sent_is_kept_for_the_next_request(
+    request_type, address, offer, tracker_for, dispatcher, domain
+):
+    # "đổi sim cho số khác" next: the address question offers it (actions.form).
+    filled = _filled(
+        request_type=request_type,
+        address=address,
+        address_units=resolve(address).to_dict(),
+        address_label=resolve(address).label,
+    )
+    slots = _slots(await ActionSubmitRequest().run(dispatcher, tracker_for(slots=filled), domain))
+    assert slots["submit_status"] == "created"
+    assert slots["previous_address"] == address
+    assert slots["previous_address_label"] == resolve(address).label
+    assert slots["previous_address_units"] == resolve(address).to_dict()
+    assert slots["address_offer"] == offer
+    assert slots["address"] is None  # the request's own slots cleared as before
