@@ -319,6 +319,11 @@ PROVINCE_ALIASES: Final[dict[str, str]] = {
     "daclak": "daklak",
     "khanhhoa": "khanhhoa",
 }
+# Short names that stand for a second province too ("ĐN": Đà Nẵng above, and Đồng Nai in
+# "P. Tân Phong, Biên Hòa, ĐN"): read as both, the rest of the text decides.
+SHARED_PROVINCE_ALIASES: Final[dict[str, str]] = {
+    "dn": "dongnai",
+}
 
 
 def _fetch(conn: sqlite3.Connection, sql: str) -> list[sqlite3.Row]:
@@ -647,7 +652,7 @@ def _load() -> Data:
         _add_initials(data, unit)
 
     # Customers' short names for provinces.
-    for alias, short_key in PROVINCE_ALIASES.items():
+    for alias, short_key in [*PROVINCE_ALIASES.items(), *SHARED_PROVINCE_ALIASES.items()]:
         for level, code, _ in list(data.index.get(short_key, [])):
             if level in (PROVINCE, OLD_PROVINCE):
                 _add(data, alias, level, code, False)

@@ -176,7 +176,6 @@ def test_town_and_province_markers() -> None:
         ("tphcm", HCMC),
         ("SG", HCMC),
         ("Sài Gòn", HCMC),
-        ("ĐN", "Thành phố Đà Nẵng"),
         ("Huế", "Thành phố Huế"),
         ("Bình Dương", HCMC),  # old province → current
         ("tinh Ba Ria Vung Tau", HCMC),
@@ -187,6 +186,23 @@ def test_province_short_names(text: str, province: str) -> None:
     result = resolve(text)
     assert result.status == "province_only"
     _is(result, province)
+
+
+def test_dn_names_two_provinces_and_the_rest_decides() -> None:
+    # "ĐN" is Đà Nẵng and Đồng Nai alike: "KP 2 P. Tân Phong, Biên Hòa, ĐN" offered Đà
+    # Nẵng first. Alone it is asked; with a ward or district it is theirs.
+    alone = resolve("ĐN")
+    assert alone.status == "ambiguous"
+    assert {c.province_name for c in alone.candidates} == {"Tỉnh Đồng Nai", "Thành phố Đà Nẵng"}
+    for text, province in [
+        ("KP 2 P. Tân Phong, Biên Hòa, ĐN", "Tỉnh Đồng Nai"),
+        ("ấp 2, xã Phước Thiền, Nhơn Trạch, ĐN", "Tỉnh Đồng Nai"),
+        ("23 Hùng Vương, P. Hải Châu 1, Q. Hải Châu, ĐN", "Thành phố Đà Nẵng"),
+        ("Hòa Khánh DN", "Thành phố Đà Nẵng"),
+    ]:
+        result = resolve(text)
+        assert result.decided, (text, result)
+        _is(result, province)
 
 
 def test_old_province_is_reported() -> None:
