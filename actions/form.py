@@ -29,6 +29,7 @@ from bot import phone
 from bot.address import Candidate, Resolution, phone_only, ward_question
 from bot.campaign import hooks
 from bot.names import name_in_message
+from bot.questions import asks, without_questions
 from bot.text import fold, words
 
 MAX_CHOICES = 5
@@ -296,6 +297,42 @@ def _clear_address_question() -> dict[str, Any]:
     return slots
 
 
+# How sure the NLU's answer selector must be of the question asked beside a request or
+# data (it also ranks the questions of messages that ask none: the gate is
+# ``bot.questions.asks``).
+_SURE_OF_QUESTION = 0.5
+
+
+def question_beside(tracker: Tracker, domain: DomainDict) -> str | None:
+    """The FAQ answer (``utter_faq/…``) to a question a request or data message also asks
+    ("đổi sim 4g có giữ số cũ không? nhà tôi ở …", "doi sim bao lau thi xong, e o quan 3
+    tphcm"): the NLU gives the message one intent, so the question went unanswered. Only
+    on the form's first run after the message (not again when it runs after another
+    action), and not the offer's explanation to a customer who asks for it."""
+    intent = latest_intent(tracker)
+    if intent not in _GIVES_DATA and intent != "faq":
+        return None
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            return None  # answered already, or the bot said something else this turn
+    # A question with the answer asked ("0905123456, có mất phí không" at the phone
+    # question) is the NLU's faq, taken by the form before any rule answers it.
+    if intent != "faq" and not asks(str(tracker.latest_message.get("text") or "")):
+        return None
+    selected = tracker.latest_message.get("response_selector") or {}
+    best = next((value for key, value in selected.items() if key != "all_retrieval_intents"), None)
+    response = (best or {}).get("response") or {}
+    key = str(response.get("intent_response_key") or "")
+    if not key or float(response.get("confidence") or 0.0) < _SURE_OF_QUESTION:
+        return None
+    if key == "faq/what_is_offer" and intent in _REQUESTS:
+        return None
+    name = f"utter_{key}"
+    return name if name in (domain.get("responses") or {}) else None
+
+
 def _previous_offered(tracker: Tracker) -> bool:
     """Whether the address question shows the last request's address to take again (the
     ``address_offer`` variations of ``utter_ask_address``): a home for any service, an area
@@ -395,8 +432,10 @@ def _not_taken(domain: DomainDict, slot: str) -> set[str]:
 
 def _without_request_words(tracker: Tracker) -> str:
     """The latest message with the request words the NLU found in it (entity
-    ``request_kind``) replaced by a comma, so that an address read from the message does
-    not carry them ("0903123456 doi sim P.5 Q.3 tphcm": "P.5 Q.3 tphcm")."""
+    ``request_kind``) replaced by a comma, and without the clauses that ask something
+    (answered by ``question_beside``), so that an address read from the message does not
+    carry them ("0903123456 doi sim P.5 Q.3 tphcm": "P.5 Q.3 tphcm"; "12 le loi q1 hcm, bao
+    lau thi co sim": "12 le loi q1 hcm")."""
     text = str(tracker.latest_message.get("text") or "")
     spans = sorted(
         (entity["start"], entity["end"])
@@ -407,7 +446,7 @@ def _without_request_words(tracker: Tracker) -> str:
     )
     for start, end in reversed(spans):
         text = f"{text[:start]},{text[end:]}"
-    return text.strip()
+    return without_questions(text.strip())
 
 
 def _no_place(found: Resolution) -> bool:
@@ -435,7 +474,11 @@ class ValidateRequestForm(FormValidationAction):
         """Validate, then stamp the campaign funnel (conversation started, address given).
 
         The funnel write never fails the turn (``bot.campaign.hooks`` logs and goes on).
+        A question asked beside the request or the data is answered first.
         """
+        question = question_beside(tracker, domain)
+        if question:
+            dispatcher.utter_message(response=question)
         events = await super().run(dispatcher, tracker, domain)
         campaign = tracker.get_slot("campaign")
         if campaign:

@@ -36,7 +36,8 @@ TrackerFactory = Callable[..., Tracker]
 
 @pytest.fixture
 def tracker_for(domain: dict[str, Any]) -> TrackerFactory:
-    """Build a tracker: ``tracker_for(slots={...}, text="...", intent="inform")``."""
+    """Build a tracker: ``tracker_for(slots={...}, text="...", intent="inform")``; ``events``
+    come before the latest message."""
 
     def build(
         *,
@@ -47,6 +48,8 @@ def tracker_for(domain: dict[str, Any]) -> TrackerFactory:
         channel: str = "rest",
         sender_id: str = "test-user",
         active_loop: str | None = None,
+        parsed: dict[str, Any] | None = None,
+        events: list[dict[str, Any]] | None = None,
     ) -> Tracker:
         values = {name: None for name in domain["slots"]}
         values["requested_slot"] = None
@@ -58,8 +61,9 @@ def tracker_for(domain: dict[str, Any]) -> TrackerFactory:
                 "text": text,
                 "intent": {"name": intent, "confidence": 1.0},
                 "entities": entities or [],
+                **(parsed or {}),  # more of the NLU's output ("response_selector")
             },
-            [{"event": "user", "text": text, "input_channel": channel}],
+            [*(events or []), {"event": "user", "text": text, "input_channel": channel}],
             False,
             None,
             {"name": active_loop} if active_loop else {},

@@ -1271,3 +1271,88 @@ async def test_a_name_given_picks_the_read_back_that_shows_it(
     tracker = tracker_for(text=typed, intent=intent, slots={"requested_slot": "contact_name"})
     events = await form.validate_contact_name(typed, dispatcher, tracker, domain)
     assert events["name_given"] == given
+
+
+def _selected(key: str, confidence: float) -> dict[str, Any]:
+    """The answer selector's part of the NLU's output, as Rasa 3.6 writes it."""
+    return {
+        "response_selector": {
+            "all_retrieval_intents": ["faq"],
+            "default": {
+                "response": {"intent_response_key": key, "confidence": confidence},
+                "ranking": [{"intent_response_key": key, "confidence": confidence}],
+            },
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent", "selected", "answer"),
+    [
+        # The question asked beside the request or the data: answered before the form's
+        # next question (it went unanswered).
+        (
+            "đổi sim 4g có giữ số cũ không? nhà tôi ở 12 Lê Lợi, Phường Bến Thành, TPHCM",
+            "request_sim_swap",
+            ("faq/keep_number", 0.58),
+            "utter_faq/keep_number",
+        ),
+        (
+            "doi sim bao lau thi xong, e o quan 3 tphcm",
+            "inform",
+            ("faq/duration", 1.0),
+            "utter_faq/duration",
+        ),
+        # A question with the answer asked, which the form takes before any FAQ rule.
+        ("0905123456, co mat phi ko ad", "faq", ("faq/is_free", 0.81), "utter_faq/is_free"),
+        # The selector ranks questions for messages that ask none: nothing then.
+        (
+            "doi sim 4g cho so 0905123456 o 12 le loi",
+            "request_sim_swap",
+            ("faq/scam_otp", 0.76),
+            None,
+        ),
+        ("doi sim cho em dc ko?", "request_sim_swap", ("faq/is_free", 0.9), None),
+        # Not sure which question: nothing.
+        ("doi sim co mat phi ko, o 12 le loi", "request_sim_swap", ("faq/is_free", 0.3), None),
+        # The offer explained to a customer who asks for it.
+        ("doi sim 4g la gi vay, doi cho em", "request_sim_swap", ("faq/what_is_offer", 0.9), None),
+        # Other intents have their own rules.
+        ("co ai khong", "greet", ("faq/is_free", 0.9), None),
+    ],
+)
+def test_a_question_beside_a_request_is_answered(
+    typed, intent, selected, answer, tracker_for, domain
+):
+    from actions.form import question_beside
+
+    tracker = tracker_for(text=typed, intent=intent, parsed=_selected(*selected))
+    assert question_beside(tracker, domain) == answer
+
+
+async def test_a_question_is_answered_once_a_turn(tracker_for, dispatcher, domain):
+    from actions.form import question_beside
+
+    typed = "doi sim bao lau thi xong, e o quan 3 tphcm"
+    tracker = tracker_for(text=typed, parsed=_selected("faq/duration", 1.0))
+    assert question_beside(tracker, domain) == "utter_faq/duration"
+    # The form runs again after an answer or another action: not twice.
+    tracker.events.append({"event": "bot", "text": "…"})
+    assert question_beside(tracker, domain) is None
+    # The form's validator utters it before the form's question.
+    tracker = tracker_for(
+        text=typed,
+        parsed=_selected("faq/duration", 1.0),
+        slots={"requested_slot": "phone_number", "request_type": "sim_swap"},
+        active_loop="request_form",
+    )
+    await form.run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_faq/duration"
+
+
+async def test_the_question_is_no_part_of_the_address(
+    answer_address, tracker_for, dispatcher, domain
+):
+    typed = "12 Lê Lợi, Phường Bến Thành, TPHCM, bao lâu thì có sim"
+    events = await answer_address(typed, slots={"requested_slot": "address"})
+    assert events["address"] == "12 Lê Lợi, Phường Bến Thành, TPHCM"
