@@ -270,3 +270,12 @@ async def test_the_read_back_shows_the_name_given(rasa_domain, request_type):
         rasa_domain, "utter_confirm_request", **{**slots, "contact_name": "-"}
     )
     assert "tên liên hệ" not in skipped and '"-"' not in skipped and "0912345678" in skipped
+
+
+async def test_the_fee_question_of_a_new_subscriber_is_not_about_the_swap(rasa_domain):
+    # "có mất phí không" while registering a new subscription was told the swap is free.
+    (new,) = await _texts(rasa_domain, "utter_faq/is_free", request_type="new_subscription")
+    assert "thuê bao mới" in new and "phí hòa mạng" in new
+    for request_type in ("sim_swap", "advice", None):
+        (swap,) = await _texts(rasa_domain, "utter_faq/is_free", request_type=request_type)
+        assert "hoàn toàn MIỄN PHÍ" in swap
