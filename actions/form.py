@@ -333,6 +333,19 @@ def question_beside(tracker: Tracker, domain: DomainDict) -> str | None:
     return name if name in (domain.get("responses") or {}) else None
 
 
+def _asked_again(tracker: Tracker, slots: dict[str, Any]) -> bool:
+    """Whether the answer leaves the pending question between candidates as it was."""
+    if tracker.get_slot("address_status") != "ambiguous" or slots.get("address") is not None:
+        return False
+    if "address_status" not in slots:
+        return True
+    return (
+        slots["address_status"] == "ambiguous"
+        and slots.get("address_pending") == tracker.get_slot("address_pending")
+        and _same_choices(slots.get("address_choices"), tracker.get_slot("address_choices") or [])
+    )
+
+
 def _previous_offered(tracker: Tracker) -> bool:
     """Whether the address question shows the last request's address to take again (the
     ``address_offer`` variations of ``utter_ask_address``): a home for any service, an area
@@ -624,7 +637,17 @@ class ValidateRequestForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """Resolve to administrative units; a doubtful answer becomes a question."""
+        """Resolve to administrative units; a doubtful answer becomes a question. Asked
+        the same question between candidates again (the answer chose none: "Lan", "👍"),
+        the customer is told so first: the same buttons came back without a word."""
+        slots = await self._address(slot_value, dispatcher, tracker)
+        if _asked_again(tracker, slots) and tracker.get_slot("requested_slot") == "address":
+            dispatcher.utter_message(response="utter_choice_not_understood")
+        return slots
+
+    async def _address(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
         text = str(slot_value or "").strip()
         status = tracker.get_slot("address_status")
         pending = tracker.get_slot("address_pending") or ""

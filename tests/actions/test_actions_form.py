@@ -1356,3 +1356,40 @@ async def test_the_question_is_no_part_of_the_address(
     typed = "12 Lê Lợi, Phường Bến Thành, TPHCM, bao lâu thì có sim"
     events = await answer_address(typed, slots={"requested_slot": "address"})
     assert events["address"] == "12 Lê Lợi, Phường Bến Thành, TPHCM"
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent"), [("Lan", "inform"), ("👍", "affirm"), ("đúng rồi", "affirm")]
+)
+async def test_an_answer_choosing_none_is_told_before_the_question_again(
+    typed, intent, tracker_for, dispatcher, domain
+):
+    # Asked between the wards of old Phường Phương Mai, "Lan" (a name typed early) or a
+    # thumbs-up brought the same buttons back without a word.
+    first = await form.validate_address(
+        "so 5 ngo 12 p.Phuong Mai q.Dong Da HN",
+        dispatcher,
+        tracker_for(
+            text="so 5 ngo 12 p.Phuong Mai q.Dong Da HN", slots={"requested_slot": "address"}
+        ),
+        domain,
+    )
+    assert first["address_status"] == "ambiguous" and dispatcher.messages == []
+    tracker = tracker_for(text=typed, intent=intent, slots={**first, "requested_slot": "address"})
+    again = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert again.get("address") is None
+    assert [m["response"] for m in dispatcher.messages] == ["utter_choice_not_understood"]
+
+
+async def test_a_choice_or_a_new_question_says_nothing_more(tracker_for, dispatcher, domain):
+    first = await form.validate_address(
+        "Phường 1",
+        dispatcher,
+        tracker_for(text="Phường 1", slots={"requested_slot": "address"}),
+        domain,
+    )
+    # A province chosen: a new question (its wards), not the same one again.
+    tracker = tracker_for(text="Tỉnh Đồng Tháp", slots={**first, "requested_slot": "address"})
+    wards = await form.validate_address("Tỉnh Đồng Tháp", dispatcher, tracker, domain)
+    assert wards["address_status"] == "ambiguous"
+    assert dispatcher.messages == []
