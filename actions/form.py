@@ -855,7 +855,18 @@ class ValidateRequestForm(FormValidationAction):
     ) -> dict[str, Any]:
         """The name, and ``name_given`` ("yes", or empty when there is none), which picks
         the read-back that shows it (``utter_confirm_request``)."""
-        slots = await self._contact_name(slot_value, tracker)
+        typed = str(slot_value or "")
+        if asks(typed):
+            # "Lan, bao lâu thì nhân viên đến?": the question is answered (question_beside)
+            # and is no part of the name; a question alone is no name.
+            named = without_questions(typed)
+            slots = (
+                {"contact_name": None}
+                if named == typed
+                else await self._contact_name(named, tracker)
+            )
+        else:
+            slots = await self._contact_name(slot_value, tracker)
         name = slots["contact_name"]
         return {**slots, "name_given": "yes" if name not in (None, SKIP_VALUE) else None}
 

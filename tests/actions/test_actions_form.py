@@ -1393,3 +1393,15 @@ async def test_a_choice_or_a_new_question_says_nothing_more(tracker_for, dispatc
     wards = await form.validate_address("Tỉnh Đồng Tháp", dispatcher, tracker, domain)
     assert wards["address_status"] == "ambiguous"
     assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [("Lan, bao lâu thì nhân viên đến?", "Lan"), ("bao lâu thì nhân viên đến vậy", None)],
+)
+async def test_a_question_at_the_name_question_is_no_part_of_the_name(
+    typed, name, tracker_for, dispatcher, domain
+):
+    tracker = tracker_for(text=typed, slots={"requested_slot": "contact_name"})
+    events = await form.validate_contact_name(typed, dispatcher, tracker, domain)
+    assert events["contact_name"] == name
