@@ -139,13 +139,23 @@ def _yes_again_to_the_name(events: list[dict[str, Any]]) -> bool:
     )
 
 
+# Said after a yes: particles, and the one addressed ("đúng rồi em", "vâng ạ chị"), folded.
+_YES_CLOSERS = _SKIP_CLOSERS | {"em", "e", "chi", "c", "anh", "ad", "shop", "ban"}
+
+
 def _affirms(text: str) -> bool:
-    """Whether ``text`` is only a yes ("Đúng rồi!", "ok em", "vâng"), emoji and punctuation
-    aside."""
+    """Whether ``text`` is only a yes ("Đúng rồi!", "ok em", "vâng", "đúng rồi em ạ"),
+    emoji and punctuation aside."""
     typed = words(unicodedata.normalize("NFC", text).lower())
-    return " ".join(fold(word) for word in typed) in _YES_FOLDED or " ".join(typed) in (
-        _YES_AS_TYPED
-    )
+    while typed:
+        if " ".join(fold(word) for word in typed) in _YES_FOLDED or " ".join(typed) in (
+            _YES_AS_TYPED
+        ):
+            return True
+        if len(typed) < 2 or fold(typed[-1]) not in _YES_CLOSERS:
+            return False
+        typed = typed[:-1]
+    return False
 
 
 def _within(text: str, pending: str) -> bool:

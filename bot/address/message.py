@@ -113,6 +113,9 @@ _HOUSE_NUMBER = re.compile(r"^(?![2-5]g$).*\d")
 _HOME_WORDS = frozenset(
     {"so", "ngo", "ngach", "hem", "kiet", "duong", "pho", "thon", "xom", "ap", "to", "khu"}
 )
+# A number before one of these counts something else ("chị năm nay 60 tuổi", "dùng sim 10
+# năm rồi"), folded.
+_NO_HOUSE_AFTER = frozenset({"tuoi", "nam", "thang", "ngay", "lan", "gio", "phut", "tuan"})
 
 
 def _from_where_i_live(part: str) -> str:
@@ -123,7 +126,10 @@ def _from_where_i_live(part: str) -> str:
     if found is None or found.start() == 0:
         return part
     before = [fold(word) for word in words(part[: found.start()])]
-    if any(word in _HOME_WORDS or _HOUSE_NUMBER.search(word) for word in before):
+    if any(
+        word in _HOME_WORDS or (_HOUSE_NUMBER.search(word) and following not in _NO_HOUSE_AFTER)
+        for word, following in zip(before, [*before[1:], ""], strict=True)
+    ):
         return part  # "so 5 ngo 12, em o phuong …": the house before it is the address's
     rest = _part_after(part, found.end())
     if rest and names_a_unit(rest) and _reading(rest) == _reading(part):
@@ -226,7 +232,8 @@ def _part_after(text: str, start: int) -> str:
 # cho so 0908…" leaves ", can , cho so" before the number, "…, doi sim 4g" leaves ", 4g".
 # Whole comma parts of such words only ("Xóm Chợ" keeps its part).
 _GLUE_TAIL = re.compile(
-    r"(?:,\s*(?:(?:cần|can|cho|số|so|của|cua|là|la|muốn|muon|mình|minh|tôi|toi|em|e|sim|4g)"
+    r"(?:,\s*(?:(?:cần|can|cho|số|so|của|cua|là|la|muốn|muon|mình|minh|tôi|toi|tui|em|e|chị"
+    r"|chi|anh|bố|bo|mẹ|me|sim|4g)"
     r"(?!\w)\s*)*)+$",
     re.I,
 )

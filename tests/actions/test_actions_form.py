@@ -356,6 +356,10 @@ async def test_name_can_be_skipped(typed, tracker_for, domain):
         ("đúng", "affirm"),
         ("dạ vâng", "affirm"),
         ("ĐÚNG RỒI!", "affirm"),
+        # Said to the one addressed (seen live: "đúng rồi em" stored as the name).
+        ("đúng rồi em", "affirm"),
+        ("dạ vâng chị ạ", "affirm"),
+        ("ok ad", "affirm"),
     ],
 )
 async def test_a_yes_at_the_name_question_is_no_name(typed, intent, tracker_for, domain):

@@ -144,6 +144,18 @@ def test_no_address_part_without_a_cue_and_a_reading(text: str) -> None:
             "so 5 ngo 12, em o phuong Phuong Mai, Dong Da, HN 0903123456",
             "so 5 ngo 12, em o phuong Phuong Mai, Dong Da, HN",
         ),
+        # An age is no house number, and "số chị là" before the number no address (seen
+        # live: the whole greeting was stored as the address).
+        (
+            "Chào em, chị năm nay 60 tuổi rồi không rành điện thoại, con chị bảo có tin nhắn"
+            " mời ,, chị ở tổ 3 phường Quang Trung thành phố Thái Nguyên, số chị là 0912 345"
+            " 678, em giúp chị nhé",
+            "tổ 3 phường Quang Trung thành phố Thái Nguyên",
+        ),
+        (
+            "xom 2 xa Nghi Phong, Nghi Loc, Nghe An, so cua me em la 0912345678",
+            "xom 2 xa Nghi Phong, Nghi Loc, Nghe An",
+        ),
     ],
 )
 def test_the_text_beside_a_phone_number_is_an_address_when_it_names_a_unit(
