@@ -99,8 +99,19 @@ class ActionSubmitRequest(Action):
             mask(draft.phone),
             outcome.team_id,
         )
+        if outcome.elsewhere:
+            # Another conversation sent it: whoever typed the number here is not told its
+            # reference or team (anyone can type a number); what they gave is in its
+            # history for the team's call-back.
+            return [
+                SlotSet("submit_status", "existing_elsewhere"),
+                SlotSet("submitted_type", draft.request_type),
+                *_remembered_address(tracker, draft),
+                *_cleared(),
+            ]
+        status = "created" if outcome.created else "existing"
         return [
-            SlotSet("submit_status", "created" if outcome.created else "existing"),
+            SlotSet("submit_status", f"{status}_updated" if outcome.updated else status),
             SlotSet("submitted_type", draft.request_type),
             SlotSet("request_reference", outcome.reference),
             SlotSet("request_status", outcome.status),
@@ -150,6 +161,9 @@ class ActionHandoff(Action):
         except Exception as exc:
             log.warning("call-back not stored for %s: %r", mask(draft.phone), type(exc).__name__)
             return [*events, SlotSet("handoff_status", "hotline")]
+        if outcome.elsewhere:
+            # A call-back another conversation asked for: no reference to this one.
+            return [*events, SlotSet("handoff_status", "callback_elsewhere")]
         return [
             *events,
             SlotSet("handoff_status", "callback"),

@@ -279,3 +279,21 @@ async def test_the_fee_question_of_a_new_subscriber_is_not_about_the_swap(rasa_d
     for request_type in ("sim_swap", "advice", None):
         (swap,) = await _texts(rasa_domain, "utter_faq/is_free", request_type=request_type)
         assert "hoàn toàn MIỄN PHÍ" in swap
+
+
+async def test_a_request_found_from_elsewhere_is_not_named(rasa_domain):
+    (text,) = await _texts(
+        rasa_domain,
+        "utter_request_result",
+        submit_status="existing_elsewhere",
+        request_reference="4G-ABCD-2345",
+        team_name="MobiFone Nghệ An",
+    )
+    assert "4G-ABCD-2345" not in text and "Nghệ An" not in text and "9090" in text
+    (handoff,) = await _texts(
+        rasa_domain,
+        "utter_handoff",
+        handoff_status="callback_elsewhere",
+        request_reference="4G-ABCD-2345",
+    )
+    assert "4G-ABCD-2345" not in handoff and "9090" in handoff

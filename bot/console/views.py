@@ -279,10 +279,28 @@ async def request_page(request: web.Request) -> web.StreamResponse:
     assert user is not None
     view = await visible_request(request, user)
     row = row_for(user, view)
+    service = console_of(request).ready_store.service
+    # The history: status changes with their reasons, and what a repeat confirmation said
+    # that the request does not (another address typed: bot.requests, _confirmed_again).
+    history = await asyncio.to_thread(service.history, view.reference)
     return aiohttp_jinja2.render_template(
         "request.html",
         request,
-        {"r": row, "next_statuses": row["next_statuses"], "guides": page_guides("request")},
+        {
+            "r": row,
+            "next_statuses": row["next_statuses"],
+            "guides": page_guides("request"),
+            "history": [
+                {
+                    "at": local_time(e.created_at),
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "actor": e.actor,
+                    "reason": e.reason,
+                }
+                for e in history
+            ],
+        },
     )
 
 

@@ -93,6 +93,12 @@ class SubmitOutcome:
     team_name: str
     route_rule: str
     delivery_note: str | None
+    # Found again (``created`` False) from another conversation than the one that sent it:
+    # the bot names neither its reference nor its team to whoever typed the number.
+    elsewhere: bool = False
+    # Found again with details it did not have (another address or name): they were
+    # written to its history for the team.
+    updated: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,27 @@ def _unit_str(units: Mapping[str, object], key: str) -> str | None:
         return None
     text = str(value).strip()
     return text[:100] or None
+
+
+def _confirmed_again(view: RequestView, values: Mapping[str, Any]) -> str | None:
+    """What a repeat confirmation says that the open request does not, for its history
+    (the team reads it there), or None when it says nothing new."""
+    told = []
+    address = values.get("address_text")
+    if address and address != view.address_text:
+        area = ", ".join(
+            str(part) for part in (values.get("ward_name"), values.get("province_name")) if part
+        )
+        told.append(f'address "{address}"' + (f" ({area})" if area else ""))
+    name = values.get("contact_name")
+    if name and name != view.contact_name:
+        told.append(f'name "{name}"')
+    if not told:
+        return None
+    where = (
+        "another conversation" if view.sender_id != values.get("sender_id") else "its conversation"
+    )
+    return f"confirmed again via {values.get('channel')} from {where}: " + "; ".join(told)
 
 
 def _confidence(units: Mapping[str, object]) -> float | None:
@@ -410,7 +437,7 @@ class RequestService:
                 # confirmation, or a concurrent twin that won. Hand that request back.
                 existing = self._find_open_view(phone.e164, request_type)
                 if existing is not None:
-                    return self._found(existing)
+                    return self._found(existing, values, actor)
                 continue  # it was closed in between: try again
             log.info(
                 "request %s created type=%s phone=%s channel=%s province=%s team=%s rule=%s",
@@ -532,12 +559,35 @@ class RequestService:
             "escalation_chat_id": self.directory.escalation_chat_for(decision.team.id),
         }
 
-    def _found(self, view: RequestView) -> SubmitOutcome:
+    def _found(self, view: RequestView, values: dict[str, Any], actor: str) -> SubmitOutcome:
+        """The open request confirmed again. What the confirmation says that the request
+        does not (another address or name, typed in another conversation or the same) is
+        written to its history for the team, who confirm it at the call-back: nothing the
+        customer gave is dropped, and the request is not moved."""
+        elsewhere = view.sender_id != values["sender_id"]
+        told = _confirmed_again(view, values)
+        if told:
+            with self._sessions.begin() as session:
+                request_id = session.execute(
+                    select(sim_requests.c.id).where(sim_requests.c.reference == view.reference)
+                ).scalar_one()
+                session.execute(
+                    insert(request_events).values(
+                        request_id=request_id,
+                        from_status=view.status,
+                        to_status=view.status,
+                        actor=(actor or "bot")[:100],
+                        reason=told,
+                        created_at=utcnow(),
+                    )
+                )
         log.info(
-            "request %s found open again type=%s phone=%s",
+            "request %s found open again type=%s phone=%s from=%s%s",
             view.reference,
             view.request_type,
             view.masked_phone,
+            "another conversation" if elsewhere else "its conversation",
+            ", new details written to its history" if told else "",
         )
         return SubmitOutcome(
             reference=view.reference,
@@ -548,6 +598,8 @@ class RequestService:
             team_name=view.team_name,
             route_rule=view.route_rule,
             delivery_note=view.delivery_note,
+            elsewhere=elsewhere,
+            updated=told is not None,
         )
 
     def _find_open_view(self, e164: str, request_type: str) -> RequestView | None:

@@ -267,3 +267,45 @@ async def test_the_address_sent_is_kept_for_the_next_request(
     assert slots["previous_address_units"] == resolve(address).to_dict()
     assert slots["address_offer"] == offer
     assert slots["address"] is None  # the request's own slots cleared as before
+
+
+async def test_a_request_found_from_another_conversation_names_no_reference(
+    tracker_for, dispatcher, domain
+):
+    # Anyone can type a number: the reply named the request and the team of whoever had
+    # sent it (seen live: "đã có yêu cầu 4G-… đang chờ MobiFone Nghệ An") and dropped the
+    # address typed. Now: no reference or team; the address goes to the request's history.
+    from bot.requests import get_service
+
+    first = _slots(
+        await ActionSubmitRequest().run(dispatcher, tracker_for(slots=_filled()), domain)
+    )
+    other = _filled(address="Thôn 3, Ea Kao, BMT, Dak Lak")
+    other["address_units"] = resolve(other["address"]).to_dict()
+    slots = _slots(
+        await ActionSubmitRequest().run(
+            dispatcher, tracker_for(slots=other, sender_id="another-user"), domain
+        )
+    )
+    assert slots["submit_status"] == "existing_elsewhere"
+    assert "request_reference" not in slots and "team_name" not in slots
+    history = get_service().history(first["request_reference"])
+    assert "Thôn 3, Ea Kao, BMT, Dak Lak" in history[-1].reason
+    # The conversation that sent it, with a new address: its reference, and "sent on".
+    again = _filled(address="Thôn 4, Ea Kao, BMT, Dak Lak")
+    again["address_units"] = resolve(again["address"]).to_dict()
+    slots = _slots(await ActionSubmitRequest().run(dispatcher, tracker_for(slots=again), domain))
+    assert slots["submit_status"] == "existing_updated"
+    assert slots["request_reference"] == first["request_reference"]
+
+
+async def test_a_call_back_asked_from_another_conversation_names_no_reference(
+    tracker_for, dispatcher, domain
+):
+    await ActionHandoff().run(dispatcher, tracker_for(slots=_filled()), domain)
+    events = await ActionHandoff().run(
+        dispatcher, tracker_for(slots=_filled(), sender_id="another-user"), domain
+    )
+    slots = _slots(events)
+    assert slots["handoff_status"] == "callback_elsewhere"
+    assert "request_reference" not in slots

@@ -160,3 +160,17 @@ async def test_csv_export_is_excel_friendly(make_client, login, submit):
     assert b"\r\n" in raw
     bad = await client.get("/export.csv?status=nope")
     assert bad.status == 400
+
+
+async def test_the_request_page_shows_its_history(make_client, login, submit):
+    # A repeat confirmation with another address (typed in another conversation) is
+    # written to the request's history, which the page did not show: the team could not
+    # see it.
+    outcome = submit()
+    submit(sender_id="other-conversation", address_text="45 Hàng Bông")
+    client = await make_client()
+    await login(client, "hanoi")
+    page = await (await client.get(f"/requests/{outcome.reference}")).text()
+    assert "Lịch sử" in page
+    assert "confirmed again via rest from another conversation: address" in page
+    assert "45 Hàng Bông" in page

@@ -92,6 +92,45 @@ def test_same_customer_confirming_again_finds_open_request(service, sessions):
     assert count(sessions, request_events) == 1
 
 
+def test_a_repeat_from_elsewhere_names_nothing_and_new_details_reach_the_history(service, sessions):
+    first = service.submit(draft())
+    same = service.submit(draft())
+    assert (same.elsewhere, same.updated) == (False, False)
+    # Another conversation types the number with another home: the request is found (one
+    # open request per number and type), the bot is told it came from elsewhere (it names
+    # no reference there), and the address typed is written to the request's history for
+    # the team's call-back, not dropped; the request keeps its address and team.
+    other = service.submit(
+        draft(
+            sender_id="fb-2",
+            channel="facebook",
+            contact_name="Lan",
+            address_text="tổ 3 phường Quang Trung, Thái Nguyên",
+            units={
+                **HANOI_BA_DINH,
+                "province_name": "Tỉnh Thái Nguyên",
+                "ward_name": "Phường Phan Đình Phùng",
+            },
+        )
+    )
+    assert other.created is False and other.reference == first.reference
+    assert (other.elsewhere, other.updated) == (True, True)
+    view = service.get(first.reference)
+    assert view.address_text == "12 Điện Biên Phủ, Ba Đình, Hà Nội"
+    assert view.team_id == first.team_id
+    told = [event.reason for event in service.history(first.reference)][-1]
+    assert told.startswith("confirmed again via facebook from another conversation: ")
+    assert (
+        '"tổ 3 phường Quang Trung, Thái Nguyên" (Phường Phan Đình Phùng, Tỉnh Thái Nguyên)' in told
+    )
+    assert 'name "Lan"' in told
+    assert count(sessions, sim_requests) == 1 and count(sessions, outbox) == 1
+    # The same conversation correcting its address: its history too, not elsewhere.
+    moved = service.submit(draft(address_text="14 Điện Biên Phủ, Ba Đình, Hà Nội"))
+    assert (moved.elsewhere, moved.updated) == (False, True)
+    assert "from its conversation" in service.history(first.reference)[-1].reason
+
+
 def test_other_type_or_closed_request_creates_a_new_one(service, sessions):
     first = service.submit(draft())
     advice = service.submit(draft(request_type="advice"))
