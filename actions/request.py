@@ -43,6 +43,13 @@ REQUEST_SLOTS = (
 
 
 async def _draft(tracker: Tracker, request_type: str, *, callback: bool = False) -> RequestDraft:
+    """The request as collected. A call-back with no address under way takes the one the
+    last request of this conversation confirmed (cleared from the request's slots once
+    sent): "gặp nhân viên" right after a request asked for the address again."""
+    address, units = tracker.get_slot("address"), tracker.get_slot("address_units")
+    if callback and not units and tracker.get_slot("previous_address_units"):
+        address = tracker.get_slot("previous_address")
+        units = tracker.get_slot("previous_address_units")
     name = tracker.get_slot("contact_name")
     phone = str(tracker.get_slot("phone_number") or "")
     # The channel that brought the customer (a Liveinfo Yes finished on the web page is
@@ -61,8 +68,8 @@ async def _draft(tracker: Tracker, request_type: str, *, callback: bool = False)
         last_channel=last_channel,
         sender_id=tracker.sender_id,
         contact_name=None if name in (None, SKIP_VALUE) else str(name),
-        address_text=tracker.get_slot("address"),
-        units=tracker.get_slot("address_units"),
+        address_text=address,
+        units=units,
         campaign=tracker.get_slot("campaign"),
         callback_requested=callback,
     )
@@ -222,6 +229,10 @@ class ActionRequestStatus(Action):
             log.exception("request status not read")
             return [SlotSet("status_check", "error")]
         if view is None:
+            if tracker.get_slot("submit_status") == "existing_elsewhere":
+                # This conversation's confirmation found a request another one sent: it is
+                # told so again, without its reference (see ActionSubmitRequest).
+                return [SlotSet("status_check", "elsewhere")]
             # Asked while a request is being collected, the reply offers no menu: it says
             # the one under way is sent at the read-back's yes.
             return [SlotSet("status_check", "none_in_form" if tracker.active_loop_name else "none")]

@@ -309,3 +309,33 @@ async def test_a_call_back_asked_from_another_conversation_names_no_reference(
     slots = _slots(events)
     assert slots["handoff_status"] == "callback_elsewhere"
     assert "request_reference" not in slots
+
+
+async def test_after_a_request_found_elsewhere_the_status_says_so(tracker_for, dispatcher, domain):
+    # "yêu cầu của em sao rồi" right after "this number already has a request" was told
+    # no request had been sent, with the menu to register.
+    slots = _slots(
+        await ActionRequestStatus().run(
+            dispatcher, tracker_for(slots={"submit_status": "existing_elsewhere"}), domain
+        )
+    )
+    assert slots == {"status_check": "elsewhere"}
+
+
+async def test_a_call_back_right_after_a_request_uses_its_address(tracker_for, dispatcher, domain):
+    # "gặp nhân viên" after a request was sent: its address is cleared from the request's
+    # slots, and the reply asked for it again instead of booking the call-back.
+    sent = _slots(await ActionSubmitRequest().run(dispatcher, tracker_for(slots=_filled()), domain))
+    after = {
+        "phone_number": "0901234567",
+        **{
+            k: sent[k]
+            for k in ("previous_address", "previous_address_units", "previous_address_label")
+        },
+    }
+    slots = _slots(await ActionHandoff().run(dispatcher, tracker_for(slots=after), domain))
+    assert slots["handoff_status"] == "callback"
+    from bot.requests import get_service
+
+    stored = get_service().get(slots["request_reference"])
+    assert stored.request_type == "callback" and stored.address_text == HCM
