@@ -430,7 +430,7 @@ def _ask_more(typed: str) -> dict[str, Any]:
     }
 
 
-def _one_province(tracker: Tracker) -> str | None:
+def one_province(tracker: Tracker) -> str | None:
     """The province of a question between wards of one province (two buttons or more, all
     there); None for a question between provinces or a one-button guess ("is it this
     one?", to which "không" says no)."""
@@ -630,7 +630,7 @@ class ValidateRequestForm(FormValidationAction):
             return {"address": text}
         if intent not in _not_taken(domain, "address"):
             return {}
-        if question and (intent == "skip" or (_one_province(tracker) and _skips(text))):
+        if question and (intent == "skip" or (one_province(tracker) and _skips(text))):
             # "bỏ qua" at a question between candidates is an answer to it (see
             # validate_address), not a step of the form to skip: the address is required;
             # so is "không rõ" between wards of one province (the NLU reads it as
@@ -703,7 +703,7 @@ class ValidateRequestForm(FormValidationAction):
                     return settled
             if chosen is not None:
                 return _accept(pending, chosen)
-            province = _one_province(tracker)
+            province = one_province(tracker)
             if (
                 province
                 and (intent in _DONT_KNOW or _skips(text))

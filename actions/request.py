@@ -15,8 +15,8 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent
-from actions.services import cancel_request, latest_request, submit
+from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent, one_province
+from actions.services import cancel_request, latest_request, resolve_address, submit
 from bot.campaign import hooks
 from bot.phone import mask
 from bot.requests import InvalidDraft, RequestDraft
@@ -43,10 +43,18 @@ REQUEST_SLOTS = (
 
 
 async def _draft(tracker: Tracker, request_type: str, *, callback: bool = False) -> RequestDraft:
-    """The request as collected. A call-back with no address under way takes the one the
-    last request of this conversation confirmed (cleared from the request's slots once
-    sent): "gặp nhân viên" right after a request asked for the address again."""
+    """The request as collected. A call-back with no address settled takes the province of
+    a pending question between its wards, or else the address the last request of this
+    conversation confirmed (cleared from the request's slots once sent): "gặp nhân viên"
+    there asked for the address again."""
     address, units = tracker.get_slot("address"), tracker.get_slot("address_units")
+    pending, province = tracker.get_slot("address_pending"), one_province(tracker)
+    if callback and not units and pending and province:
+        # Asked for a person at the question between the wards of one province: the
+        # province is known, and routes the call-back (the team settles the ward).
+        found = await resolve_address(str(pending), province)
+        if found.status in {"resolved", "province_only"}:
+            address, units = str(pending), found.to_dict()
     if callback and not units and tracker.get_slot("previous_address_units"):
         address = tracker.get_slot("previous_address")
         units = tracker.get_slot("previous_address_units")

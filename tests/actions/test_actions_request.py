@@ -339,3 +339,27 @@ async def test_a_call_back_right_after_a_request_uses_its_address(tracker_for, d
 
     stored = get_service().get(slots["request_reference"])
     assert stored.request_type == "callback" and stored.address_text == HCM
+
+
+async def test_a_call_back_at_the_ward_question_is_routed_by_its_province(
+    tracker_for, dispatcher, domain
+):
+    # "gặp nhân viên" while asked which of old Quận 3's wards: the phone and the province
+    # are known, and the reply asked for both again.
+    from actions.form import ValidateRequestForm
+
+    asked = await ValidateRequestForm().validate_address(
+        "quan 3 tphcm", dispatcher, tracker_for(text="quan 3 tphcm"), domain
+    )
+    assert asked["address_status"] == "ambiguous"
+    slots = _slots(
+        await ActionHandoff().run(
+            dispatcher, tracker_for(slots={**asked, "phone_number": "0977111222"}), domain
+        )
+    )
+    assert slots["handoff_status"] == "callback"
+    from bot.requests import get_service
+
+    stored = get_service().get(slots["request_reference"])
+    assert stored.province_name == "Thành phố Hồ Chí Minh"
+    assert stored.address_text == "quan 3 tphcm"
