@@ -124,9 +124,12 @@ class ActionSubmitRequest(Action):
                 *_remembered_address(tracker, draft),
                 *_cleared(),
             ]
-        status = "created" if outcome.created else "existing"
+        if outcome.created:
+            status = "created"
+        else:  # found again: told whether what it gave went to the team as new details
+            status = "existing_updated" if outcome.updated else "existing"
         return [
-            SlotSet("submit_status", f"{status}_updated" if outcome.updated else status),
+            SlotSet("submit_status", status),
             SlotSet("submitted_type", draft.request_type),
             SlotSet("request_reference", outcome.reference),
             SlotSet("request_status", outcome.status),
