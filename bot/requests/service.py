@@ -252,6 +252,31 @@ def _unit_str(units: Mapping[str, object], key: str) -> str | None:
     return text[:100] or None
 
 
+def _record_event(
+    session: Session,
+    view: RequestView,
+    to_status: str,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+) -> None:
+    """One row of a request's history: a status change, or (``to_status`` its status) a
+    note on it."""
+    request_id = session.execute(
+        select(sim_requests.c.id).where(sim_requests.c.reference == view.reference)
+    ).scalar_one()
+    session.execute(
+        insert(request_events).values(
+            request_id=request_id,
+            from_status=view.status,
+            to_status=to_status,
+            actor=actor[:100],
+            reason=reason,
+            created_at=at,
+        )
+    )
+
+
 def _confirmed_again(view: RequestView, values: Mapping[str, Any]) -> str | None:
     """What a repeat confirmation says that the open request does not, for its history
     (the team reads it there), or None when it says nothing new."""
@@ -568,19 +593,7 @@ class RequestService:
         told = _confirmed_again(view, values)
         if told:
             with self._sessions.begin() as session:
-                request_id = session.execute(
-                    select(sim_requests.c.id).where(sim_requests.c.reference == view.reference)
-                ).scalar_one()
-                session.execute(
-                    insert(request_events).values(
-                        request_id=request_id,
-                        from_status=view.status,
-                        to_status=view.status,
-                        actor=(actor or "bot")[:100],
-                        reason=told,
-                        created_at=utcnow(),
-                    )
-                )
+                _record_event(session, view, view.status, actor or "bot", told, utcnow())
         log.info(
             "request %s found open again type=%s phone=%s from=%s%s",
             view.reference,
@@ -761,19 +774,7 @@ class RequestService:
                     select(sim_requests.c.status).where(sim_requests.c.reference == view.reference)
                 ).scalar_one()
                 raise IllegalTransition(view.reference, current, to_status)
-            request_id = session.execute(
-                select(sim_requests.c.id).where(sim_requests.c.reference == view.reference)
-            ).scalar_one()
-            session.execute(
-                insert(request_events).values(
-                    request_id=request_id,
-                    from_status=view.status,
-                    to_status=to_status,
-                    actor=(actor or "unknown")[:100],
-                    reason=reason,
-                    created_at=now,
-                )
-            )
+            _record_event(session, view, to_status, actor or "unknown", reason, now)
         log.info(
             "request %s %s -> %s by %s", view.reference, view.status, to_status, actor or "unknown"
         )
