@@ -297,3 +297,23 @@ async def test_a_request_found_from_elsewhere_is_not_named(rasa_domain):
         request_reference="4G-ABCD-2345",
     )
     assert "4G-ABCD-2345" not in handoff and "9090" in handoff
+
+
+@pytest.mark.parametrize("request_type", ["sim_swap", "advice", None])
+async def test_the_phone_is_required_for_every_service(rasa_domain, request_type):
+    (text,) = await _texts(
+        rasa_domain, "utter_required", requested_slot="phone_number", request_type=request_type
+    )
+    assert "số điện thoại" in text and "9090" in text and "phường/xã" not in text
+
+
+async def test_a_new_line_without_a_number_is_asked_a_contact_number(rasa_domain):
+    # "con tôi chưa có số" at the phone question of a new subscription was "em chưa hỗ
+    # trợ được" (out of scope): the number asked is any contact's, the new one comes later.
+    (text,) = await _texts(
+        rasa_domain,
+        "utter_required",
+        requested_slot="phone_number",
+        request_type="new_subscription",
+    )
+    assert "người nhà" in text and "9090" in text

@@ -161,9 +161,30 @@ async def test_how_my_request_stands_is_a_status_question(agent: Agent, text: st
 
 
 @pytest.mark.parametrize(
-    "text", ["khong muon cho dia chi", "ko nho so", "không muốn để lại số điện thoại"]
+    "text",
+    [
+        "khong muon cho dia chi",
+        "ko nho so",
+        "không muốn để lại số điện thoại",
+        # A new line's customer without a number yet (it was out of scope: "em chưa hỗ trợ").
+        "con tôi chưa có số",
+        "chua co so",
+    ],
 )
 async def test_not_giving_the_phone_or_the_address_is_a_skip(agent: Agent, text: str) -> None:
     # Read as correct_phone / correct_address ("số", "địa chỉ" in them), they cleared the
     # answer and asked the question again without a word of why it is needed (utter_required).
     assert await _intent(agent, text) == "skip"
+
+
+@pytest.mark.parametrize(
+    "text", ["sim em bị hỏng rồi", "may ko nhan sim", "mat sim thi phai lam sao"]
+)
+async def test_a_broken_or_lost_sim_gets_its_answer(agent: Agent, text: str) -> None:
+    # Answered "if you already use a 4G SIM there is no need" (faq/already_swapped).
+    parsed = await agent.parse_message(text)
+    selected = parsed["response_selector"]["default"]["response"]
+    assert (parsed["intent"]["name"], selected["intent_response_key"]) == (
+        "faq",
+        "faq/broken_sim",
+    )
