@@ -866,17 +866,13 @@ class ValidateRequestForm(FormValidationAction):
         """The name, and ``name_given`` ("yes", or empty when there is none), which picks
         the read-back that shows it (``utter_confirm_request``)."""
         typed = str(slot_value or "")
-        if asks(typed):
-            # "Lan, bao lâu thì nhân viên đến?": the question is answered (question_beside)
-            # and is no part of the name; a question alone is no name.
-            named = without_questions(typed)
-            slots = (
-                {"contact_name": None}
-                if named == typed
-                else await self._contact_name(named, tracker)
-            )
+        # "Lan, bao lâu thì nhân viên đến?": the question is answered (question_beside) and
+        # is no part of the name; a question alone is no name.
+        named = without_questions(typed)
+        if named == typed and asks(typed):
+            slots: dict[str, Any] = {"contact_name": None}
         else:
-            slots = await self._contact_name(slot_value, tracker)
+            slots = await self._contact_name(named, tracker)
         name = slots["contact_name"]
         return {**slots, "name_given": "yes" if name not in (None, SKIP_VALUE) else None}
 
