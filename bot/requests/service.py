@@ -277,9 +277,10 @@ def _record_event(
     )
 
 
-def _confirmed_again(view: RequestView, values: Mapping[str, Any]) -> str | None:
-    """What a repeat confirmation says that the open request does not, for its history
-    (the team reads it there), or None when it says nothing new."""
+def _confirmed_again(view: RequestView, values: Mapping[str, Any], elsewhere: bool) -> str | None:
+    """What a repeat confirmation (from another conversation than the request's when
+    ``elsewhere``) says that the open request does not, for its history (the team reads it
+    there), or None when it says nothing new."""
     told = []
     address = values.get("address_text")
     if address and address != view.address_text:
@@ -292,9 +293,7 @@ def _confirmed_again(view: RequestView, values: Mapping[str, Any]) -> str | None
         told.append(f'name "{name}"')
     if not told:
         return None
-    where = (
-        "another conversation" if view.sender_id != values.get("sender_id") else "its conversation"
-    )
+    where = "another conversation" if elsewhere else "its conversation"
     return f"confirmed again via {values.get('channel')} from {where}: " + "; ".join(told)
 
 
@@ -590,7 +589,7 @@ class RequestService:
         written to its history for the team, who confirm it at the call-back: nothing the
         customer gave is dropped, and the request is not moved."""
         elsewhere = view.sender_id != values["sender_id"]
-        told = _confirmed_again(view, values)
+        told = _confirmed_again(view, values, elsewhere)
         if told:
             with self._sessions.begin() as session:
                 _record_event(session, view, view.status, actor or "bot", told, utcnow())
