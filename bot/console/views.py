@@ -40,6 +40,7 @@ from bot.requests import (
     REQUEST_TYPES,
     STATUSES,
     TRANSITIONS,
+    EventView,
     IllegalTransition,
     InvalidDraft,
     RequestDraft,
@@ -273,6 +274,18 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("queue.html", request, context)
 
 
+def _event_row(event: EventView, at: str) -> dict[str, Any]:
+    """One row of a request's history, as the page and the API show it (``at`` formatted
+    for each: local time on the page, ISO 8601 in the API)."""
+    return {
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "actor": event.actor,
+        "reason": event.reason,
+        "at": at,
+    }
+
+
 @require()
 async def request_page(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
@@ -290,16 +303,7 @@ async def request_page(request: web.Request) -> web.StreamResponse:
             "r": row,
             "next_statuses": row["next_statuses"],
             "guides": page_guides("request"),
-            "history": [
-                {
-                    "at": local_time(e.created_at),
-                    "from_status": e.from_status,
-                    "to_status": e.to_status,
-                    "actor": e.actor,
-                    "reason": e.reason,
-                }
-                for e in history
-            ],
+            "history": [_event_row(e, local_time(e.created_at)) for e in history],
         },
     )
 
@@ -651,16 +655,7 @@ async def api_get(request: web.Request) -> web.StreamResponse:
     service = console_of(request).ready_store.service
     events = await asyncio.to_thread(service.history, view.reference)
     body = row_for(user, view)
-    body["events"] = [
-        {
-            "from_status": e.from_status,
-            "to_status": e.to_status,
-            "actor": e.actor,
-            "reason": e.reason,
-            "at": e.created_at.isoformat(),
-        }
-        for e in events
-    ]
+    body["events"] = [_event_row(e, e.created_at.isoformat()) for e in events]
     return _json(body)
 
 
