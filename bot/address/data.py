@@ -106,9 +106,9 @@ class Data:
     new_ward_to_old: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # keys by number of syllables is not needed: the longest key length in syllables
     max_key_tokens: int = 6
-    # fuzzy index: a key with one character deleted → keys (short names, length ≥ 6)
-    deletes: dict[str, list[str]] = field(default_factory=dict)
-    # the same, plus every index key under itself: one look-up per deletion of a typed key
+    # fuzzy index: a key with one character deleted → keys (names of six letters or more,
+    # a province's of five), plus every index key under itself: one look-up per deletion
+    # of a typed key
     near: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the same for keys of four and five letters (the near index leaves most out): used
     # only as a last resort, to offer candidates (resolver._fuzzy_matches, short)
@@ -674,12 +674,12 @@ def _load() -> Data:
         if any(level in (PROVINCE, OLD_PROVINCE) for level, _, _ in entries)
     }
     # Provinces are few: their five-letter names ("hanoi") are worth a typo look-up too.
-    data.deletes = _deletion_index(
+    # Built here and kept only as tuples (``near``): lists are tracked by the collector.
+    near = _deletion_index(
         key
         for key in data.index
         if (len(key) >= 6 or (len(key) == 5 and key in province_keys)) and not key.isdigit()
     )
-    near: dict[str, list[str]] = {key: list(keys) for key, keys in data.deletes.items()}
     for key in data.index:
         near.setdefault(key, []).append(key)
     data.near = {key: tuple(keys) for key, keys in near.items()}

@@ -61,3 +61,15 @@ def test_the_action_server_warms_up_when_it_starts() -> None:
         "[t.join() for t in threading.enumerate() if t.name == 'address-warm-up']\n" + _BUILT
     )
     assert _run(code).split() == [str(COUNT), str(COUNT)]
+
+
+def test_warm_up_puts_the_tables_out_of_the_collectors_reach() -> None:
+    # Frozen objects are in no generation: a full collection no longer walks the tables.
+    code = (
+        "import gc\nfrom bot.address import data, warm_up\n"
+        "tables = data.load()\n"
+        "print(any(o is tables for o in gc.get_objects()), gc.get_freeze_count() > 0)\n"
+        "warm_up()\n"
+        "print(any(o is tables for o in gc.get_objects()), gc.get_freeze_count() > 200_000)\n"
+    )
+    assert _run(code).split() == ["True", "False", "False", "True"]
