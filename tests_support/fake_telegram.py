@@ -41,7 +41,13 @@ BOT_USER = {
 
 # Parameters whose form value is JSON-encoded by clients (python-telegram-bot encodes every
 # non-string value with json.dumps and sends strings as they are).
-_JSON_PARAMS = {"reply_markup", "allowed_updates", "entities", "link_preview_options"}
+_JSON_PARAMS = {
+    "reply_markup",
+    "allowed_updates",
+    "entities",
+    "link_preview_options",
+    "reply_parameters",
+}
 _INT_PARAMS = {"message_id", "offset", "limit", "timeout", "cache_time"}
 _BOOL_PARAMS = {"show_alert", "disable_notification", "protect_content"}
 
@@ -251,6 +257,14 @@ class FakeTelegram(LoopbackFake):
                 for button in row:
                     if len(button.get("callback_data", "").encode()) > 64:
                         return self._error(400, "Bad Request: BUTTON_DATA_INVALID")
+        # ReplyParameters: the message replied to must be in the chat, unless
+        # allow_sending_without_reply (then the message is sent as no reply).
+        reply = params.get("reply_parameters")
+        replied: dict[str, Any] | None = None
+        if reply is not None:
+            replied = self.messages.get((chat["id"], int(reply.get("message_id", 0))))
+            if replied is None and not reply.get("allow_sending_without_reply"):
+                return self._error(400, "Bad Request: message to be replied not found")
         message_id = sum(1 for chat_key, _ in self.messages if chat_key == chat["id"]) + 1
         message: dict[str, Any] = {
             "message_id": message_id,
@@ -261,6 +275,8 @@ class FakeTelegram(LoopbackFake):
         }
         if markup is not None:
             message["reply_markup"] = markup
+        if replied is not None:
+            message["reply_to_message"] = dict(replied)
         self.messages[(chat["id"], message_id)] = message
         return self._ok(message)
 

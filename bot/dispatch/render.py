@@ -155,6 +155,19 @@ def message_text(
     )
 
 
+def details_text(view: RequestLike, note: str) -> str:
+    """The HTML text telling a team what a customer added to an open request."""
+    return (
+        _env()
+        .get_template("details.html.j2")
+        .render(
+            r=view,
+            type_label=labels()["request_types"].get(view.request_type, view.request_type),
+            note=note,
+        )
+    )
+
+
 def answer_text(key: str, **values: str) -> str:
     """A callback-query answer (≤ 200 characters, Telegram's limit)."""
     return str(labels()["answers"][key]).format(**values)[:200]

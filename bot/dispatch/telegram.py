@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
@@ -111,8 +111,15 @@ class TelegramClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def send(self, chat_id: int, text: str, buttons: list[list[Button]]) -> SentMessage:
-        """Post an HTML message with inline buttons."""
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        buttons: list[list[Button]],
+        reply_to: int | None = None,
+    ) -> SentMessage:
+        """Post an HTML message with inline buttons, in reply to message ``reply_to`` of the
+        same chat when given (posted all the same if that message was deleted)."""
         await self.start()
         try:
             message = await self.bot.send_message(
@@ -120,6 +127,11 @@ class TelegramClient:
                 text=text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(buttons),
+                reply_parameters=(
+                    ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                    if reply_to is not None
+                    else None
+                ),
             )
         except TelegramError as exc:
             raise _classify(exc) from exc

@@ -18,6 +18,10 @@ Outbox kinds handled here:
   once): post to the escalation chat of the team's province.
 - ``status_changed`` (written here and by the console after a status change): edit every
   message of the request so the chats show the current status and buttons.
+- ``details_added`` (written by :meth:`RequestService.submit` when a confirmation of an
+  open request brings another address or name): a message in the team's chat, in reply
+  to the request's post when there is one, saying what the customer added; not edited
+  afterwards (it has no status or buttons). Skipped once the request is closed.
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ from bot.dispatch.telegram import (
     TelegramUnavailable,
 )
 from bot.requests import (
+    CLOSED_STATUSES,
+    KIND_DETAILS_ADDED,
+    KIND_ESCALATION,
+    KIND_NEW_REQUEST,
+    KIND_STATUS_CHANGED,
     IllegalTransition,
     Outbox,
     RequestService,
@@ -64,10 +73,7 @@ from bot.requests.schema import (
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-KIND_NEW_REQUEST = "new_request"
-KIND_ESCALATION = "escalation"
-KIND_STATUS_CHANGED = "status_changed"
-KINDS = (KIND_NEW_REQUEST, KIND_ESCALATION, KIND_STATUS_CHANGED)
+KINDS = (KIND_NEW_REQUEST, KIND_ESCALATION, KIND_STATUS_CHANGED, KIND_DETAILS_ADDED)
 ACTOR = "dispatch"
 # Waits between tries to record a message Telegram has accepted (about 24 s in all,
 # well inside the lease renewed right before the post).
@@ -450,6 +456,8 @@ class Dispatcher:
         if job.kind == KIND_STATUS_CHANGED:
             await self._refresh_messages(job, view)
             return True
+        if job.kind == KIND_DETAILS_ADDED:
+            return await self._post_details(job, view)
         if view.status not in (NEW, ASSIGNED):
             # Accepted or closed before the post went out (e.g. from the console): a new
             # post or an escalation would only be noise.
@@ -496,12 +504,15 @@ class Dispatcher:
         with self.sessions.begin() as session:
             return _compare_and_set(session, job.id, job.lease, lease)
 
-    async def _record_delivery(self, job: _Job, sent: SentMessage) -> None:
+    async def _record_delivery(self, job: _Job, sent: SentMessage, remember: bool = True) -> None:
         """Record a posted message, retrying through a database hiccup: the post is out,
-        and an unrecorded post is posted again once its lease expires."""
+        and an unrecorded post is posted again once its lease expires. A message not
+        ``remember``-ed is not among those a status change edits."""
         for delay in (*RECORD_RETRY_DELAYS, None):
             try:
-                await asyncio.to_thread(self._mark_delivered, job, sent.chat_id, sent.message_id)
+                await asyncio.to_thread(
+                    self._mark_delivered, job, sent.chat_id, sent.message_id, remember
+                )
                 return
             except IntegrityError:
                 # The message is already recorded: an earlier try committed but its
@@ -534,7 +545,9 @@ class Dispatcher:
         with contextlib.suppress(IllegalTransition):
             self.service.transition(reference, ASSIGNED, ACTOR, reason="posted to team chat")
 
-    def _mark_delivered(self, job: _Job, chat_id: int, message_id: int) -> None:
+    def _mark_delivered(
+        self, job: _Job, chat_id: int, message_id: int, remember: bool = True
+    ) -> None:
         now = self.clock()
         with self.sessions.begin() as session:
             session.execute(
@@ -547,16 +560,17 @@ class Dispatcher:
                     payload={**job.payload, "chat_id": chat_id, "message_id": message_id},
                 )
             )
-            session.execute(
-                insert(team_messages).values(
-                    request_id=job.request_id,
-                    outbox_id=job.id,
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    purpose=job.kind,
-                    created_at=now,
+            if remember:
+                session.execute(
+                    insert(team_messages).values(
+                        request_id=job.request_id,
+                        outbox_id=job.id,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        purpose=job.kind,
+                        created_at=now,
+                    )
                 )
-            )
         log.info("dispatch: %s for %s posted to chat %s", job.kind, job.reference, chat_id)
 
     def _release(self, jobs: list[_Job], at: dt.datetime) -> None:
@@ -618,6 +632,31 @@ class Dispatcher:
                 # Deleted by a chat admin, or too old to edit: nothing to retry.
                 log.info("dispatch: cannot edit message %s in %s: %s", message_id, chat_id, exc)
         await asyncio.to_thread(self._mark_done, job)
+
+    async def _post_details(self, job: _Job, view: RequestView) -> bool:
+        """Tell the request's team what a repeat confirmation added, under its post."""
+        if view.status in CLOSED_STATUSES:
+            await asyncio.to_thread(self._mark_done, job)
+            return True
+        chat_id = self.service.directory.chat_for(view.team_id) or job.payload.get("chat_id")
+        if chat_id is None:
+            raise TelegramRejected(f"no Telegram chat configured for team {view.team_id}")
+        posts = await asyncio.to_thread(self._messages_of, job.request_id)
+        reply_to = next(
+            (
+                message_id
+                for chat, message_id, purpose in posts
+                if chat == int(chat_id) and purpose == KIND_NEW_REQUEST
+            ),
+            None,
+        )
+        assert self.telegram is not None
+        if not await asyncio.to_thread(self._renew, job):
+            return False
+        text = render.details_text(view, str(job.payload.get("note") or ""))
+        sent = await self.telegram.send(int(chat_id), text, [], reply_to=reply_to)
+        await self._record_delivery(job, sent, remember=False)
+        return True
 
     def _mark_done(self, job: _Job) -> None:
         with self.sessions.begin() as session:

@@ -16,6 +16,7 @@ from bot.requests.lifecycle import (
     TRANSITIONS,
 )
 from bot.requests.outbox import (
+    KIND_DETAILS_ADDED,
     KIND_ESCALATION,
     KIND_NEW_REQUEST,
     KIND_STATUS_CHANGED,
@@ -35,6 +36,7 @@ from bot.requests.service import (
 
 __all__ = [
     "CLOSED_STATUSES",
+    "KIND_DETAILS_ADDED",
     "KIND_ESCALATION",
     "KIND_NEW_REQUEST",
     "KIND_STATUS_CHANGED",

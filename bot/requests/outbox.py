@@ -24,6 +24,8 @@ from bot.requests.schema import outbox, sim_requests, team_messages
 KIND_NEW_REQUEST = "new_request"
 KIND_ESCALATION = "escalation"
 KIND_STATUS_CHANGED = "status_changed"
+# What a repeat confirmation added (another address, a name): a reply under the team post.
+KIND_DETAILS_ADDED = "details_added"
 
 
 def _now() -> datetime:

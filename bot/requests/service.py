@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import phone as phones
 from bot.requests import lifecycle
 from bot.requests.errors import IllegalTransition, InvalidDraft, UnknownRequest
-from bot.requests.outbox import KIND_NEW_REQUEST, Outbox
+from bot.requests.outbox import KIND_DETAILS_ADDED, KIND_NEW_REQUEST, Outbox
 from bot.requests.reference import new_reference, normalize_reference
 from bot.requests.schema import OPEN_PREDICATE, outbox, request_events, sim_requests, teams
 from bot.routing import Directory, RouteDecision, UnknownUnit
@@ -259,9 +259,9 @@ def _record_event(
     actor: str,
     reason: str | None,
     at: datetime,
-) -> None:
+) -> int:
     """One row of a request's history: a status change, or (``to_status`` its status) a
-    note on it."""
+    note on it. Returns the request's row id."""
     request_id = session.execute(
         select(sim_requests.c.id).where(sim_requests.c.reference == view.reference)
     ).scalar_one()
@@ -275,26 +275,32 @@ def _record_event(
             created_at=at,
         )
     )
+    return int(request_id)
 
 
-def _confirmed_again(view: RequestView, values: Mapping[str, Any], elsewhere: bool) -> str | None:
+def _confirmed_again(
+    view: RequestView, values: Mapping[str, Any], elsewhere: bool, known: Iterable[str] = ()
+) -> str | None:
     """What a repeat confirmation (from another conversation than the request's when
-    ``elsewhere``) says that the open request does not, for its history (the team reads it
-    there), or None when it says nothing new."""
+    ``elsewhere``) says that the open request does not, nor any note of its history
+    (``known``), for its history (the team reads it there, in Vietnamese as the rest of
+    its console), or None when it says nothing new."""
     told = []
     address = values.get("address_text")
     if address and address != view.address_text:
         area = ", ".join(
             str(part) for part in (values.get("ward_name"), values.get("province_name")) if part
         )
-        told.append(f'address "{address}"' + (f" ({area})" if area else ""))
+        told.append(f'địa chỉ "{address}"' + (f" ({area})" if area else ""))
     name = values.get("contact_name")
     if name and name != view.contact_name:
-        told.append(f'name "{name}"')
+        told.append(f'tên "{name}"')
+    notes = list(known)
+    told = [item for item in told if not any(item in note for note in notes)]
     if not told:
         return None
-    where = "another conversation" if elsewhere else "its conversation"
-    return f"confirmed again via {values.get('channel')} from {where}: " + "; ".join(told)
+    where = "một cuộc trò chuyện khác" if elsewhere else "cùng cuộc trò chuyện"
+    return f"Khách xác nhận lại qua {values.get('channel')}, từ {where}: " + "; ".join(told)
 
 
 def _confidence(units: Mapping[str, object]) -> float | None:
@@ -587,12 +593,28 @@ class RequestService:
         """The open request confirmed again. What the confirmation says that the request
         does not (another address or name, typed in another conversation or the same) is
         written to its history for the team, who confirm it at the call-back: nothing the
-        customer gave is dropped, and the request is not moved."""
+        customer gave is dropped, and the request is not moved. The team's chat is told
+        too (``details_added``): the team works from its Telegram post, which still shows
+        the first address."""
         elsewhere = view.sender_id != values["sender_id"]
-        told = _confirmed_again(view, values, elsewhere)
+        # Details the history holds already (confirmed once more) are not news.
+        told = _confirmed_again(view, values, elsewhere, self._notes(view.reference))
         if told:
+            now = utcnow()
             with self._sessions.begin() as session:
-                _record_event(session, view, view.status, actor or "bot", told, utcnow())
+                request_id = _record_event(session, view, view.status, actor or "bot", told, now)
+                session.execute(
+                    _OUTBOX_INSERT,
+                    {
+                        "request_id": request_id,
+                        "team_id": view.team_id,
+                        "kind": KIND_DETAILS_ADDED,
+                        "payload": {"reference": view.reference, "note": told},
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    },
+                )
         log.info(
             "request %s found open again type=%s phone=%s from=%s%s",
             view.reference,
@@ -613,6 +635,20 @@ class RequestService:
             elsewhere=elsewhere,
             updated=told is not None,
         )
+
+    def _notes(self, reference: str) -> list[str]:
+        """The reasons written in the request's history."""
+        with self._sessions() as session:
+            return [
+                str(reason)
+                for reason in session.execute(
+                    select(request_events.c.reason)
+                    .join(sim_requests, sim_requests.c.id == request_events.c.request_id)
+                    .where(
+                        sim_requests.c.reference == reference, request_events.c.reason.isnot(None)
+                    )
+                ).scalars()
+            ]
 
     def _find_open_view(self, e164: str, request_type: str) -> RequestView | None:
         found = self.find_open(e164, request_type)

@@ -172,5 +172,5 @@ async def test_the_request_page_shows_its_history(make_client, login, submit):
     await login(client, "hanoi")
     page = await (await client.get(f"/requests/{outcome.reference}")).text()
     assert "Lịch sử" in page
-    assert "confirmed again via rest from another conversation: address" in page
+    assert "Khách xác nhận lại qua rest, từ một cuộc trò chuyện khác: địa chỉ" in page
     assert "45 Hàng Bông" in page

@@ -187,6 +187,57 @@ async def test_accept_button_records_presser_and_reveals_phone(
     assert "Hoàn thành" in final["text"]
 
 
+async def test_details_added_by_a_repeat_confirmation_reach_the_team_chat(
+    store, dispatcher, fake_tg, make_draft
+):
+    # The team works from its post, which shows the first address: another address
+    # confirmed later (from another conversation) is posted under it.
+    outcome = store.service.submit(make_draft())
+    await dispatcher.run_once()
+    post = fake_tg.chat_messages(HANOI_CHAT)[0]
+    again = store.service.submit(
+        make_draft(sender_id="facebook-7", address_text="45 Hàng Bông, Hoàn Kiếm")
+    )
+    assert again.updated and again.reference == outcome.reference
+
+    assert (await dispatcher.run_once()).delivered == 1
+
+    messages = fake_tg.chat_messages(HANOI_CHAT)
+    assert len(messages) == 2
+    reply = messages[1]
+    assert reply["reply_to_message"]["message_id"] == post["message_id"]
+    assert outcome.reference in reply["text"]
+    assert "45 Hàng Bông, Hoàn Kiếm" in reply["text"]
+    assert "một cuộc trò chuyện khác" in reply["text"]
+    assert "reply_markup" not in reply
+    assert "0903123456" not in reply["text"]
+    # Nothing more to send, and a status change edits the post, not the reply.
+    assert (await dispatcher.run_once()).delivered == 0
+    fake_tg.press(HANOI_CHAT, post["message_id"], f"a:{outcome.reference}")
+    await dispatcher.run_once()
+    edits = fake_tg.calls_of("editMessageText")
+    assert [e["message_id"] for e in edits] == [post["message_id"]]
+    # The same details again are not news: no second reply.
+    store.service.submit(make_draft(sender_id="facebook-7", address_text="45 Hàng Bông, Hoàn Kiếm"))
+    store.service.submit(make_draft(address_text="12 Phố Huế, Hai Bà Trưng"))
+    await dispatcher.run_once()
+    assert len(fake_tg.chat_messages(HANOI_CHAT)) == 2
+
+
+async def test_details_for_a_request_closed_meanwhile_are_not_posted(
+    store, dispatcher, fake_tg, make_draft
+):
+    outcome = store.service.submit(make_draft())
+    await dispatcher.run_once()
+    store.service.submit(make_draft(sender_id="facebook-7", contact_name="Lan"))
+    store.service.transition(outcome.reference, "cancelled", "console:hanoi", reason="test")
+
+    await dispatcher.run_once()
+
+    assert len(fake_tg.chat_messages(HANOI_CHAT)) == 1
+    assert all(r.delivered_at is not None for r in outbox_rows(store))
+
+
 async def test_illegal_button_is_answered_with_an_error_and_changes_nothing(
     store, dispatcher, fake_tg, make_draft
 ):

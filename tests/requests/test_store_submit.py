@@ -119,16 +119,25 @@ def test_a_repeat_from_elsewhere_names_nothing_and_new_details_reach_the_history
     assert view.address_text == "12 Điện Biên Phủ, Ba Đình, Hà Nội"
     assert view.team_id == first.team_id
     told = [event.reason for event in service.history(first.reference)][-1]
-    assert told.startswith("confirmed again via facebook from another conversation: ")
+    assert told.startswith("Khách xác nhận lại qua facebook, từ một cuộc trò chuyện khác: ")
     assert (
         '"tổ 3 phường Quang Trung, Thái Nguyên" (Phường Phan Đình Phùng, Tỉnh Thái Nguyên)' in told
     )
-    assert 'name "Lan"' in told
-    assert count(sessions, sim_requests) == 1 and count(sessions, outbox) == 1
+    assert 'tên "Lan"' in told
+    # One request, and the team's chat is told what was added (the post, then the note).
+    assert count(sessions, sim_requests) == 1
+    with sessions() as session:
+        rows = session.execute(select(outbox.c.kind, outbox.c.payload).order_by(outbox.c.id))
+        kinds = [(row.kind, row.payload.get("note")) for row in rows]
+    assert kinds == [("new_request", None), ("details_added", told)]
+    # The same details confirmed once more are not news: no second note.
+    again = service.submit(draft(sender_id="fb-2", channel="facebook", contact_name="Lan"))
+    assert (again.elsewhere, again.updated) == (True, False)
+    assert count(sessions, outbox) == 2
     # The same conversation correcting its address: its history too, not elsewhere.
     moved = service.submit(draft(address_text="14 Điện Biên Phủ, Ba Đình, Hà Nội"))
     assert (moved.elsewhere, moved.updated) == (False, True)
-    assert "from its conversation" in service.history(first.reference)[-1].reason
+    assert "từ cùng cuộc trò chuyện" in service.history(first.reference)[-1].reason
 
 
 def test_other_type_or_closed_request_creates_a_new_one(service, sessions):
