@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -53,6 +54,15 @@ _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "
 # filtered out by bot.names too), a correction of another answer.
 _NOT_A_NAME = frozenset({"faq", "stop", "human_handoff", "correct_phone", "correct_address"})
 _REQUESTS = frozenset({"request_sim_swap", "request_new_subscription", "request_advice"})
+_SERVICE_OF_INTENT = {
+    "request_sim_swap": "sim_swap",
+    "request_new_subscription": "new_subscription",
+    "request_advice": "advice",
+}
+# Services one number has one of at a time (see extract_phone_number).
+_REPEATABLE_ONCE = frozenset({"sim_swap", "advice"})
+# Slots the form's methods set that it does not ask (ValidateRequestForm.run returns them).
+_SET_BESIDE = ("same_request",)
 # The service a button's payload asks for.
 _SERVICE_OF_PAYLOAD = {
     "/request_sim_swap": "sim_swap",
@@ -502,7 +512,12 @@ class ValidateRequestForm(FormValidationAction):
         question = question_beside(tracker, domain)
         if question:
             dispatcher.utter_message(response=question)
+        before = {name: tracker.get_slot(name) for name in _SET_BESIDE}
         events = await super().run(dispatcher, tracker, domain)
+        for name, value in before.items():
+            # The SDK returns only the slots the form asks; these are set beside them.
+            if tracker.get_slot(name) != value:
+                events.append(SlotSet(name, tracker.get_slot(name)))
         campaign = tracker.get_slot("campaign")
         if campaign:
             given = any(
@@ -534,14 +549,29 @@ class ValidateRequestForm(FormValidationAction):
     ) -> dict[str, Any]:
         """A new request for another number ("đổi sim cho số khác nữa", after one was sent:
         the phone stays known for the next request) asks the phone again, unless the
-        message gives the new one."""
-        if latest_intent(tracker) not in _REQUESTS or not tracker.get_slot("phone_number"):
+        message gives the new one. So does the service just sent for that number asked
+        again ("gói nào rẻ nhất" right after an advice request: it led to the address,
+        name and read-back, to be told the request existed): the question says it was
+        sent (``same_request``) and takes another number. Not a new subscription: a
+        family takes several with one contact number."""
+        intent = latest_intent(tracker)
+        known = tracker.get_slot("phone_number")
+        if intent not in _REQUESTS or not known:
             return {}
         entities = tracker.latest_message.get("entities") or []
         if any(entity.get("entity") == "phone_number" for entity in entities):
             return {}
         text = fold(str(tracker.latest_message.get("text") or ""))
-        return {"phone_number": None} if _ANOTHER_NUMBER.search(text) else {}
+        if _ANOTHER_NUMBER.search(text):
+            return {"phone_number": None}
+        service = _SERVICE_OF_INTENT.get(str(intent))
+        if (
+            service in _REPEATABLE_ONCE
+            and service == tracker.get_slot("submitted_type")
+            and known == tracker.get_slot("submitted_phone")
+        ):
+            return {"phone_number": None, "same_request": "yes"}
+        return {}
 
     async def validate_phone_number(
         self,
@@ -550,10 +580,19 @@ class ValidateRequestForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        """Keep the national form (what the customer reads back); re-ask on anything else."""
+        """Keep the national form (what the customer reads back); re-ask on anything else.
+        A number typed clears ``same_request`` (see extract_phone_number)."""
         if slot_value is None:
             return {"phone_number": None, "phone_error": None}  # asked again, no error
-        text = str(slot_value or "")
+        checked = self._checked_phone(str(slot_value or ""), dispatcher, tracker)
+        if checked["phone_number"] is not None and tracker.get_slot("same_request"):
+            checked["same_request"] = None
+        return checked
+
+    def _checked_phone(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """The phone number typed, in national form, or the error to word the question."""
         found = phone.find(text)
         if found is None:
             try:

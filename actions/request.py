@@ -39,6 +39,7 @@ REQUEST_SLOTS = (
     "address_choice_scope",
     *(f"address_choice_{i}" for i in range(1, MAX_CHOICES + 1)),
     "phone_error",
+    "same_request",
 )
 
 
@@ -121,6 +122,7 @@ class ActionSubmitRequest(Action):
             return [
                 SlotSet("submit_status", "existing_elsewhere"),
                 SlotSet("submitted_type", draft.request_type),
+                SlotSet("submitted_phone", draft.phone),
                 *_remembered_address(tracker, draft),
                 *_cleared(),
             ]
@@ -131,6 +133,7 @@ class ActionSubmitRequest(Action):
         return [
             SlotSet("submit_status", status),
             SlotSet("submitted_type", draft.request_type),
+            SlotSet("submitted_phone", draft.phone),
             SlotSet("request_reference", outcome.reference),
             SlotSet("request_status", outcome.status),
             SlotSet("team_name", outcome.team_name),
@@ -209,9 +212,13 @@ class ActionStop(Action):
     ) -> list[EventType]:
         events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), *_cleared()]
         reference = tracker.get_slot("request_reference")
-        if tracker.active_loop_name or not reference:
+        if not reference:
             return [*events, SlotSet("stop_status", None)]
-        if not _CANCEL.search(fold(str(tracker.latest_message.get("text") or ""))):
+        if tracker.active_loop_name or not _CANCEL.search(
+            fold(str(tracker.latest_message.get("text") or ""))
+        ):
+            # A stop during a second request's form drops that form only: the reply says
+            # the request sent stands ("Không cần thêm" at the question of a repeat).
             return [*events, SlotSet("stop_status", "kept")]
         try:
             outcome = await cancel_request(str(reference), tracker.sender_id)

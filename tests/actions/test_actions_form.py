@@ -1052,6 +1052,62 @@ async def test_a_request_for_the_same_number_keeps_it(run_form):
     assert values.get("phone_number", "0703111227") == "0703111227", events
 
 
+@pytest.mark.parametrize(
+    ("typed", "intent", "service"),
+    [
+        ("cho minh hoi luon la goi nao re nhat vay", "request_advice", "advice"),
+        ("doi sim 4g", "request_sim_swap", "sim_swap"),
+    ],
+)
+async def test_the_service_just_sent_asked_again_says_so(run_form, typed, intent, service):
+    # Seen live: "gói nào rẻ nhất" right after an advice request was sent led to the
+    # address, the name and the read-back, to be told the request existed. The phone
+    # question says it was sent and takes another number.
+    slots = {
+        "phone_number": "0912345678",
+        "submitted_phone": "0912345678",
+        "submitted_type": service,
+    }
+    values, events = await run_form(typed, slots, intent=intent)
+    assert values["phone_number"] is None, events
+    assert values.get("same_request") == "yes", events
+
+
+async def test_a_number_typed_at_the_question_of_a_repeat_is_a_request_of_its_own(
+    tracker_for, dispatcher, domain
+):
+    # Rasa's mapping fills the slot from the entity; the validator then clears the flag
+    # (and an error keeps it: the question stays that of the repeat).
+    slots = {"phone_number": None, "same_request": "yes", "requested_slot": "phone_number"}
+    tracker = tracker_for(text="0912345679", slots=slots, active_loop="request_form")
+    checked = await form.validate_phone_number("0912345679", dispatcher, tracker, domain)
+    assert checked == {"phone_number": "0912345679", "phone_error": None, "same_request": None}
+    tracker = tracker_for(text="0912", slots=slots, active_loop="request_form")
+    checked = await form.validate_phone_number("0912", dispatcher, tracker, domain)
+    assert checked == {"phone_number": None, "phone_error": "invalid"}
+
+
+@pytest.mark.parametrize(
+    ("slots", "intent"),
+    [
+        # Another service than the one sent, or another number since: a new request.
+        ({"submitted_type": "sim_swap", "submitted_phone": "0912345678"}, "request_advice"),
+        ({"submitted_type": "advice", "submitted_phone": "0912000000"}, "request_advice"),
+        # A family takes several new subscriptions with one contact number.
+        (
+            {"submitted_type": "new_subscription", "submitted_phone": "0912345678"},
+            "request_new_subscription",
+        ),
+    ],
+)
+async def test_another_service_or_number_is_a_new_request(run_form, slots, intent):
+    values, events = await run_form(
+        "them yeu cau", {"phone_number": "0912345678", **slots}, intent=intent
+    )
+    assert values.get("phone_number", "kept") != None, events  # noqa: E711
+    assert values.get("same_request") is None, events
+
+
 def _after_bot(tracker, buttons: list[dict[str, str]], user_turns: int = 1):
     """``tracker`` with the bot's message (its buttons) before the customer's latest."""
     bot = {"event": "bot", "text": "…", "data": {"buttons": buttons}}
