@@ -59,6 +59,13 @@ _SERVICE_OF_INTENT = {
     "request_new_subscription": "new_subscription",
     "request_advice": "advice",
 }
+# "đổi đi", "đổi luôn", "đổi sim", "đổi ngay", or "đổi" last, in a yes ("ok đổi đi em"),
+# and words of the other services (folded). Folded, "đợi" (wait) is "doi" too: "ok đợi
+# em chút" is told apart by its diacritics, or by the word after it.
+_SWAP_WORD = re.compile(r"(?<!\w)doi(?:\s+(?:di|luon|sim|ngay)(?!\w)|\s*$)")
+_OTHER_SERVICE_WORD = re.compile(
+    r"(?<!\w)(?:goi|cuoc|tu van|dang ky|dk|so moi|thue bao moi|sim moi so)(?!\w)"
+)
 # Services one number has one of at a time (see extract_phone_number).
 _REPEATABLE_ONCE = frozenset({"sim_swap", "advice"})
 # Slots the form's methods set that it does not ask (ValidateRequestForm.run returns them).
@@ -76,16 +83,20 @@ _ACCEPTS_OFFER = frozenset({"affirm", "inform"})
 def offered_service(events: list[dict[str, Any]]) -> str | None:
     """The one service the bot's last message before the customer's latest one offered
     as a button ("Quý khách muốn đổi ngay không ạ?" [Đổi SIM 4G] [Để sau]); None when it
-    offered none or several (the greeting's three)."""
+    offered none or several (the greeting's three). The offer stands across questions
+    asked in between and answered without buttons (the broken SIM's answer offers the
+    swap, "có mất phí không?" is answered free, then "ok đổi đi": it asked which service)."""
     seen_user = False
     for event in reversed(events):
         kind = event.get("event")
         if kind == "user":
-            if seen_user:
-                return None  # the customer spoke twice since: no offer pending
+            if seen_user and _intent_of(event) != "faq":
+                return None  # the customer said something else since: no offer pending
             seen_user = True
         elif kind == "bot" and seen_user:
             buttons = (event.get("data") or {}).get("buttons") or []
+            if not buttons:
+                continue  # an answer to a question asked in between
             services = {
                 _SERVICE_OF_PAYLOAD[b["payload"]]
                 for b in buttons
@@ -93,6 +104,11 @@ def offered_service(events: list[dict[str, Any]]) -> str | None:
             }
             return services.pop() if len(services) == 1 else None
     return None
+
+
+def _intent_of(event: dict[str, Any]) -> str | None:
+    """The intent the NLU gave a user event."""
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
 
 
 # "cho số khác", "sdt khác", "thêm một số nữa", "thuê bao khác" (folded): another number.
@@ -538,10 +554,22 @@ class ValidateRequestForm(FormValidationAction):
     ) -> dict[str, Any]:
         """A yes ("ok"), or the phone number, in answer to an offer of one service (the
         answer to "what is this offer?" ends "Quý khách muốn đổi ngay không ạ?" with a
-        SIM-swap button): that service, not the question which one (asked right after)."""
-        if tracker.get_slot("request_type") or latest_intent(tracker) not in _ACCEPTS_OFFER:
+        SIM-swap button): that service, not the question which one (asked right after).
+        A yes that says "đổi" ("ok đổi đi em", read as affirm) is the SIM swap, offered or
+        not, unless it names another service ("ok đổi gói")."""
+        intent = latest_intent(tracker)
+        if tracker.get_slot("request_type") or intent not in _ACCEPTS_OFFER:
             return {}
         service = offered_service(tracker.events)
+        if service is None and intent == "affirm":
+            text = fold(str(tracker.latest_message.get("text") or ""))
+            typed = str(tracker.latest_message.get("text") or "").lower()
+            if (
+                _SWAP_WORD.search(text)
+                and not _OTHER_SERVICE_WORD.search(text)
+                and "đợi" not in typed
+            ):
+                service = "sim_swap"
         return {"request_type": service} if service else {}
 
     async def extract_phone_number(

@@ -1139,6 +1139,55 @@ async def test_yes_or_data_to_an_offer_of_one_service_takes_it(
     }
 
 
+async def test_an_offer_stands_across_a_question_answered_in_between(
+    tracker_for, dispatcher, domain
+):
+    # Seen live: the broken SIM's answer offers the swap [Đổi SIM 4G] [Để sau], "có mất
+    # phí không" is answered (no buttons), then "ok đổi đi": it asked which service, and
+    # again at the phone number and the address typed next. (Here a plain yes: "đổi" in
+    # it would decide by itself.)
+    tracker = tracker_for(text="ok e", intent="affirm")
+    question = {
+        "event": "user",
+        "text": "co mat phi khong",
+        "parse_data": {"intent": {"name": "faq"}},
+    }
+    tracker.events = [
+        {"event": "bot", "text": "…", "data": {"buttons": _OFFER}},
+        question,
+        {"event": "bot", "text": "Đổi sang SIM 4G là hoàn toàn MIỄN PHÍ ạ", "data": {}},
+        tracker.events[-1],
+    ]
+    assert await form.extract_request_type(dispatcher, tracker, domain) == {
+        "request_type": "sim_swap"
+    }
+    # Something else said in between (a greeting) ends the offer.
+    tracker.events[1] = {**question, "parse_data": {"intent": {"name": "greet"}}}
+    assert await form.extract_request_type(dispatcher, tracker, domain) == {}
+
+
+@pytest.mark.parametrize(
+    ("typed", "service"),
+    [
+        ("ok doi di", "sim_swap"),
+        ("ok đổi đi em", "sim_swap"),
+        ("vâng đổi sim giúp em", "sim_swap"),
+        ("ok doi", "sim_swap"),
+        # "đợi" (wait) folds to "doi" too; another service named; "đổi" not meant as one.
+        ("ok đợi em chút", None),
+        ("ok doi chut nhe", None),
+        ("ok doi goi cuoc", None),
+        ("ok", None),
+    ],
+)
+async def test_a_yes_that_says_swap_is_the_sim_swap(
+    typed, service, tracker_for, dispatcher, domain
+):
+    tracker = tracker_for(text=typed, intent="affirm")
+    expected = {"request_type": service} if service else {}
+    assert await form.extract_request_type(dispatcher, tracker, domain) == expected
+
+
 async def test_no_service_is_taken_without_an_offer_of_one(tracker_for, dispatcher, domain):
     async def extracted(tracker) -> dict[str, Any]:
         return await form.extract_request_type(dispatcher, tracker, domain)
