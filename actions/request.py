@@ -16,10 +16,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent, one_province
-from actions.services import cancel_request, latest_request, resolve_address, submit
+from actions.services import cancel_request, resolve_address, sent_requests, submit
+from bot import phone
 from bot.campaign import hooks
 from bot.phone import mask
-from bot.requests import InvalidDraft, RequestDraft
+from bot.requests import OPEN_STATUSES, InvalidDraft, RequestDraft
 from bot.text import fold
 
 log = logging.getLogger(__name__)
@@ -242,10 +243,11 @@ class ActionRequestStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         try:
-            view = await latest_request(tracker.sender_id)
+            views = await sent_requests(tracker.sender_id)
         except Exception:
             log.exception("request status not read")
             return [SlotSet("status_check", "error")]
+        view = views[0] if views else None
         if view is None:
             if tracker.get_slot("submit_status") == "existing_elsewhere":
                 # This conversation's confirmation found a request another one sent: it is
@@ -254,6 +256,17 @@ class ActionRequestStatus(Action):
             # Asked while a request is being collected, the reply offers no menu: it says
             # the one under way is sent at the read-back's yes.
             return [SlotSet("status_check", "none_in_form" if tracker.active_loop_name else "none")]
+        others = [v for v in views[1:] if v.status in OPEN_STATUSES]
+        if others:
+            # Sent from here too (a relative's number), still open: named before the
+            # latest one's status, which the reply then gives.
+            dispatcher.utter_message(
+                response="utter_other_requests",
+                request_count=str(len(others) + 1),
+                request_list=", ".join(
+                    f"{v.reference} ({phone.parse(v.phone).national})" for v in [view, *others]
+                ),
+            )
         return [
             SlotSet("status_check", "found"),
             SlotSet("request_reference", view.reference),

@@ -66,6 +66,6 @@ async def cancel_request(reference: str, sender_id: str) -> str:
     return await asyncio.to_thread(lambda: get_service().cancel_by_sender(reference, sender_id))
 
 
-async def latest_request(sender_id: str) -> RequestView | None:
-    """The latest request this conversation sent (see ``RequestService.latest_by_sender``)."""
-    return await asyncio.to_thread(lambda: get_service().latest_by_sender(sender_id))
+async def sent_requests(sender_id: str) -> list[RequestView]:
+    """The requests this conversation sent, latest first (``RequestService.by_sender``)."""
+    return await asyncio.to_thread(lambda: get_service().by_sender(sender_id))

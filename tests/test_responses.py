@@ -202,6 +202,18 @@ async def test_how_a_request_stands_is_said_per_status(rasa_domain, slots, words
             assert "MobiFone Cần Thơ" in text
 
 
+async def test_other_requests_are_listed_with_their_numbers(rasa_domain):
+    message = await _message(
+        rasa_domain,
+        "utter_other_requests",
+        variables={
+            "request_count": "2",
+            "request_list": "4G-AAAA-BBBB (0901234594), 4G-CCCC-DDDD (0901234593)",
+        },
+    )
+    assert "2 yêu cầu" in message["text"] and "4G-CCCC-DDDD (0901234593)" in message["text"]
+
+
 async def test_several_numbers_name_the_one_taken_and_the_others(rasa_domain):
     message = await _message(
         rasa_domain,

@@ -697,16 +697,21 @@ class RequestService:
         """The latest request the conversation ``sender_id`` sent, or None: what the
         customer asking how their request stands is shown. Never one found by a phone
         number typed in the chat, which anyone can type (9090 answers those)."""
+        found = self.by_sender(sender_id, limit=1)
+        return found[0] if found else None
+
+    def by_sender(self, sender_id: str, limit: int = 10) -> list[RequestView]:
+        """The requests the conversation ``sender_id`` sent, latest first (at most
+        ``limit``): a customer who sent one for a relative too is told of both."""
         stmt = (
             select(*_VIEW_COLUMNS)
             .select_from(_VIEW_FROM)
             .where(sim_requests.c.sender_id == sender_id)
             .order_by(sim_requests.c.created_at.desc(), sim_requests.c.id.desc())
-            .limit(1)
+            .limit(limit)
         )
         with self._sessions() as session:
-            row = session.execute(stmt).first()
-        return None if row is None else _view(row)
+            return [_view(row) for row in session.execute(stmt)]
 
     def history(self, reference: str) -> list[EventView]:
         """Every status change of a request (and its SLA escalation), oldest first."""

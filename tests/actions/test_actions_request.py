@@ -225,6 +225,38 @@ async def test_how_a_request_stands_is_read_from_the_store(tracker_for, dispatch
     }
 
 
+async def test_every_open_request_this_conversation_sent_is_named(tracker_for, domain):
+    # Seen live: a customer who sent a request for himself, then one for his mother, was
+    # told of the latest only. The open ones are named (the latest first), then the
+    # latest's status follows; a closed one is not named.
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from bot.requests import get_service
+
+    dispatcher = CollectingDispatcher()
+    closed = await _sent(tracker_for, dispatcher, domain, "0901234592", sender_id="status-4")
+    get_service().transition(closed["request_reference"], "cancelled", "customer")
+    first = await _sent(tracker_for, dispatcher, domain, "0901234593", sender_id="status-4")
+    second = await _sent(tracker_for, dispatcher, domain, "0901234594", sender_id="status-4")
+    dispatcher = CollectingDispatcher()
+    asked = tracker_for(text="yeu cau cua toi sao roi", intent="ask_status", sender_id="status-4")
+    slots = _slots(await ActionRequestStatus().run(dispatcher, asked, domain))
+    assert slots["request_reference"] == second["request_reference"]
+    [said] = dispatcher.messages
+    assert said["response"] == "utter_other_requests"
+    assert said["request_count"] == "2"
+    assert said["request_list"] == (
+        f"{second['request_reference']} (0901234594), {first['request_reference']} (0901234593)"
+    )
+    # One open request: nothing more than its status.
+    dispatcher = CollectingDispatcher()
+    alone = tracker_for(text="yeu cau cua toi sao roi", intent="ask_status", sender_id="status-1b")
+    await _sent(tracker_for, dispatcher, domain, "0901234595", sender_id="status-1b")
+    dispatcher = CollectingDispatcher()
+    await ActionRequestStatus().run(dispatcher, alone, domain)
+    assert dispatcher.messages == []
+
+
 async def test_no_request_from_this_conversation_says_so(tracker_for, dispatcher, domain):
     # Another conversation's request for the same number is not shown: a number typed in
     # the chat would show anyone's.

@@ -155,3 +155,7 @@ def test_a_conversation_sees_the_latest_request_it_sent(service):
     assert (view.reference, view.status) == (second, "assigned")
     assert view.team_name  # the province team the reply names
     assert service.latest_by_sender("someone-else") is None
+    # Every request it sent, latest first (the reply names the open ones).
+    assert [v.reference for v in service.by_sender("u-status")] == [second, first]
+    assert [v.reference for v in service.by_sender("u-status", limit=1)] == [second]
+    assert service.by_sender("someone-else") == []
