@@ -504,6 +504,11 @@ def _no_place(found: Resolution) -> bool:
     return found.status == "not_found" or found.guessed
 
 
+def _entities(tracker: Tracker) -> list[dict[str, Any]]:
+    """The entities the NLU found in the latest message."""
+    return list(tracker.latest_message.get("entities") or [])
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     """The intent the NLU gave the latest message, as it classified it (not the SDK's
     ``get_intent_of_latest_message``, which reads the ranking and skips a fallback)."""
@@ -529,11 +534,22 @@ class ValidateRequestForm(FormValidationAction):
         if question:
             dispatcher.utter_message(response=question)
         before = {name: tracker.get_slot(name) for name in _SET_BESIDE}
+        asked = tracker.get_slot("requested_slot")
         events = await super().run(dispatcher, tracker, domain)
         for name, value in before.items():
             # The SDK returns only the slots the form asks; these are set beside them.
             if tracker.get_slot(name) != value:
                 events.append(SlotSet(name, tracker.get_slot(name)))
+        number = tracker.get_slot("phone_number")  # as validated this turn
+        if (
+            latest_intent(tracker) == "correct_phone"
+            and asked not in (None, "phone_number")
+            and number
+            and any(e.get("entity") == "phone_number" for e in _entities(tracker))
+        ):
+            # "sai số rồi, số đúng là 0903…" at another question: the form takes the
+            # number (the correction rule never runs) and asked on without a word.
+            dispatcher.utter_message(response="utter_phone_corrected", phone_number=number)
         campaign = tracker.get_slot("campaign")
         if campaign:
             given = any(

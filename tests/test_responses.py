@@ -214,6 +214,13 @@ async def test_other_requests_are_listed_with_their_numbers(rasa_domain):
     assert "2 yêu cầu" in message["text"] and "4G-CCCC-DDDD (0901234593)" in message["text"]
 
 
+async def test_a_corrected_number_is_read_back(rasa_domain):
+    message = await _message(
+        rasa_domain, "utter_phone_corrected", variables={"phone_number": "0903555116"}
+    )
+    assert "0903555116" in message["text"]
+
+
 async def test_several_numbers_name_the_one_taken_and_the_others(rasa_domain):
     message = await _message(
         rasa_domain,

@@ -1108,6 +1108,38 @@ async def test_another_service_or_number_is_a_new_request(run_form, slots, inten
     assert values.get("same_request") is None, events
 
 
+async def test_a_number_corrected_at_another_question_is_acknowledged(tracker_for, domain):
+    # Seen live: "sai so dien thoai roi, so dung la 0903555116" at the ward question: the
+    # form took the number (its mapping) and asked the ward again without a word.
+    from rasa_sdk.executor import CollectingDispatcher
+
+    slots = {"request_type": "sim_swap", "phone_number": "0903555116", "requested_slot": "address"}
+    entities = [{"entity": "phone_number", "value": "0903555116"}]
+    typed = "sai so dien thoai roi, so dung la 0903555116"
+    dispatcher = CollectingDispatcher()
+    tracker = tracker_for(
+        text=typed,
+        intent="correct_phone",
+        slots=slots,
+        entities=entities,
+        active_loop="request_form",
+    )
+    await form.run(dispatcher, tracker, domain)
+    said = [m for m in dispatcher.messages if m.get("response") == "utter_phone_corrected"]
+    assert [m["phone_number"] for m in said] == ["0903555116"]
+    # The number answering the phone question itself is no correction to announce.
+    dispatcher = CollectingDispatcher()
+    tracker = tracker_for(
+        text=typed,
+        intent="correct_phone",
+        slots={**slots, "requested_slot": "phone_number"},
+        entities=entities,
+        active_loop="request_form",
+    )
+    await form.run(dispatcher, tracker, domain)
+    assert not [m for m in dispatcher.messages if m.get("response") == "utter_phone_corrected"]
+
+
 def _after_bot(tracker, buttons: list[dict[str, str]], user_turns: int = 1):
     """``tracker`` with the bot's message (its buttons) before the customer's latest."""
     bot = {"event": "bot", "text": "…", "data": {"buttons": buttons}}
