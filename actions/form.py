@@ -550,6 +550,20 @@ class ValidateRequestForm(FormValidationAction):
             # "sai số rồi, số đúng là 0903…" at another question: the form takes the
             # number (the correction rule never runs) and asked on without a word.
             dispatcher.utter_message(response="utter_phone_corrected", phone_number=number)
+        address = tracker.get_slot("address")
+        if (
+            latest_intent(tracker) == "correct_address"
+            and asked not in (None, "address")
+            and address
+            and any(e.get("event") == "slot" and e.get("name") == "address" for e in events)
+        ):
+            # The same for "sai địa chỉ, địa chỉ đúng là …" (settled: an address that
+            # needs a question is asked at once instead).
+            dispatcher.utter_message(
+                response="utter_address_corrected",
+                address=address,
+                address_label=tracker.get_slot("address_label"),
+            )
         campaign = tracker.get_slot("campaign")
         if campaign:
             given = any(

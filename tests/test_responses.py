@@ -221,6 +221,18 @@ async def test_a_corrected_number_is_read_back(rasa_domain):
     assert "0903555116" in message["text"]
 
 
+async def test_a_corrected_address_is_read_back(rasa_domain):
+    message = await _message(
+        rasa_domain,
+        "utter_address_corrected",
+        variables={
+            "address": "12 pho hue",
+            "address_label": "Phường Hai Bà Trưng, Thành phố Hà Nội",
+        },
+    )
+    assert '"12 pho hue" (Phường Hai Bà Trưng, Thành phố Hà Nội)' in message["text"]
+
+
 async def test_several_numbers_name_the_one_taken_and_the_others(rasa_domain):
     message = await _message(
         rasa_domain,

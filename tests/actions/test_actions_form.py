@@ -1140,6 +1140,30 @@ async def test_a_number_corrected_at_another_question_is_acknowledged(tracker_fo
     assert not [m for m in dispatcher.messages if m.get("response") == "utter_phone_corrected"]
 
 
+async def test_an_address_corrected_at_another_question_is_acknowledged(tracker_for, domain):
+    # Seen live: "sai dia chi roi, dia chi dung la 30 tran phu ba dinh ha noi" at the name
+    # question replaced the address and asked the name again without a word.
+    from rasa_sdk.executor import CollectingDispatcher
+
+    slots = {
+        "request_type": "sim_swap",
+        "phone_number": "0903555118",
+        "address": "25 ngo 4 dich vong hau, Phường Cầu Giấy, Thành phố Hà Nội",
+        "address_label": "Phường Cầu Giấy, Thành phố Hà Nội",
+        "requested_slot": "contact_name",
+    }
+    typed = "sai dia chi roi, dia chi dung la 12 pho hue, phuong hai ba trung, ha noi"
+    dispatcher = CollectingDispatcher()
+    tracker = tracker_for(
+        text=typed, intent="correct_address", slots=slots, active_loop="request_form"
+    )
+    events = await form.run(dispatcher, tracker, domain)
+    said = [m for m in dispatcher.messages if m.get("response") == "utter_address_corrected"]
+    assert len(said) == 1, events
+    assert said[0]["address"] == "12 pho hue, phuong hai ba trung, ha noi", events
+    assert "Hai Bà Trưng" in said[0]["address_label"], events
+
+
 def _after_bot(tracker, buttons: list[dict[str, str]], user_turns: int = 1):
     """``tracker`` with the bot's message (its buttons) before the customer's latest."""
     bot = {"event": "bot", "text": "…", "data": {"buttons": buttons}}
