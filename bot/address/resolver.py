@@ -3421,8 +3421,8 @@ def warm_up() -> None:
     otherwise the first address a process reads waits for them (about 2 s compiled). The
     action server calls it when it starts (``actions.services``).
 
-    The tables are then moved out of the cycle collector's reach (``gc.freeze``): half a
-    million objects that live as long as the process and hold no cycle to collect, which
+    The tables are then moved out of the cycle collector's reach (``gc.freeze``): some
+    360,000 objects that live as long as the process and hold no cycle to collect, which
     every full collection would otherwise walk again (a pause of tens of milliseconds on a
     shared core, in whichever request it lands). Garbage is collected first so that only
     what is alive is frozen."""
