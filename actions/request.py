@@ -219,7 +219,7 @@ class ActionStop(Action):
             fold(str(tracker.latest_message.get("text") or ""))
         ):
             # A stop during a second request's form drops that form only: the reply says
-            # the request sent stands ("Không cần thêm" at the question of a repeat).
+            # the request sent stands ("Thôi, không cần" at the question of a repeat).
             return [*events, SlotSet("stop_status", "kept")]
         try:
             outcome = await cancel_request(str(reference), tracker.sender_id)

@@ -102,8 +102,11 @@ def test_sim_swap_conversation_ends_with_one_routed_request(stack: Stack) -> Non
     assert stored[0].sender_id == sender
     assert stored[0].channel == "rest"
 
-    # Asking again (the phone is remembered) finds the open request instead of a second one.
-    assert "địa chỉ" in _texts(stack.rest(sender, "doi sim 4g")).lower()
+    # Asking again for the number just sent: the question says the request was sent and
+    # takes another number; the same one typed leads to the open request, not a second.
+    repeat = _texts(stack.rest(sender, "doi sim 4g"))
+    assert "đã được chuyển" in repeat and "0901234567" in repeat
+    assert "địa chỉ" in _texts(stack.rest(sender, "0901234567")).lower()
     stack.rest(sender, "12/3 Le Van Sy, P13, Q3, TP HCM")
     stack.rest(sender, "bo qua")
     again = _texts(stack.rest(sender, "dung roi"))
