@@ -328,6 +328,25 @@ _EVENT_INSERT = insert(request_events)
 _OUTBOX_INSERT = insert(outbox)
 
 
+def _queue(
+    session: Session, request_id: int, team_id: str, kind: str, payload: Any, now: datetime
+) -> None:
+    """One outbox row for the dispatcher, due now (a statement built once, as submit's
+    own hot path needs)."""
+    session.execute(
+        _OUTBOX_INSERT,
+        {
+            "request_id": request_id,
+            "team_id": team_id,
+            "kind": kind,
+            "payload": payload,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+
+
 @lru_cache(maxsize=4)
 def _request_insert(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING on the open-request index, for one dialect."""
@@ -527,17 +546,13 @@ class RequestService:
                     "created_at": now,
                 },
             )
-            session.execute(
-                _OUTBOX_INSERT,
-                {
-                    "request_id": request_id,
-                    "team_id": decision.team.id,
-                    "kind": KIND_NEW_REQUEST,
-                    "payload": self._payload(reference, values, decision),
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                },
+            _queue(
+                session,
+                request_id,
+                decision.team.id,
+                KIND_NEW_REQUEST,
+                self._payload(reference, values, decision),
+                now,
             )
         return request_id
 
@@ -598,23 +613,14 @@ class RequestService:
         the first address."""
         elsewhere = view.sender_id != values["sender_id"]
         # Details the history holds already (confirmed once more) are not news.
-        told = _confirmed_again(view, values, elsewhere, self._notes(view.reference))
+        notes = [e.reason for e in self.history(view.reference) if e.reason]
+        told = _confirmed_again(view, values, elsewhere, notes)
         if told:
             now = utcnow()
             with self._sessions.begin() as session:
                 request_id = _record_event(session, view, view.status, actor or "bot", told, now)
-                session.execute(
-                    _OUTBOX_INSERT,
-                    {
-                        "request_id": request_id,
-                        "team_id": view.team_id,
-                        "kind": KIND_DETAILS_ADDED,
-                        "payload": {"reference": view.reference, "note": told},
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    },
-                )
+                payload = {"reference": view.reference, "note": told}
+                _queue(session, request_id, view.team_id, KIND_DETAILS_ADDED, payload, now)
         log.info(
             "request %s found open again type=%s phone=%s from=%s%s",
             view.reference,
@@ -635,20 +641,6 @@ class RequestService:
             elsewhere=elsewhere,
             updated=told is not None,
         )
-
-    def _notes(self, reference: str) -> list[str]:
-        """The reasons written in the request's history."""
-        with self._sessions() as session:
-            return [
-                str(reason)
-                for reason in session.execute(
-                    select(request_events.c.reason)
-                    .join(sim_requests, sim_requests.c.id == request_events.c.request_id)
-                    .where(
-                        sim_requests.c.reference == reference, request_events.c.reason.isnot(None)
-                    )
-                ).scalars()
-            ]
 
     def _find_open_view(self, e164: str, request_type: str) -> RequestView | None:
         found = self.find_open(e164, request_type)
