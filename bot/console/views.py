@@ -32,7 +32,7 @@ from bot.console.app import (
     require,
 )
 from bot.console.auth import User, new_session
-from bot.dispatch.render import labels, local_time, national, shown_phone
+from bot.dispatch.render import labels, local_time, national, shown_phone, type_label
 from bot.dispatch.worker import enqueue_status_changed
 from bot.guides import Guide, guides_dir, load_cached
 from bot.phone import mask
@@ -167,7 +167,7 @@ def row_for(user: User, view: RequestView) -> dict[str, Any]:
         "created": local_time(view.created_at),
         "created_at": view.created_at.isoformat(),
         "request_type": view.request_type,
-        "type_label": names["request_types"].get(view.request_type, view.request_type),
+        "type_label": type_label(view),
         "status": view.status,
         "status_label": names["statuses"].get(view.status, view.status),
         "phone": phone_for(user, view),

@@ -126,6 +126,11 @@ def buttons(view: RequestLike) -> list[list[Button]]:
     return [row] if row else []
 
 
+def type_label(view: RequestLike) -> str:
+    """The request type as the team reads it ("Đổi SIM 4G")."""
+    return str(labels()["request_types"].get(view.request_type, view.request_type))
+
+
 def message_text(
     view: RequestLike,
     *,
@@ -141,7 +146,7 @@ def message_text(
         .get_template("request.html.j2")
         .render(
             r=view,
-            type_label=names["request_types"].get(view.request_type, view.request_type),
+            type_label=type_label(view),
             status_label=names["statuses"].get(view.status, view.status),
             status_icon=names["status_icons"].get(view.status, ""),
             phone=shown_phone(view),
@@ -162,7 +167,7 @@ def details_text(view: RequestLike, note: str) -> str:
         .get_template("details.html.j2")
         .render(
             r=view,
-            type_label=labels()["request_types"].get(view.request_type, view.request_type),
+            type_label=type_label(view),
             note=note,
         )
     )

@@ -74,6 +74,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 KINDS = (KIND_NEW_REQUEST, KIND_ESCALATION, KIND_STATUS_CHANGED, KIND_DETAILS_ADDED)
+# Posts that show no status and have no buttons: not recorded in team_messages, so a
+# status change never edits them.
+_NOT_EDITED = frozenset({KIND_DETAILS_ADDED})
 ACTOR = "dispatch"
 # Waits between tries to record a message Telegram has accepted (about 24 s in all,
 # well inside the lease renewed right before the post).
@@ -456,15 +459,22 @@ class Dispatcher:
         if job.kind == KIND_STATUS_CHANGED:
             await self._refresh_messages(job, view)
             return True
-        if job.kind == KIND_DETAILS_ADDED:
-            return await self._post_details(job, view)
-        if view.status not in (NEW, ASSIGNED):
-            # Accepted or closed before the post went out (e.g. from the console): a new
-            # post or an escalation would only be noise.
+        # Accepted or closed before the post went out (e.g. from the console): a new post or
+        # an escalation would only be noise; what a customer added, until it is closed.
+        if view.status in CLOSED_STATUSES or (
+            job.kind != KIND_DETAILS_ADDED and view.status not in (NEW, ASSIGNED)
+        ):
             await asyncio.to_thread(self._mark_done, job)
             return True
         directory = self.service.directory
-        if job.kind == KIND_ESCALATION:
+        reply_to: int | None = None
+        if job.kind == KIND_DETAILS_ADDED:
+            # To the request's current team, under its post in that chat when there is one.
+            chat_id = directory.chat_for(view.team_id) or job.payload.get("chat_id")
+            text = render.details_text(view, str(job.payload.get("note") or ""))
+            if chat_id is not None:
+                reply_to = await asyncio.to_thread(self._post_in, job.request_id, int(chat_id))
+        elif job.kind == KIND_ESCALATION:
             routed = str(job.payload.get("routed_team_id") or view.team_id)
             chat_id = directory.escalation_chat_for(routed)
             text = render.message_text(
@@ -488,7 +498,8 @@ class Dispatcher:
                 "dispatch: %s for %s was taken over by another dispatcher", job.kind, job.reference
             )
             return False
-        sent = await self.telegram.send(int(chat_id), text, render.buttons(view))
+        buttons = [] if job.kind in _NOT_EDITED else render.buttons(view)
+        sent = await self.telegram.send(int(chat_id), text, buttons, reply_to=reply_to)
         await self._record_delivery(job, sent)
         if job.kind == KIND_NEW_REQUEST:
             await asyncio.to_thread(self._assign, job.reference)
@@ -504,15 +515,12 @@ class Dispatcher:
         with self.sessions.begin() as session:
             return _compare_and_set(session, job.id, job.lease, lease)
 
-    async def _record_delivery(self, job: _Job, sent: SentMessage, remember: bool = True) -> None:
+    async def _record_delivery(self, job: _Job, sent: SentMessage) -> None:
         """Record a posted message, retrying through a database hiccup: the post is out,
-        and an unrecorded post is posted again once its lease expires. A message not
-        ``remember``-ed is not among those a status change edits."""
+        and an unrecorded post is posted again once its lease expires."""
         for delay in (*RECORD_RETRY_DELAYS, None):
             try:
-                await asyncio.to_thread(
-                    self._mark_delivered, job, sent.chat_id, sent.message_id, remember
-                )
+                await asyncio.to_thread(self._mark_delivered, job, sent.chat_id, sent.message_id)
                 return
             except IntegrityError:
                 # The message is already recorded: an earlier try committed but its
@@ -545,9 +553,9 @@ class Dispatcher:
         with contextlib.suppress(IllegalTransition):
             self.service.transition(reference, ASSIGNED, ACTOR, reason="posted to team chat")
 
-    def _mark_delivered(
-        self, job: _Job, chat_id: int, message_id: int, remember: bool = True
-    ) -> None:
+    def _mark_delivered(self, job: _Job, chat_id: int, message_id: int) -> None:
+        """The row delivered, and the message kept for the edits of later status changes
+        (unless it shows no status: ``_NOT_EDITED``)."""
         now = self.clock()
         with self.sessions.begin() as session:
             session.execute(
@@ -560,7 +568,7 @@ class Dispatcher:
                     payload={**job.payload, "chat_id": chat_id, "message_id": message_id},
                 )
             )
-            if remember:
+            if job.kind not in _NOT_EDITED:
                 session.execute(
                     insert(team_messages).values(
                         request_id=job.request_id,
@@ -633,30 +641,16 @@ class Dispatcher:
                 log.info("dispatch: cannot edit message %s in %s: %s", message_id, chat_id, exc)
         await asyncio.to_thread(self._mark_done, job)
 
-    async def _post_details(self, job: _Job, view: RequestView) -> bool:
-        """Tell the request's team what a repeat confirmation added, under its post."""
-        if view.status in CLOSED_STATUSES:
-            await asyncio.to_thread(self._mark_done, job)
-            return True
-        chat_id = self.service.directory.chat_for(view.team_id) or job.payload.get("chat_id")
-        if chat_id is None:
-            raise TelegramRejected(f"no Telegram chat configured for team {view.team_id}")
-        posts = await asyncio.to_thread(self._messages_of, job.request_id)
-        reply_to = next(
+    def _post_in(self, request_id: int, chat_id: int) -> int | None:
+        """The message that posted the request to ``chat_id``, if any."""
+        return next(
             (
                 message_id
-                for chat, message_id, purpose in posts
-                if chat == int(chat_id) and purpose == KIND_NEW_REQUEST
+                for chat, message_id, purpose in self._messages_of(request_id)
+                if chat == chat_id and purpose == KIND_NEW_REQUEST
             ),
             None,
         )
-        assert self.telegram is not None
-        if not await asyncio.to_thread(self._renew, job):
-            return False
-        text = render.details_text(view, str(job.payload.get("note") or ""))
-        sent = await self.telegram.send(int(chat_id), text, [], reply_to=reply_to)
-        await self._record_delivery(job, sent, remember=False)
-        return True
 
     def _mark_done(self, job: _Job) -> None:
         with self.sessions.begin() as session:
