@@ -53,12 +53,12 @@ _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "
 # Intents of a message whose name cue is no name given: a question ("tên em là gì?" is
 # filtered out by bot.names too), a correction of another answer.
 _NOT_A_NAME = frozenset({"faq", "stop", "human_handoff", "correct_phone", "correct_address"})
-_REQUESTS = frozenset({"request_sim_swap", "request_new_subscription", "request_advice"})
 _SERVICE_OF_INTENT = {
     "request_sim_swap": "sim_swap",
     "request_new_subscription": "new_subscription",
     "request_advice": "advice",
 }
+_REQUESTS = frozenset(_SERVICE_OF_INTENT)
 # "đổi đi", "đổi luôn", "đổi sim", "đổi ngay", or "đổi" last, in a yes ("ok đổi đi em"),
 # and words of the other services (folded). Folded, "đợi" (wait) is "doi" too: "ok đợi
 # em chút" is told apart by its diacritics, or by the word after it.
@@ -70,12 +70,8 @@ _OTHER_SERVICE_WORD = re.compile(
 _REPEATABLE_ONCE = frozenset({"sim_swap", "advice"})
 # Slots the form's methods set that it does not ask (ValidateRequestForm.run returns them).
 _SET_BESIDE = ("same_request",)
-# The service a button's payload asks for.
-_SERVICE_OF_PAYLOAD = {
-    "/request_sim_swap": "sim_swap",
-    "/request_new_subscription": "new_subscription",
-    "/request_advice": "advice",
-}
+# The service a button's payload asks for (the payload is the intent).
+_SERVICE_OF_PAYLOAD = {f"/{intent}": service for intent, service in _SERVICE_OF_INTENT.items()}
 # A yes, or data, in answer to an offer of one service takes it.
 _ACCEPTS_OFFER = frozenset({"affirm", "inform"})
 
@@ -504,9 +500,10 @@ def _no_place(found: Resolution) -> bool:
     return found.status == "not_found" or found.guessed
 
 
-def _entities(tracker: Tracker) -> list[dict[str, Any]]:
-    """The entities the NLU found in the latest message."""
-    return list(tracker.latest_message.get("entities") or [])
+def _typed_a_phone(tracker: Tracker) -> bool:
+    """Whether the NLU found a phone number in the latest message."""
+    entities = tracker.latest_message.get("entities") or []
+    return any(entity.get("entity") == "phone_number" for entity in entities)
 
 
 def latest_intent(tracker: Tracker) -> str | None:
@@ -545,7 +542,7 @@ class ValidateRequestForm(FormValidationAction):
             latest_intent(tracker) == "correct_phone"
             and asked not in (None, "phone_number")
             and number
-            and any(e.get("entity") == "phone_number" for e in _entities(tracker))
+            and _typed_a_phone(tracker)
         ):
             # "sai số rồi, số đúng là 0903…" at another question: the form takes the
             # number (the correction rule never runs) and asked on without a word.
@@ -592,12 +589,12 @@ class ValidateRequestForm(FormValidationAction):
             return {}
         service = offered_service(tracker.events)
         if service is None and intent == "affirm":
-            text = fold(str(tracker.latest_message.get("text") or ""))
-            typed = str(tracker.latest_message.get("text") or "").lower()
+            typed = str(tracker.latest_message.get("text") or "")
+            text = fold(typed)
             if (
                 _SWAP_WORD.search(text)
                 and not _OTHER_SERVICE_WORD.search(text)
-                and "đợi" not in typed
+                and "đợi" not in typed.lower()
             ):
                 service = "sim_swap"
         return {"request_type": service} if service else {}
@@ -616,8 +613,7 @@ class ValidateRequestForm(FormValidationAction):
         known = tracker.get_slot("phone_number")
         if intent not in _REQUESTS or not known:
             return {}
-        entities = tracker.latest_message.get("entities") or []
-        if any(entity.get("entity") == "phone_number" for entity in entities):
+        if _typed_a_phone(tracker):
             return {}
         text = fold(str(tracker.latest_message.get("text") or ""))
         if _ANOTHER_NUMBER.search(text):
