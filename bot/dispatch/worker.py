@@ -60,6 +60,7 @@ from bot.requests import (
     RequestService,
     RequestView,
     UnknownRequest,
+    queue_in,
 )
 from bot.requests.lifecycle import ASSIGNED, NEW
 from bot.requests.schema import (
@@ -306,20 +307,17 @@ class Dispatcher:
                 select(sim_requests.c.status).where(sim_requests.c.id == row.id)
             ).scalar_one()
             province = self.service.directory.provinces.get(row.province_code)
-            session.execute(
-                insert(outbox).values(
-                    request_id=row.id,
-                    team_id=province.team_id if province else row.team_id,
-                    kind=KIND_ESCALATION,
-                    payload={
-                        "reference": row.reference,
-                        "routed_team_id": row.team_id,
-                        "sla_minutes": self.config.sla_minutes,
-                    },
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+            queue_in(
+                session,
+                row.id,
+                province.team_id if province else row.team_id,
+                KIND_ESCALATION,
+                {
+                    "reference": row.reference,
+                    "routed_team_id": row.team_id,
+                    "sla_minutes": self.config.sla_minutes,
+                },
+                now,
             )
             # In the request's history (same status: nothing moved, but who and when).
             session.execute(

@@ -23,6 +23,7 @@ from bot.requests.outbox import (
     Outbox,
     OutboxItem,
     TeamMessage,
+    queue_in,
     retry_delay,
 )
 from bot.requests.service import (
@@ -58,5 +59,6 @@ __all__ = [
     "TeamMessage",
     "UnknownRequest",
     "get_service",
+    "queue_in",
     "retry_delay",
 ]

@@ -28,6 +28,28 @@ KIND_STATUS_CHANGED = "status_changed"
 KIND_DETAILS_ADDED = "details_added"
 
 
+_INSERT = insert(outbox)  # built once: submit's hot path writes one row per request
+
+
+def queue_in(
+    session: Session, request_id: int, team_id: str, kind: str, payload: Any, now: datetime
+) -> None:
+    """One outbox row for the dispatcher, due ``now``, in the caller's transaction (the
+    request's own row, its history, or an escalation claim are written with it)."""
+    session.execute(
+        _INSERT,
+        {
+            "request_id": request_id,
+            "team_id": team_id,
+            "kind": kind,
+            "payload": payload,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -317,16 +339,8 @@ class Outbox:
             ).first()
             if row is None:
                 return
-            session.execute(
-                insert(outbox).values(
-                    request_id=row.id,
-                    team_id=row.team_id,
-                    kind=KIND_STATUS_CHANGED,
-                    payload={"reference": canonical},
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+            queue_in(
+                session, row.id, row.team_id, KIND_STATUS_CHANGED, {"reference": canonical}, now
             )
 
     def pending_count(self) -> int:

@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import phone as phones
 from bot.requests import lifecycle
 from bot.requests.errors import IllegalTransition, InvalidDraft, UnknownRequest
-from bot.requests.outbox import KIND_DETAILS_ADDED, KIND_NEW_REQUEST, Outbox
+from bot.requests.outbox import KIND_DETAILS_ADDED, KIND_NEW_REQUEST, Outbox, queue_in
 from bot.requests.reference import new_reference, normalize_reference
-from bot.requests.schema import OPEN_PREDICATE, outbox, request_events, sim_requests, teams
+from bot.requests.schema import OPEN_PREDICATE, request_events, sim_requests, teams
 from bot.routing import Directory, RouteDecision, UnknownUnit
 
 log = logging.getLogger(__name__)
@@ -325,26 +325,6 @@ def _json_safe(value: object) -> Any:
 
 
 _EVENT_INSERT = insert(request_events)
-_OUTBOX_INSERT = insert(outbox)
-
-
-def _queue(
-    session: Session, request_id: int, team_id: str, kind: str, payload: Any, now: datetime
-) -> None:
-    """One outbox row for the dispatcher, due now (a statement built once, as submit's
-    own hot path needs)."""
-    session.execute(
-        _OUTBOX_INSERT,
-        {
-            "request_id": request_id,
-            "team_id": team_id,
-            "kind": kind,
-            "payload": payload,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
-    )
 
 
 @lru_cache(maxsize=4)
@@ -546,7 +526,7 @@ class RequestService:
                     "created_at": now,
                 },
             )
-            _queue(
+            queue_in(
                 session,
                 request_id,
                 decision.team.id,
@@ -620,7 +600,7 @@ class RequestService:
             with self._sessions.begin() as session:
                 request_id = _record_event(session, view, view.status, actor or "bot", told, now)
                 payload = {"reference": view.reference, "note": told}
-                _queue(session, request_id, view.team_id, KIND_DETAILS_ADDED, payload, now)
+                queue_in(session, request_id, view.team_id, KIND_DETAILS_ADDED, payload, now)
         log.info(
             "request %s found open again type=%s phone=%s from=%s%s",
             view.reference,
