@@ -430,13 +430,14 @@ def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
     return slots
 
 
-def _settle(typed: str, resolution: Resolution) -> dict[str, Any] | None:
+def _settle(typed: str, resolution: Resolution, tracker: Tracker) -> dict[str, Any] | None:
     """A province known: the ward asked when the text names several there (an old ward
     split between new ones, "Phường 1" in Đồng Tháp), or names an old district that became
     a few wards ("Quận 3, TP HCM"): ``bot.address.ward_question``, as the 9090 intake
-    asks; else the answer kept; None when no province is known."""
+    asks; else the answer kept; None when no province is known. Not for advice: the area's
+    team calls, nobody visits, and "which of these wards?" only delays the call."""
     wards = ward_question(resolution, MAX_CHOICES)
-    if wards:
+    if wards and tracker.get_slot("request_type") != "advice":
         return _ask_choice(typed, replace(resolution, candidates=wards))
     if resolution.status in {"resolved", "province_only"}:
         return _accept(typed, resolution)
@@ -791,7 +792,9 @@ class ValidateRequestForm(FormValidationAction):
                 # A province chosen: the ward is looked for in it ("Phường 1", then Đồng
                 # Tháp: its five Phường 1), and asked when the text names several there.
                 # A ward or the old district read there is kept.
-                settled = _settle(pending, await resolve_address(pending, chosen.province_code))
+                settled = _settle(
+                    pending, await resolve_address(pending, chosen.province_code), tracker
+                )
                 if settled is not None:
                     return settled
             if chosen is not None:
@@ -844,7 +847,7 @@ class ValidateRequestForm(FormValidationAction):
             # The province now known, the text may name several wards there: as when the
             # customer presses a province's button, the ward is asked among them.
             together = await resolve_address(combined)
-            settled = _settle(combined, together)
+            settled = _settle(combined, together, tracker)
             if status == "ambiguous" and (
                 _same_choices((settled or {}).get("address_choices"), asked)
                 or (
@@ -894,14 +897,14 @@ class ValidateRequestForm(FormValidationAction):
                 combined = f"{text}, {place[1]}"
                 together = await resolve_address(combined)
                 if together.province_code == place[0]:
-                    settled = _settle(combined, together)
+                    settled = _settle(combined, together, tracker)
                     if settled is not None:
                         return settled
         if resolution.status == "ambiguous" and resolution.candidates:
             # The province is in doubt (one candidate: a misspelt name's guess, offered as
             # "did you mean").
             return _ask_choice(text, resolution)
-        return _settle(text, resolution) or _ask_more(text)
+        return _settle(text, resolution, tracker) or _ask_more(text)
 
     async def _choose(
         self, pending: str, text: str, tracker: Tracker, intent: str | None

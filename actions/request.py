@@ -214,6 +214,10 @@ class ActionStop(Action):
         events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None), *_cleared()]
         reference = tracker.get_slot("request_reference")
         if not reference:
+            if tracker.active_loop_name and tracker.get_slot("same_request"):
+                # "Thôi" at the repeat of a request another conversation sent: it stands,
+                # and the reply says so by its number (its reference is not shown here).
+                return [*events, SlotSet("stop_status", "kept_elsewhere")]
             return [*events, SlotSet("stop_status", None)]
         if tracker.active_loop_name or not _CANCEL.search(
             fold(str(tracker.latest_message.get("text") or ""))

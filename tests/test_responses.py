@@ -66,6 +66,7 @@ async def test_a_new_subscription_asks_a_number_to_call_back(rasa_domain):
     [
         ("cancelled", "đã hủy yêu cầu 4G-ABCD-2345"),
         ("kept", "vẫn được giữ"),
+        ("kept_elsewhere", "số 0901234567 đã được gửi trước đó"),
         ("closed", "không còn gì để hủy"),
         ("not_yours", "9090"),
         ("error", "chưa hủy được"),
@@ -74,7 +75,11 @@ async def test_a_new_subscription_asks_a_number_to_call_back(rasa_domain):
 )
 async def test_a_stop_after_a_request_was_sent_says_what_became_of_it(rasa_domain, status, words):
     (text,) = await _texts(
-        rasa_domain, "utter_stopped", stop_status=status, request_reference="4G-ABCD-2345"
+        rasa_domain,
+        "utter_stopped",
+        stop_status=status,
+        request_reference="4G-ABCD-2345",
+        submitted_phone="0901234567",
     )
     assert words in text
 

@@ -174,6 +174,18 @@ async def test_an_old_district_that_became_a_few_wards_asks_which_one(
     assert unknown["address_units"]["ward_name"] is None
 
 
+@pytest.mark.parametrize("typed", ["Quan 3, TP HCM", "Phường 1, Đồng Tháp"])
+async def test_advice_takes_the_area_without_asking_the_ward(answer_address, typed):
+    # Advice is a call from the area's team, nobody visits: "which of these wards?" only
+    # delayed it. The old district (or the province) is kept for the team.
+    asked = await answer_address(typed)
+    assert asked["address_status"] == "ambiguous"
+    done = await answer_address(typed, slots={"request_type": "advice"})
+    assert done["address"] == typed and done["address_status"] is None
+    assert done["address_units"]["province_code"] == asked["address_choices"][0]["province_code"]
+    assert done["address_units"]["ward_name"] is None
+
+
 async def test_the_not_known_button_at_a_ward_question_takes_the_province(
     answer_address, tracker_for, dispatcher, domain
 ):

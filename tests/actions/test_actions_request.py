@@ -205,6 +205,28 @@ async def test_a_cancel_during_another_request_only_drops_that_one(tracker_for, 
     assert get_service().get(sent["request_reference"]).status == "new"
 
 
+async def test_a_stop_at_the_repeat_of_a_request_sent_elsewhere_says_it_stands(
+    tracker_for, dispatcher, domain
+):
+    # The number's request was sent from another conversation (no reference here), and
+    # the same service asked again: "Thôi, không cần" or "ok cảm ơn" at the question for
+    # another number said "em đã dừng lại, khi nào cần đổi SIM…", as if nothing was sent.
+    slots = {
+        "same_request": "yes",
+        "submitted_phone": "0901234576",
+        "requested_slot": "phone_number",
+    }
+    tracker = tracker_for(
+        text="ok cảm ơn em", intent="thank", slots=slots, active_loop="request_form"
+    )
+    events = await ActionStop().run(dispatcher, tracker, domain)
+    assert _slots(events)["stop_status"] == "kept_elsewhere"
+    assert _slots(events)["same_request"] is None
+    # Outside a form nothing is pending: the plain reply.
+    tracker = tracker_for(text="thôi", intent="stop", slots={"submitted_phone": "0901234576"})
+    assert _slots(await ActionStop().run(dispatcher, tracker, domain))["stop_status"] is None
+
+
 async def test_how_a_request_stands_is_read_from_the_store(tracker_for, dispatcher, domain):
     # "yêu cầu của em đến đâu rồi": the latest request this conversation sent, as the team
     # has it now (here accepted since it was sent), its reference kept for a cancel.
