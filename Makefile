@@ -75,9 +75,14 @@ lint: $(STAMP) ## ruff and mypy
 validate: $(STAMP) ## rasa data validate, warnings are errors
 	$(RASA) data validate --fail-on-warnings --quiet
 
+# One pytest worker per core (at most four): most of the suite's time is Rasa servers
+# loading the model (about a minute each on 2 slow cores), which overlap. A module stays on
+# one worker (`loadscope`), so a module's server or model is loaded once.
+PYTEST_WORKERS ?= auto
+
 .PHONY: pytest
 pytest: $(STAMP) $(NATIVE) $(MODEL) services chromium ## unit, connector and server tests (uses the trained model)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope
 
 .PHONY: test-stories
 test-stories: $(MODEL) ## conversation tests in tests/test_stories.yml
