@@ -14,7 +14,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -70,6 +70,8 @@ _OTHER_SERVICE_WORD = re.compile(
 _REPEATABLE_ONCE = frozenset({"sim_swap", "advice"})
 # Slots the form's methods set that it does not ask (ValidateRequestForm.run returns them).
 _SET_BESIDE = ("same_request",)
+# "Ok" or "không" when told the request for this number was already sent: nothing more.
+_NOTHING_MORE = frozenset({"affirm", "deny"})
 # The service a button's payload asks for (the payload is the intent).
 _SERVICE_OF_PAYLOAD = {f"/{intent}": service for intent, service in _SERVICE_OF_INTENT.items()}
 # A yes, or data, in answer to an offer of one service takes it.
@@ -528,6 +530,17 @@ class ValidateRequestForm(FormValidationAction):
         The funnel write never fails the turn (``bot.campaign.hooks`` logs and goes on).
         A question asked beside the request or the data is answered first.
         """
+        if (
+            tracker.get_slot("same_request")
+            and tracker.get_slot("requested_slot") == "phone_number"
+            and latest_intent(tracker) in _NOTHING_MORE
+            and not _typed_a_phone(tracker)
+        ):
+            # "ok" / "không" when told the request for this number was sent (the phone's
+            # text mapping takes any words, so the form would ask for a number again): the
+            # form steps aside, as Rasa's own form does when nothing was extracted, and the
+            # rule for it ends the form with the request kept. The words taken are dropped.
+            return [SlotSet("phone_number", None), ActionExecutionRejected(self.form_name())]
         question = question_beside(tracker, domain)
         if question:
             dispatcher.utter_message(response=question)
@@ -538,6 +551,16 @@ class ValidateRequestForm(FormValidationAction):
             # The SDK returns only the slots the form asks; these are set beside them.
             if tracker.get_slot(name) != value:
                 events.append(SlotSet(name, tracker.get_slot(name)))
+        if (
+            asked == "phone_number"
+            and tracker.get_slot("phone_error")
+            and latest_intent(tracker) in _REQUESTS
+            and not _typed_a_phone(tracker)
+        ):
+            # Another service asked at the phone question after a wrong answer ("ok", then
+            # "tu van goi cuoc"): the question is asked anew for it, not "em chưa thấy số
+            # điện thoại trong tin nhắn" of the answer before.
+            events.append(SlotSet("phone_error", None))
         number = tracker.get_slot("phone_number")  # as validated this turn
         if (
             latest_intent(tracker) == "correct_phone"

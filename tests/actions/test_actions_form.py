@@ -1085,6 +1085,51 @@ async def test_the_service_just_sent_asked_again_says_so(run_form, typed, intent
     assert values.get("same_request") == "yes", events
 
 
+@pytest.mark.parametrize(
+    ("typed", "intent", "rejected"),
+    [
+        ("khong a", "deny", True),
+        ("ok", "affirm", True),
+        ("vang so 0912345679", "affirm", False),  # a number: the form takes it
+        ("0912", "inform", False),  # a wrong number: the question again, with its error
+    ],
+)
+async def test_ok_or_no_at_the_question_of_a_repeat_steps_the_form_aside(
+    run_form, typed, intent, rejected
+):
+    # Seen live: "không ạ" when told the request for this number was sent got "em chưa
+    # thấy số điện thoại" (the phone's text mapping took the words). The form now rejects
+    # the turn, as Rasa's form does when nothing was extracted, so that the rule ends it
+    # with the request kept; the words the mapping took are dropped.
+    slots = {
+        "phone_number": typed,  # as the text mapping set it
+        "same_request": "yes",
+        "requested_slot": "phone_number",
+        "submitted_phone": "0912345678",
+    }
+    entities = (
+        [{"entity": "phone_number", "value": "0912345679"}] if "0912345679" in typed else None
+    )
+    values, events = await run_form(typed, slots, entities=entities, intent=intent)
+    was_rejected = any(e.get("event") == "action_execution_rejected" for e in events)
+    assert was_rejected is rejected, events
+    if rejected:
+        assert values == {"phone_number": None}, events
+        assert events[-1]["name"] == "request_form"
+
+
+async def test_another_service_at_the_phone_question_asks_it_anew(run_form):
+    # Seen live: "ok" at the phone question ("em chưa thấy số điện thoại"), then "tu van
+    # goi cuoc": the type changed and the question came back with the error of "ok".
+    # (request_type is set by its intent mapping before the form runs.)
+    slots = {"request_type": "advice", "requested_slot": "phone_number", "phone_error": "missing"}
+    values, events = await run_form("tu van goi cuoc", slots, intent="request_advice")
+    assert values["phone_error"] is None, events
+    # Anything else leaves the error to the phone's validator.
+    values, events = await run_form("0912", slots, intent="inform")
+    assert "phone_error" not in values, events
+
+
 async def test_a_number_typed_at_the_question_of_a_repeat_is_a_request_of_its_own(
     tracker_for, dispatcher, domain
 ):

@@ -112,6 +112,18 @@ def test_sim_swap_conversation_ends_with_one_routed_request(stack: Stack) -> Non
     again = _texts(stack.rest(sender, "dung roi"))
     assert stored[0].reference in again
     assert len(service.find_open("0901234567", "sim_swap")) == 1
+    # "không ạ" there: nothing more; the request stands (the phone's text mapping took the
+    # words, and the number was asked again).
+    assert "đã được chuyển" in _texts(stack.rest(sender, "doi sim 4g"))
+    kept = _texts(stack.rest(sender, "không ạ"))
+    assert "vẫn được giữ" in kept and stored[0].reference in kept
+    tracker = httpx.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker",
+        params={"token": stack.token},
+        timeout=10,
+    ).json()
+    assert tracker["slots"]["phone_number"] in (None, "0901234567")
+    assert tracker["active_loop"] in ({}, None)
 
 
 def test_a_one_line_request_goes_straight_to_the_name(stack: Stack) -> None:
