@@ -53,6 +53,9 @@ _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "
 # Intents of a message whose name cue is no name given: a question ("tên em là gì?" is
 # filtered out by bot.names too), a correction of another answer.
 _NOT_A_NAME = frozenset({"faq", "stop", "human_handoff", "correct_phone", "correct_address"})
+# Words that open a message as a call, not a name ("Alo, bao lâu…", "Em ơi, …"), folded.
+_CALLS = frozenset({"a", "o", "alo", "hi", "hello", "chao", "xin chao", "oi", "ad", "shop"})
+_CLOSERS = frozenset({"a", "nhe", "nha", "nhe em", "nha em"})
 _SERVICE_OF_INTENT = {
     "request_sim_swap": "sim_swap",
     "request_new_subscription": "new_subscription",
@@ -495,6 +498,24 @@ def _without_request_words(tracker: Tracker) -> str:
     for start, end in reversed(spans):
         text = f"{text[:start]},{text[end:]}"
     return without_questions(text.strip())
+
+
+def _name_before_a_question(text: str) -> str | None:
+    """The words before a question ("Lan, bao lâu…", "Nguyễn Thị Lan. Có mất phí không"),
+    when typed as a name: one to five words, each with a capital ("Cho em hỏi, …" is no
+    name), and not a call ("Alo, …", "Em ơi, …"); None otherwise."""
+    head = without_questions(text.strip())
+    if head == text.strip():
+        return None
+    typed = head.split()
+    while len(typed) > 1 and fold(typed[-1]) in _CLOSERS:
+        typed = typed[:-1]  # "Lan nhé, …"
+    if not 1 <= len(typed) <= 5 or not all(w[:1].isupper() and w.isalpha() for w in typed):
+        return None
+    folded = fold(" ".join(typed))
+    if folded in _CALLS or folded.endswith(" oi") or _affirms(" ".join(typed)):
+        return None
+    return " ".join(typed)
 
 
 def _no_place(found: Resolution) -> bool:
@@ -967,9 +988,15 @@ class ValidateRequestForm(FormValidationAction):
         question), given with the rest in one line or as the answer: the form then does
         not ask it, and the cue is not stored as part of the name."""
         text = str(tracker.latest_message.get("text") or "")
+        asked = tracker.get_slot("requested_slot") == "contact_name"
+        if asked and latest_intent(tracker) == "faq":
+            # "Lan, bao lâu thì nhân viên đến?" read as the question (the name's mapping
+            # takes no faq: the name was lost and asked again): the name typed before it.
+            # The form answers the question first (question_beside).
+            name = _name_before_a_question(text)
+            return {} if name is None else {"contact_name": name}
         if text.startswith("/") or latest_intent(tracker) in _NOT_A_NAME:
             return {}
-        asked = tracker.get_slot("requested_slot") == "contact_name"
         if not asked and tracker.get_slot("contact_name"):
             return {}
         name = name_in_message(text)

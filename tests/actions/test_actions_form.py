@@ -1495,6 +1495,36 @@ async def test_a_name_given_picks_the_read_back_that_shows_it(
     assert events["name_given"] == given
 
 
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [
+        ("Lan, bao lâu thì nhân viên đến?", "Lan"),
+        ("Nguyễn Thị Lan. Có mất phí không em", "Nguyễn Thị Lan"),
+        ("Cho em hỏi, bao lâu thì nhân viên đến?", None),  # no name: the words of a call
+        ("Alo, có mất phí không", None),
+        ("bao lâu thì nhân viên đến?", None),
+    ],
+)
+async def test_a_name_before_a_question_read_as_the_question_is_kept(
+    typed, name, tracker_for, dispatcher, domain
+):
+    # Seen live: "Lan, bao lâu thì nhân viên đến?" at the name question is the NLU's faq,
+    # which the name's mapping does not take: the question was answered, and the name
+    # asked again. The form now takes the name before it and answers the question.
+    tracker = tracker_for(
+        text=typed,
+        intent="faq",
+        slots={"requested_slot": "contact_name"},
+        active_loop="request_form",
+        parsed=_selected("faq/duration", 0.9),
+    )
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert values.get("contact_name") == name, events
+    if name is not None:
+        assert dispatcher.messages[0]["response"] == "utter_faq/duration"
+
+
 def _selected(key: str, confidence: float) -> dict[str, Any]:
     """The answer selector's part of the NLU's output, as Rasa 3.6 writes it."""
     return {
