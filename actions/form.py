@@ -113,6 +113,13 @@ def _intent_of(event: dict[str, Any]) -> str | None:
 
 
 # "cho số khác", "sdt khác", "thêm một số nữa", "thuê bao khác" (folded): another number.
+# "Số này luôn", "số đang nhắn tin này" at the phone question, folded: the number the
+# customer writes from, which a chat channel does not show (Liveinfo and the campaign
+# links bring it, and the question is not asked there).
+_THIS_NUMBER = re.compile(
+    r"(?<!\w)(?:so|sdt|thue bao)\s+(?:nay|(?:(?:em|minh|toi|chi|anh)\s+)?dang\s+"
+    r"(?:nhan|nhan tin|nt|chat|dung|xai|nhan cho))(?!\w)"
+)
 _ANOTHER_NUMBER = re.compile(
     r"(?<!\w)(?:so|sdt|thue bao|sim)\s+(?:khac|nua)(?!\w)"
     r"|(?<!\w)them\s+(?:1\s+|mot\s+)?(?:so|thue bao)(?!\w)"
@@ -500,6 +507,15 @@ def _without_request_words(tracker: Tracker) -> str:
     return without_questions(text.strip())
 
 
+def _means_this_number(tracker: Tracker) -> bool:
+    """Whether the answer to the phone question is "this number" ("số này luôn", "số đang
+    nhắn tin này nè") with no number in it."""
+    if tracker.get_slot("requested_slot") != "phone_number":
+        return False
+    text = str(tracker.latest_message.get("text") or "")
+    return not any(ch.isdigit() for ch in text) and bool(_THIS_NUMBER.search(fold(text)))
+
+
 def _name_before_a_question(text: str) -> str | None:
     """The words before a question ("Lan, bao lâu…", "Nguyễn Thị Lan. Có mất phí không"),
     when typed as a name: one to five words, each with a capital ("Cho em hỏi, …" is no
@@ -562,6 +578,10 @@ class ValidateRequestForm(FormValidationAction):
             # form steps aside, as Rasa's own form does when nothing was extracted, and the
             # rule for it ends the form with the request kept. The words taken are dropped.
             return [SlotSet("phone_number", None), ActionExecutionRejected(self.form_name())]
+        if _means_this_number(tracker):
+            # Read as a correction or a question ("giữ số không?" answered), the question
+            # came back as it was: it now says the chat does not show the number.
+            return [SlotSet("phone_number", None), SlotSet("phone_error", "this_number")]
         question = question_beside(tracker, domain)
         if question:
             dispatcher.utter_message(response=question)

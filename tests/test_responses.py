@@ -51,7 +51,7 @@ async def test_a_new_subscription_asks_a_number_to_call_back(rasa_domain):
     (swap,) = await _texts(rasa_domain, "utter_ask_phone_number", request_type="sim_swap")
     assert "mạng nào" not in swap
     # The error variations win over it.
-    for error in ("invalid", "missing"):
+    for error in ("invalid", "missing", "this_number"):
         (wrong,) = await _texts(
             rasa_domain,
             "utter_ask_phone_number",
@@ -59,6 +59,12 @@ async def test_a_new_subscription_asks_a_number_to_call_back(rasa_domain):
             phone_error=error,
         )
         assert "mạng nào" not in wrong and wrong != swap
+
+
+async def test_this_number_is_told_the_chat_does_not_show_it(rasa_domain):
+    # "Số này luôn" at the phone question: the question came back as it was.
+    (text,) = await _texts(rasa_domain, "utter_ask_phone_number", phone_error="this_number")
+    assert "không xem được số điện thoại" in text
 
 
 @pytest.mark.parametrize(

@@ -1118,6 +1118,32 @@ async def test_ok_or_no_at_the_question_of_a_repeat_steps_the_form_aside(
         assert events[-1]["name"] == "request_form"
 
 
+@pytest.mark.parametrize(
+    ("typed", "intent", "told"),
+    [
+        ("so nay luon", "correct_phone", True),
+        ("số đang nhắn tin này nè", "faq", True),
+        ("sdt em dang dung day", "stop", True),
+        ("số này 0912345679", "inform", False),  # the number is there: the form takes it
+        ("so khac", "inform", False),
+    ],
+)
+async def test_this_number_at_the_phone_question_is_told_the_chat_does_not_show_it(
+    run_form, dispatcher, typed, intent, told
+):
+    # Seen live: "so nay luon" (read as a correction) got the question again as it was;
+    # "số đang nhắn tin này nè" (read as a question) the answer on keeping one's number.
+    slots = {"request_type": "sim_swap", "requested_slot": "phone_number"}
+    entities = (
+        [{"entity": "phone_number", "value": "0912345679"}] if "0912345679" in typed else None
+    )
+    values, events = await run_form(typed, slots, entities=entities, intent=intent)
+    assert (values.get("phone_error") == "this_number") is told, events
+    if told:
+        assert values["phone_number"] is None
+        assert dispatcher.messages == []  # no FAQ answer beside it
+
+
 async def test_another_service_at_the_phone_question_asks_it_anew(run_form):
     # Seen live: "ok" at the phone question ("em chưa thấy số điện thoại"), then "tu van
     # goi cuoc": the type changed and the question came back with the error of "ok".
