@@ -69,6 +69,9 @@ _SWAP_WORD = re.compile(r"(?<!\w)doi(?:\s+(?:di|luon|sim|ngay)(?!\w)|\s*$)")
 _OTHER_SERVICE_WORD = re.compile(
     r"(?<!\w)(?:goi|cuoc|tu van|dang ky|dk|so moi|thue bao moi|sim moi so)(?!\w)"
 )
+# Words that ask for a new line, folded ("đăng ký", "mở thêm", "sim mới"): see
+# extract_request_type.
+_NEW_LINE_WORD = re.compile(r"(?<!\w)(?:dang ky|dk|mo|moi|co them|lam them|thue bao moi)(?!\w)")
 # Services one number has one of at a time (see extract_phone_number).
 _REPEATABLE_ONCE = frozenset({"sim_swap", "advice"})
 # Slots the form's methods set that it does not ask (ValidateRequestForm.run returns them).
@@ -650,6 +653,15 @@ class ValidateRequestForm(FormValidationAction):
         A yes that says "đổi" ("ok đổi đi em", read as affirm) is the SIM swap, offered or
         not, unless it names another service ("ok đổi gói")."""
         intent = latest_intent(tracker)
+        if (
+            intent == "request_new_subscription"
+            and tracker.get_slot("submitted_type") == "sim_swap"
+            and _typed_a_phone(tracker)
+            and not _NEW_LINE_WORD.search(fold(str(tracker.latest_message.get("text") or "")))
+        ):
+            # "thêm 1 số nữa 0903…" right after a SIM swap was sent reads as a new line, yet
+            # a new line has no number to give: it is that number's SIM swap.
+            return {"request_type": "sim_swap"}
         if tracker.get_slot("request_type") or intent not in _ACCEPTS_OFFER:
             return {}
         service = offered_service(tracker.events)

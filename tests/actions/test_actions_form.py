@@ -1144,6 +1144,30 @@ async def test_this_number_at_the_phone_question_is_told_the_chat_does_not_show_
         assert dispatcher.messages == []  # no FAQ answer beside it
 
 
+@pytest.mark.parametrize(
+    ("typed", "service"),
+    [
+        ("thêm 1 số nữa 0903444556", "sim_swap"),
+        ("them so 0903444556 nua", "sim_swap"),
+        ("đăng ký thêm 1 số mới, liên hệ 0903444556", None),  # a new line indeed
+        ("mo them 1 so nua, sdt 0903444556", None),
+    ],
+)
+async def test_one_more_number_given_after_a_sim_swap_is_its_sim_swap(run_form, typed, service):
+    # Seen live: "thêm 1 số nữa 0903444556" right after a SIM swap was sent is the NLU's
+    # new subscription, read back as one for "contact number 0903444556".
+    slots = {
+        "request_type": "new_subscription",  # as the intent's mapping set it
+        "submitted_type": "sim_swap",
+        "submitted_phone": "0903444555",
+    }
+    entities = [{"entity": "phone_number", "value": "0903444556"}]
+    values, events = await run_form(
+        typed, slots, entities=entities, intent="request_new_subscription"
+    )
+    assert values.get("request_type") == service, events
+
+
 async def test_another_service_at_the_phone_question_asks_it_anew(run_form):
     # Seen live: "ok" at the phone question ("em chưa thấy số điện thoại"), then "tu van
     # goi cuoc": the type changed and the question came back with the error of "ok".
