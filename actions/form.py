@@ -510,6 +510,41 @@ def _without_request_words(tracker: Tracker) -> str:
     return without_questions(text.strip())
 
 
+# Below this, a request intent on a word or two typed at the name question is a name the
+# NLU took for a request word ("Tư", "Tú": "tư vấn", at 0.41).
+_SURE_OF_REQUEST = 0.6
+
+
+def _name_read_as_a_request(tracker: Tracker) -> str | None:
+    """The name typed at the name question when the NLU read it, unsure, as a request
+    (one to three words of letters, no request word found in them); None otherwise."""
+    if tracker.get_slot("requested_slot") != "contact_name":
+        return None
+    parsed = tracker.latest_message.get("intent") or {}
+    if parsed.get("name") not in _REQUESTS or float(parsed.get("confidence") or 0.0) >= (
+        _SURE_OF_REQUEST
+    ):
+        return None
+    entities = tracker.latest_message.get("entities") or []
+    if any(entity.get("entity") == "request_kind" for entity in entities):
+        return None
+    typed = str(tracker.latest_message.get("text") or "").split()
+    return " ".join(typed) if 1 <= len(typed) <= 3 and all(w.isalpha() for w in typed) else None
+
+
+def _slot_before_this_turn(tracker: Tracker, name: str) -> Any:
+    """The value ``name`` had before the customer's latest message (the intent's mapping
+    may have set it since)."""
+    value, seen_user = None, False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and not seen_user:
+            seen_user = True
+        elif seen_user and event.get("event") == "slot" and event.get("name") == name:
+            value = event.get("value")
+            break
+    return value
+
+
 def _means_this_number(tracker: Tracker) -> bool:
     """Whether the answer to the phone question is "this number" ("số này luôn", "số đang
     nhắn tin này nè") with no number in it."""
@@ -590,6 +625,7 @@ class ValidateRequestForm(FormValidationAction):
             dispatcher.utter_message(response=question)
         before = {name: tracker.get_slot(name) for name in _SET_BESIDE}
         asked = tracker.get_slot("requested_slot")
+        address_before = tracker.get_slot("address")
         events = await super().run(dispatcher, tracker, domain)
         for name, value in before.items():
             # The SDK returns only the slots the form asks; these are set beside them.
@@ -617,18 +653,24 @@ class ValidateRequestForm(FormValidationAction):
             dispatcher.utter_message(response="utter_phone_corrected", phone_number=number)
         address = tracker.get_slot("address")
         if (
-            latest_intent(tracker) == "correct_address"
-            and asked not in (None, "address")
+            asked not in (None, "address")
             and address
             and any(e.get("event") == "slot" and e.get("name") == "address" for e in events)
+            and (latest_intent(tracker) == "correct_address" or address_before)
         ):
             # The same for "sai địa chỉ, địa chỉ đúng là …" (settled: an address that
-            # needs a question is asked at once instead).
-            dispatcher.utter_message(
-                response="utter_address_corrected",
-                address=address,
-                address_label=tracker.get_slot("address_label"),
-            )
+            # needs a question is asked at once instead), and for the ward added at the
+            # name question to an address taken without one ("vẫn ở Huế", then "thôn 3
+            # xã Phú Mậu"): the name was asked again without a word.
+            label = tracker.get_slot("address_label")
+            if latest_intent(tracker) == "correct_address":
+                dispatcher.utter_message(
+                    response="utter_address_corrected", address=address, address_label=label
+                )
+            else:
+                dispatcher.utter_message(
+                    response="utter_address_completed", address=address, address_label=label
+                )
         campaign = tracker.get_slot("campaign")
         if campaign:
             given = any(
@@ -653,6 +695,10 @@ class ValidateRequestForm(FormValidationAction):
         A yes that says "đổi" ("ok đổi đi em", read as affirm) is the SIM swap, offered or
         not, unless it names another service ("ok đổi gói")."""
         intent = latest_intent(tracker)
+        if _name_read_as_a_request(tracker):
+            # "Tư" at the name question (read as advice, unsure): a name; the service the
+            # intent's mapping changed it to is put back.
+            return {"request_type": _slot_before_this_turn(tracker, "request_type")}
         if (
             intent == "request_new_subscription"
             and tracker.get_slot("submitted_type") == "sim_swap"
@@ -1021,6 +1067,9 @@ class ValidateRequestForm(FormValidationAction):
         not ask it, and the cue is not stored as part of the name."""
         text = str(tracker.latest_message.get("text") or "")
         asked = tracker.get_slot("requested_slot") == "contact_name"
+        named = _name_read_as_a_request(tracker)
+        if named is not None:
+            return {"contact_name": named}
         if asked and latest_intent(tracker) == "faq":
             # "Lan, bao lâu thì nhân viên đến?" read as the question (the name's mapping
             # takes no faq: the name was lost and asked again): the name typed before it.

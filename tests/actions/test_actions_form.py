@@ -1271,6 +1271,71 @@ async def test_an_address_corrected_at_another_question_is_acknowledged(tracker_
     assert "Hai Bà Trưng" in said[0]["address_label"], events
 
 
+async def test_a_ward_added_at_the_name_question_is_acknowledged(
+    tracker_for, domain, answer_address
+):
+    # Seen live: "vẫn ở Huế" taken as the province, then "thôn 3 xã Phú Mậu" at the name
+    # question: the ward was added to the address and the name asked again without a word.
+    from rasa_sdk.executor import CollectingDispatcher
+
+    taken = await answer_address("TP Huế")
+    assert taken["address_units"]["ward_code"] is None, taken
+    slots = {
+        **taken,
+        "request_type": "sim_swap",
+        "phone_number": "0914222333",
+        "requested_slot": "contact_name",
+    }
+    dispatcher = CollectingDispatcher()
+    tracker = tracker_for(
+        text="thôn 3 xã Phú Mậu", intent="inform", slots=slots, active_loop="request_form"
+    )
+    events = await form.run(dispatcher, tracker, domain)
+    said = [m for m in dispatcher.messages if m.get("response") == "utter_address_completed"]
+    assert len(said) == 1, events
+    assert "Phú Mậu" in said[0]["address"] and "Thành phố Huế" in said[0]["address_label"]
+    # A name is no address: nothing said.
+    dispatcher = CollectingDispatcher()
+    tracker = tracker_for(text="Nguyễn Văn Tư", slots=slots, active_loop="request_form")
+    await form.run(dispatcher, tracker, domain)
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "confidence", "entities", "name"),
+    [
+        ("Tư", 0.41, None, "Tư"),  # "tư vấn", unsure: a name
+        ("Tư vấn gói", 1.0, [{"entity": "request_kind", "value": "advice"}], None),
+        ("tư vấn", 0.94, None, None),  # sure: the service changed
+    ],
+)
+async def test_a_name_read_as_a_request_is_the_name(
+    tracker_for, dispatcher, domain, typed, confidence, entities, name
+):
+    # Seen live: "Tư" at the name question is the NLU's advice (0.41): the request turned
+    # into an advice request without a word and the name was asked again.
+    tracker = tracker_for(
+        text=typed,
+        intent="request_advice",
+        slots={
+            "request_type": "advice",  # as the intent's mapping set it
+            "phone_number": "0914222334",
+            "requested_slot": "contact_name",
+        },
+        entities=entities,
+        active_loop="request_form",
+        parsed={"intent": {"name": "request_advice", "confidence": confidence}},
+        events=[{"event": "slot", "name": "request_type", "value": "sim_swap"}],
+    )
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    if name is None:
+        assert "contact_name" not in values and values.get("request_type") != "sim_swap"
+    else:
+        assert values["contact_name"] == name, events
+        assert values["request_type"] == "sim_swap", events
+
+
 def _after_bot(tracker, buttons: list[dict[str, str]], user_turns: int = 1):
     """``tracker`` with the bot's message (its buttons) before the customer's latest."""
     bot = {"event": "bot", "text": "…", "data": {"buttons": buttons}}
