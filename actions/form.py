@@ -659,11 +659,14 @@ class ValidateRequestForm(FormValidationAction):
             and (latest_intent(tracker) == "correct_address" or address_before)
         ):
             # The same for "sai địa chỉ, địa chỉ đúng là …" (settled: an address that
-            # needs a question is asked at once instead), and for the ward added at the
-            # name question to an address taken without one ("vẫn ở Huế", then "thôn 3
-            # xã Phú Mậu"): the name was asked again without a word.
+            # needs a question is asked at once instead), also without the cue ("à địa
+            # chỉ đúng là …"); and for the ward added at the name question to an address
+            # taken without one ("vẫn ở Huế", then "thôn 3 xã Phú Mậu"), which the new
+            # address then starts with: the name was asked again without a word.
             label = tracker.get_slot("address_label")
-            if latest_intent(tracker) == "correct_address":
+            if latest_intent(tracker) == "correct_address" or not str(address).startswith(
+                str(address_before)
+            ):
                 dispatcher.utter_message(
                     response="utter_address_corrected", address=address, address_label=label
                 )

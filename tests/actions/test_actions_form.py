@@ -1299,6 +1299,13 @@ async def test_a_ward_added_at_the_name_question_is_acknowledged(
     tracker = tracker_for(text="Nguyễn Văn Tư", slots=slots, active_loop="request_form")
     await form.run(dispatcher, tracker, domain)
     assert dispatcher.messages == []
+    # Another address given there replaces it: said as a correction, not an addition.
+    dispatcher = CollectingDispatcher()
+    typed = "à địa chỉ là 12 pho hue, phuong hai ba trung, ha noi"
+    tracker = tracker_for(text=typed, slots=slots, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    said = [m.get("response") for m in dispatcher.messages]
+    assert said == ["utter_address_corrected"], events
 
 
 @pytest.mark.parametrize(
