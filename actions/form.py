@@ -55,7 +55,8 @@ _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "
 _NOT_A_NAME = frozenset({"faq", "stop", "human_handoff", "correct_phone", "correct_address"})
 # Words that open a message as a call, not a name ("Alo, bao lâu…", "Em ơi, …"), folded.
 _CALLS = frozenset({"a", "o", "alo", "hi", "hello", "chao", "xin chao", "oi", "ad", "shop"})
-_CLOSERS = frozenset({"a", "nhe", "nha", "nhe em", "nha em"})
+# Particles after a name, one word each, folded ("Lan nhé, …").
+_CLOSERS = frozenset({"a", "nhe", "nha"})
 _SERVICE_OF_INTENT = {
     "request_sim_swap": "sim_swap",
     "request_new_subscription": "new_subscription",
@@ -115,7 +116,6 @@ def _intent_of(event: dict[str, Any]) -> str | None:
     return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
 
 
-# "cho số khác", "sdt khác", "thêm một số nữa", "thuê bao khác" (folded): another number.
 # "Số này luôn", "số đang nhắn tin này" at the phone question, folded: the number the
 # customer writes from, which a chat channel does not show (Liveinfo and the campaign
 # links bring it, and the question is not asked there).
@@ -123,6 +123,7 @@ _THIS_NUMBER = re.compile(
     r"(?<!\w)(?:so|sdt|thue bao)\s+(?:nay|(?:(?:em|minh|toi|chi|anh)\s+)?dang\s+"
     r"(?:nhan|nhan tin|nt|chat|dung|xai|nhan cho))(?!\w)"
 )
+# "cho số khác", "sdt khác", "thêm một số nữa", "thuê bao khác" (folded): another number.
 _ANOTHER_NUMBER = re.compile(
     r"(?<!\w)(?:so|sdt|thue bao|sim)\s+(?:khac|nua)(?!\w)"
     r"|(?<!\w)them\s+(?:1\s+|mot\s+)?(?:so|thue bao)(?!\w)"
@@ -535,14 +536,13 @@ def _name_read_as_a_request(tracker: Tracker) -> str | None:
 def _slot_before_this_turn(tracker: Tracker, name: str) -> Any:
     """The value ``name`` had before the customer's latest message (the intent's mapping
     may have set it since)."""
-    value, seen_user = None, False
+    seen_user = False
     for event in reversed(tracker.events):
-        if event.get("event") == "user" and not seen_user:
+        if event.get("event") == "user":
             seen_user = True
         elif seen_user and event.get("event") == "slot" and event.get("name") == name:
-            value = event.get("value")
-            break
-    return value
+            return event.get("value")
+    return None
 
 
 def _means_this_number(tracker: Tracker) -> bool:
