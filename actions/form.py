@@ -30,6 +30,7 @@ from bot import phone
 from bot.address import Candidate, Resolution, phone_only, ward_question
 from bot.campaign import hooks
 from bot.names import name_in_message
+from bot.needs import names_a_need, need_in_message, with_need
 from bot.questions import asks, without_questions
 from bot.text import fold, words
 
@@ -48,6 +49,9 @@ _YES_FOLDED = frozenset(
     | {"da dung", "da dung a", "da vang", "vang a", "da vang a", "chinh xac", "chuan roi"}
     | {"ok", "oke", "oki", "okay", "ok em", "ok e", "ok luon", "yes", "yep", "uh", "uk"}
     | {"um", "uhm", "dong y", "da dong y", "duoc a", "da duoc", "da co", "dc", "roi", "da roi"}
+    # "co", "vang", "da" alone (có, vâng, dạ without diacritics): no given name is spelt so
+    # ("dung" is: Dung, Dũng, so it is a yes only as typed, in _YES_AS_TYPED).
+    | {"co", "co a", "vang", "da"}
 )
 _YES_AS_TYPED = frozenset({"đúng", "dạ", "có", "vâng", "ừ", "chuẩn", "được"})
 # Intents of a message whose name cue is no name given: a question ("tên em là gì?" is
@@ -554,6 +558,40 @@ def _means_this_number(tracker: Tracker) -> bool:
     return not any(ch.isdigit() for ch in text) and bool(_THIS_NUMBER.search(fold(text)))
 
 
+# Intents of a message that may say what a customer asking for advice needs: asking for
+# advice ("gói nào rẻ nhất"), or, with a word of what a line is used for
+# (bot.needs.names_a_need), small talk ("em dùng nhiều data lắm, hay xem youtube") or an
+# answer ("0905333444, em dùng nhiều data").
+_MAY_SAY_A_NEED = frozenset({"request_advice", "out_of_scope", "inform"})
+
+
+def _need_said(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
+    """What the customer says they need, in a message of an advice request
+    (``_MAY_SAY_A_NEED``: "em dùng nhiều data" at the phone question; "gói data nào rẻ
+    nhất" as the first message): the advisor's first question, which was lost (the form
+    asked its question again, or the fallback answered). Not a button, not a name read as
+    a request ("Tư"), not the same service asked again for a number whose request was just
+    sent (``same_request``), not an address."""
+    intent = latest_intent(tracker)
+    if intent not in _MAY_SAY_A_NEED or _name_read_as_a_request(tracker):
+        return None
+    service = tracker.get_slot("request_type")
+    repeat = tracker.get_slot("same_request")
+    for event in events:
+        if event.get("event") == "slot" and event.get("name") == "request_type":
+            service = event.get("value")
+        elif event.get("event") == "slot" and event.get("name") == "same_request":
+            repeat = event.get("value")
+        elif event.get("event") == "slot" and event.get("name") == "address" and event.get("value"):
+            return None  # an address, with whatever else it says, is the address
+    text = str(tracker.latest_message.get("text") or "")
+    if service != "advice" or repeat or text.startswith("/"):
+        return None
+    if intent != "request_advice" and not names_a_need(text):
+        return None
+    return need_in_message(text)
+
+
 def _name_before_a_question(text: str) -> str | None:
     """The words before a question ("Lan, bao lâu…", "Nguyễn Thị Lan. Có mất phí không"),
     when typed as a name: one to five words, each with a capital ("Cho em hỏi, …" is no
@@ -674,6 +712,18 @@ class ValidateRequestForm(FormValidationAction):
                 dispatcher.utter_message(
                     response="utter_address_completed", address=address, address_label=label
                 )
+        need = _need_said(tracker, events)
+        if need is not None:
+            noted = with_need(tracker.get_slot("advice_need"), need)
+            # The words just said (the read-back shows all of them).
+            dispatcher.utter_message(response="utter_advice_need_noted", advice_need=need)
+            events += [SlotSet("advice_need", noted), SlotSet("need_given", "yes")]
+            if asked == "phone_number" and not _typed_a_phone(tracker):
+                # The need was the answer, not a wrong number: the question asked plainly.
+                events.append(SlotSet("phone_error", None))
+            if asked == "contact_name":
+                # Nor is it a name (the name's text mapping took it).
+                events += [SlotSet("contact_name", None), SlotSet("name_given", None)]
         campaign = tracker.get_slot("campaign")
         if campaign:
             given = any(

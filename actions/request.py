@@ -41,6 +41,8 @@ REQUEST_SLOTS = (
     *(f"address_choice_{i}" for i in range(1, MAX_CHOICES + 1)),
     "phone_error",
     "same_request",
+    "advice_need",
+    "need_given",
 )
 
 
@@ -82,6 +84,9 @@ async def _draft(tracker: Tracker, request_type: str, *, callback: bool = False)
         units=units,
         campaign=tracker.get_slot("campaign"),
         callback_requested=callback,
+        # What a customer asking for advice said they need, for the advisor (the team's
+        # message shows a request's note).
+        note=tracker.get_slot("advice_need") if request_type == "advice" else None,
     )
 
 

@@ -417,6 +417,15 @@ async def test_a_second_yes_at_the_name_question_is_no_name(tracker_for, domain)
     }
 
 
+@pytest.mark.parametrize("typed", ["co", "Có", "vang", "da", "co a"])
+async def test_a_yes_without_diacritics_at_the_name_question_is_no_name(typed, tracker_for, domain):
+    # Seen live: "co" (có) at the name question was stored and read back as the name "co".
+    events = await form.validate_contact_name(
+        typed, CollectingDispatcher(), tracker_for(text=typed, intent="affirm"), domain
+    )
+    assert events == {"contact_name": None, "name_given": None}
+
+
 @pytest.mark.parametrize("typed", ["Dung", "Dũng", "Nguyễn Văn Được", "anh Vang", "chị Đúng"])
 async def test_a_name_spelt_like_a_yes_is_kept(typed, tracker_for, domain):
     # Without diacritics "dung" is also the given name Dung (Dũng): only "đúng" typed so is
@@ -1779,3 +1788,71 @@ async def test_a_question_at_the_name_question_is_no_part_of_the_name(
     tracker = tracker_for(text=typed, slots={"requested_slot": "contact_name"})
     events = await form.validate_contact_name(typed, dispatcher, tracker, domain)
     assert events["contact_name"] == name
+
+
+@pytest.mark.parametrize(
+    ("typed", "asked", "noted"),
+    [
+        # Seen live: the question asked again, the need lost.
+        ("em dung nhieu data", "phone_number", "em dung nhieu data"),
+        ("em hay gọi nội mạng", "contact_name", "em hay gọi nội mạng"),
+        ("gói data nào rẻ nhất vậy shop", None, "gói data nào rẻ nhất vậy shop"),
+        ("tu van goi cuoc cho em", "phone_number", None),  # the request again, no need
+        # Read as small talk (seen live: the fallback answered) or as an answer.
+        ("em dung nhieu data lam, hay xem youtube", "phone_number", "out_of_scope"),
+        ("0905333444, moi thang tam 100k", "phone_number", "inform"),
+        ("em hay xem youtube", "contact_name", "inform"),
+        ("toi khong biet", "phone_number", "out_of_scope"),  # no word of a need
+        ("Minh", "contact_name", "inform"),
+    ],
+)
+async def test_what_a_customer_asking_for_advice_needs_is_noted(
+    run_form, dispatcher, typed, asked, noted
+):
+    slots = {"request_type": "advice", "requested_slot": asked}
+    if asked == "contact_name":
+        slots |= {"phone_number": "0905333444", "address": "Hai Chau, Da Nang"}
+    intent = "request_advice"
+    if noted in ("out_of_scope", "inform"):
+        intent = noted
+        noted = {
+            "em dung nhieu data lam, hay xem youtube": "em dung nhieu data lam, hay xem youtube",
+            "0905333444, moi thang tam 100k": "moi thang tam 100k",
+            "em hay xem youtube": "em hay xem youtube",
+        }.get(typed)
+    values, events = await run_form(typed, slots, intent=intent)
+    assert values.get("advice_need") == noted, events
+    responses = [message.get("response") for message in dispatcher.messages]
+    if noted is None:
+        assert "utter_advice_need_noted" not in responses
+        assert "need_given" not in values
+    else:
+        assert values["need_given"] == "yes"
+        assert "utter_advice_need_noted" in responses
+        assert not values.get("phone_error")
+        assert not values.get("contact_name")
+
+
+async def test_a_second_need_is_added_to_the_first(run_form):
+    slots = {
+        "request_type": "advice",
+        "requested_slot": "phone_number",
+        "advice_need": "em dung nhieu data",
+        "need_given": "yes",
+    }
+    values, _ = await run_form("goi noi mang nhieu nua", slots, intent="request_advice")
+    assert values["advice_need"] == "em dung nhieu data / goi noi mang nhieu nua"
+
+
+@pytest.mark.parametrize(
+    ("slots", "intent"),
+    [
+        ({"request_type": "sim_swap"}, "request_advice"),  # not an advice request
+        ({"request_type": "advice"}, "faq"),  # a question: answered, not noted
+        ({"request_type": "advice", "same_request": "yes"}, "request_advice"),
+    ],
+)
+async def test_no_need_is_noted_outside_an_advice_request(run_form, slots, intent):
+    slots = {**slots, "requested_slot": "phone_number"}
+    values, events = await run_form("em dung nhieu data", slots, intent=intent)
+    assert "advice_need" not in values, events

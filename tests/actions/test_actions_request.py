@@ -79,6 +79,23 @@ async def test_skipped_name_is_stored_as_no_name(tracker_for, dispatcher, domain
     assert get_service().get(_slots(events)["request_reference"]).contact_name is None
 
 
+@pytest.mark.parametrize(("request_type", "kept"), [("advice", True), ("sim_swap", False)])
+async def test_the_need_said_for_advice_is_the_requests_note(
+    tracker_for, dispatcher, domain, request_type, kept
+):
+    # The team's message shows the note (bot/dispatch/templates/request.html.j2): what
+    # the advisor calls back about. Only an advice request's read-back shows it.
+    from bot.requests import get_service
+
+    slots = _filled(request_type=request_type, advice_need="em dung nhieu data", need_given="yes")
+    events = await ActionSubmitRequest().run(dispatcher, tracker_for(slots=slots), domain)
+    sent = _slots(events)
+    assert get_service().get(sent["request_reference"]).note == (
+        "em dung nhieu data" if kept else None
+    )
+    assert sent["advice_need"] is None and sent["need_given"] is None
+
+
 async def test_no_province_is_not_stored_and_says_so(tracker_for, dispatcher, domain):
     slots = _filled(address="số 5 ngõ 12", address_units={"province_code": None})
     events = await ActionSubmitRequest().run(dispatcher, tracker_for(slots=slots), domain)

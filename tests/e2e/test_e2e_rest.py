@@ -137,6 +137,23 @@ def test_a_one_line_request_goes_straight_to_the_name(stack: Stack) -> None:
     assert "ĐỔI SIM" in read_back and "0987654322" in read_back
 
 
+def test_the_need_said_for_advice_reaches_the_team(stack: Stack) -> None:
+    # Said at the phone question, read by the NLU as small talk: noted, not the fallback;
+    # read back, and stored as the request's note, which the team's message shows.
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    stack.rest(sender, "tu van goi cuoc cho em")
+    noted = _texts(stack.rest(sender, "em dung nhieu data lam, hay xem youtube"))
+    assert "nhu cầu" in noted and "số điện thoại" in noted
+    stack.rest(sender, "0905333445")
+    stack.rest(sender, "Hai Chau, Da Nang")
+    read_back = _texts(stack.rest(sender, "bo qua"))
+    assert "em dung nhieu data lam, hay xem youtube" in read_back
+    stack.rest(sender, "dung roi")
+    stored = _service(stack).find_open("0905333445", "advice")
+    assert len(stored) == 1
+    assert stored[0].note == "em dung nhieu data lam, hay xem youtube"
+
+
 def test_conversation_is_kept_in_the_configured_tracker_store(stack: Stack) -> None:
     sender = f"e2e-{uuid.uuid4().hex[:8]}"
     stack.rest(sender, "xin chào")
