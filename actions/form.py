@@ -27,7 +27,7 @@ from actions.services import (
     resolve_address,
 )
 from bot import phone
-from bot.address import Candidate, Resolution, phone_only, ward_question
+from bot.address import Candidate, Resolution, phone_only, ward_question, ward_to_type
 from bot.campaign import hooks
 from bot.names import name_in_message
 from bot.needs import names_a_need, need_in_message, with_need
@@ -340,6 +340,7 @@ async def _place_said_before(tracker: Tracker) -> tuple[str, str] | None:
 def _clear_address_question() -> dict[str, Any]:
     slots: dict[str, Any] = {
         "address_status": None,
+        "address_district": None,
         "address_pending": None,
         "address_choices": None,
         "address_choice_count": None,
@@ -347,6 +348,11 @@ def _clear_address_question() -> dict[str, Any]:
     }
     slots.update({f"address_choice_{i}": None for i in range(1, MAX_CHOICES + 1)})
     return slots
+
+
+# Address questions a "Không rõ" button answers (payload /skip): between the wards of one
+# province, or which ward of an old district (typed).
+_QUESTIONS_WITH_NO_CHOICE = frozenset({"ambiguous", "ward_missing"})
 
 
 # How sure the NLU's answer selector must be of the question asked beside a request or
@@ -450,15 +456,42 @@ def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
     return slots
 
 
-def _settle(typed: str, resolution: Resolution, tracker: Tracker) -> dict[str, Any] | None:
+def _settle(
+    typed: str, resolution: Resolution, tracker: Tracker, ward_typed: bool = False
+) -> dict[str, Any] | None:
     """A province known: the ward asked when the text names several there (an old ward
     split between new ones, "Phường 1" in Đồng Tháp), or names an old district that became
     a few wards ("Quận 3, TP HCM"): ``bot.address.ward_question``, as the 9090 intake
-    asks; else the answer kept; None when no province is known. Not for advice: the area's
-    team calls, nobody visits, and "which of these wards?" only delays the call."""
+    asks; asked to be typed when the district became more wards than buttons can show
+    ("Đống Đa, Hà Nội": seven; ``bot.address.ward_to_type``), unless that was the question
+    just answered (``ward_typed``); else the answer kept; None when no province is known.
+    Not for advice: the area's team calls, nobody visits, and "which ward?" only delays
+    the call."""
+    advice = tracker.get_slot("request_type") == "advice"
     wards = ward_question(resolution, MAX_CHOICES)
-    if wards and tracker.get_slot("request_type") != "advice":
+    if wards and not advice:
         return _ask_choice(typed, replace(resolution, candidates=wards))
+    district = None if advice or ward_typed else ward_to_type(resolution, MAX_CHOICES)
+    if district is not None:
+        # The province is kept as the question's one choice: the text alone may not name
+        # it ("Tân Phú", its province chosen with a button).
+        area = Candidate(
+            province_code=resolution.province_code or "",
+            province_name=resolution.province_name or "",
+            ward_code=None,
+            ward_name=None,
+            old_province_name=resolution.old_province_name,
+            old_district_name=resolution.old_district_name,
+            score=resolution.confidence,
+        )
+        return {
+            **_clear_address_question(),
+            "address": None,
+            "address_status": "ward_missing",
+            "address_pending": typed,
+            "address_district": district,
+            "address_choices": [asdict(area)],
+        }
     if resolution.status in {"resolved", "province_only"}:
         return _accept(typed, resolution)
     return None
@@ -863,7 +896,8 @@ class ValidateRequestForm(FormValidationAction):
         intent = latest_intent(tracker)
         text = str(tracker.latest_message.get("text") or "").strip()
         asked = tracker.get_slot("requested_slot") == "address"
-        question = asked and tracker.get_slot("address_status") == "ambiguous"
+        status = tracker.get_slot("address_status")
+        question = asked and status in _QUESTIONS_WITH_NO_CHOICE
         if not text or (text.startswith("/") and not (question and intent == "skip")):
             # A button's payload answers no address question, but "Không rõ" (/skip) at a
             # question between wards (see validate_address).
@@ -899,7 +933,10 @@ class ValidateRequestForm(FormValidationAction):
             return {"address": text}
         if intent not in _not_taken(domain, "address"):
             return {}
-        if question and (intent == "skip" or (one_province(tracker) and _skips(text))):
+        if question and (
+            intent == "skip"
+            or ((one_province(tracker) or status == "ward_missing") and _skips(text))
+        ):
             # "bỏ qua" at a question between candidates is an answer to it (see
             # validate_address), not a step of the form to skip: the address is required;
             # so is "không rõ" between wards of one province (the NLU reads it as
@@ -956,6 +993,11 @@ class ValidateRequestForm(FormValidationAction):
             if intent == "deny" and _no_place(await resolve_address(typed_now)):
                 return {"address": None, "address_offer": None}
 
+        if status == "ward_missing" and pending:
+            answered = await self._ward_typed(pending, text, typed_now, tracker, intent)
+            if answered is not None:
+                return answered
+            pending, status = "", None  # an address of its own: read as one, below
         if status == "ambiguous" and pending:
             # A button press sends the chosen candidate's label back as text.
             chosen = await self._choose(pending, text, tracker, intent)
@@ -1080,6 +1122,35 @@ class ValidateRequestForm(FormValidationAction):
             # "did you mean").
             return _ask_choice(text, resolution)
         return _settle(text, resolution, tracker) or _ask_more(text)
+
+    async def _ward_typed(
+        self, pending: str, text: str, typed_now: str, tracker: Tracker, intent: str | None
+    ) -> dict[str, Any] | None:
+        """The answer to "which ward of Quận Đống Đa?" (typed, old name or new): read with
+        the address before it, in its province. "Không rõ" (the button, typed, "không
+        biết", "ok"...) takes the address as it was, the province routing it (the team
+        asks the ward on its call-back); a ward found there is taken, or asked among a few
+        with buttons; anything else read in the province (a street, a hamlet) is added to
+        the address, which keeps the province. None when the answer is another address
+        (it names another province): it is read alone."""
+        choices = tracker.get_slot("address_choices") or [{}]
+        province = str(choices[0].get("province_code") or "")
+        if not province:
+            return None
+        first = await resolve_address(pending, province)
+        if intent == "skip" or _skips(text):
+            return _accept(pending, first)
+        if await names_a_province(typed_now):
+            elsewhere = await resolve_address(text)
+            if elsewhere.decided and elsewhere.province_code != province:
+                return None
+        found = await resolve_address(text, province)
+        if _no_place(found) and (intent in _NOT_AN_ADDRESS or _affirms(text)):
+            # "không biết", "ok", "không": nothing more to read.
+            return _accept(pending, first)
+        combined = f"{pending}, {text}"
+        together = await resolve_address(combined, province)
+        return _settle(combined, together, tracker, ward_typed=True) or _accept(pending, first)
 
     async def _choose(
         self, pending: str, text: str, tracker: Tracker, intent: str | None

@@ -34,6 +34,7 @@ REQUEST_SLOTS = (
     "address_units",
     "address_label",
     "address_status",
+    "address_district",
     "address_pending",
     "address_choices",
     "address_choice_count",

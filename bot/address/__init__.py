@@ -36,7 +36,7 @@ from bot.address.resolver import (  # noqa: E402 - after the choice of compiled 
     resolve_in_province,
     warm_up,
 )
-from bot.address.wards import ward_question, with_district_wards  # noqa: E402
+from bot.address.wards import ward_question, ward_to_type, with_district_wards  # noqa: E402
 
 __all__ = [
     "Candidate",
@@ -53,6 +53,7 @@ __all__ = [
     "resolve",
     "resolve_in_province",
     "ward_question",
+    "ward_to_type",
     "warm_up",
     "with_district_wards",
 ]

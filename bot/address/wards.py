@@ -5,7 +5,9 @@ ward: the resolver answers ``province_only``. The request then reaches the provi
 but not the ward's sales force. Since 1 July 2025 Quận 3 is three wards (Nhiêu Lộc, Bàn
 Cờ, Xuân Hòa): the form can ask which one with a button each, when the district became
 few enough wards to list them all. A longer list would be a guess at which ones to show,
-so the answer stays ``province_only`` and the team asks on its call-back.
+so the answer stays ``province_only``; the form then asks the customer to type the ward
+(:func:`ward_to_type`), the old name or the new, and the team asks on its call-back only
+when the customer does not know it.
 """
 
 from __future__ import annotations
@@ -70,3 +72,25 @@ def ward_question(resolution: Resolution, most: int) -> tuple[Candidate, ...]:
         if candidate.ward_code and candidate.province_code == asked.province_code
     )[:most]
     return wards if len(wards) >= 2 else ()
+
+
+def ward_to_type(resolution: Resolution, most: int) -> str | None:
+    """The old district's name ("Quận Đống Đa") when ``resolution`` names it but no ward,
+    and the district became more than ``most`` wards of the province: too many to offer as
+    buttons, so the ward is asked to be typed. None otherwise (a ward named, a question
+    with buttons to ask instead, no district)."""
+    district = resolution.old_district_code
+    if (
+        resolution.status != "province_only"
+        or resolution.ward_code is not None
+        or resolution.candidates
+        or district is None
+    ):
+        return None
+    data = load()
+    wards = [
+        code
+        for code in data.old_district_to_new.get(district, ())
+        if data.units[(WARD, code)].province == resolution.province_code
+    ]
+    return resolution.old_district_name if len(wards) > most else None

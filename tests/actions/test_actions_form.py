@@ -208,12 +208,61 @@ async def test_the_not_known_button_at_a_ward_question_takes_the_province(
     assert provinces["address_choice_scope"] is None
 
 
-async def test_an_old_district_that_became_many_wards_is_kept_as_it_is(answer_address):
-    # Long Biên became seven wards, in part: a list of five would be a guess at which.
-    done = await answer_address("88 Nguyen Van Cu, Long Bien, Ha Noi")
-    assert done["address"] == "88 Nguyen Van Cu, Long Bien, Ha Noi"
-    assert done["address_units"]["old_district_name"] == "Quận Long Biên"
-    assert done["address_units"]["ward_name"] is None
+async def test_an_old_district_that_became_many_wards_asks_the_ward_typed(
+    tracker_for, dispatcher, domain, answer_address
+):
+    # Long Biên became seven wards, in part: a list of five buttons would be a guess at
+    # which, so the ward is asked to be typed (it was taken without one: seen live with
+    # "25 ngo 3 Thai Ha, Dong Da, Ha Noi", the request routed to the province alone).
+    typed = "88 Nguyen Van Cu, Long Bien, Ha Noi"
+    asked = await answer_address(typed)
+    assert asked["address"] is None
+    assert asked["address_status"] == "ward_missing"
+    assert asked["address_pending"] == typed
+    assert asked["address_district"] == "Quận Long Biên"
+    # The old ward's name answers it.
+    done = await answer_address("phuong Bo De", slots=asked)
+    assert done["address"] == f"{typed}, phuong Bo De", done
+    assert done["address_units"]["ward_name"] == "Phường Bồ Đề", done
+    assert done["address_status"] is None and done["address_district"] is None
+    # "Không rõ" (the button, or typed) takes the address as it was: the province routes
+    # it and the team asks the ward.
+    for answer, intent in (("/skip", "skip"), ("không rõ", "ask_repeat"), ("ko biet", "deny")):
+        tracker = tracker_for(
+            text=answer, intent=intent, slots={**asked, "requested_slot": "address"}
+        )
+        if intent != "deny":  # the slot's text mapping takes a deny itself
+            assert await form.extract_address(dispatcher, tracker, domain) == {"address": answer}
+        kept = await form.validate_address(answer, dispatcher, tracker, domain)
+        assert kept["address"] == typed, (answer, kept)
+        assert kept["address_units"]["old_district_name"] == "Quận Long Biên"
+        assert kept["address_units"]["ward_name"] is None
+        assert kept["address_status"] is None
+
+
+async def test_a_street_typed_for_the_ward_is_added_and_the_province_kept(answer_address):
+    asked = await answer_address("25 ngo 3, Dong Da, Ha Noi")
+    assert asked["address_status"] == "ward_missing"
+    done = await answer_address("duong Thai Ha", slots=asked)
+    assert done["address"] == "25 ngo 3, Dong Da, Ha Noi, duong Thai Ha", done
+    assert done["address_units"]["province_name"] == "Thành phố Hà Nội"
+    assert done["address_status"] is None  # asked once, not again
+
+
+async def test_another_address_typed_for_the_ward_is_read_alone(answer_address):
+    asked = await answer_address("25 ngo 3, Dong Da, Ha Noi")
+    done = await answer_address("12 Lê Lợi, phường Thuận Hóa, Huế", slots=asked)
+    assert done["address_units"]["province_name"] == "Thành phố Huế", done
+    assert "Dong Da" not in done["address"]
+
+
+async def test_advice_is_not_asked_the_ward_of_a_district(tracker_for, dispatcher, domain):
+    # The area's team calls an advice request; nobody visits.
+    typed = "Dong Da, Ha Noi"
+    tracker = tracker_for(text=typed, slots={"request_type": "advice", "requested_slot": "address"})
+    done = await form.validate_address(typed, dispatcher, tracker, domain)
+    assert done["address"] == typed
+    assert done["address_status"] is None
 
 
 async def test_no_to_a_one_button_guess_takes_nothing(
@@ -285,7 +334,11 @@ async def test_a_province_chosen_where_no_ward_is_named_is_taken(answer_address)
     count = int(first["address_choice_count"])
     labels = [first[f"address_choice_{i}"] for i in range(1, count + 1)]
     assert "Thành phố Hồ Chí Minh" in labels, labels
-    done = await answer_address("Thành phố Hồ Chí Minh", slots=first)
+    asked = await answer_address("Thành phố Hồ Chí Minh", slots=first)
+    # Quận Tân Phú became more wards than buttons show: the ward is asked to be typed.
+    assert asked["address_status"] == "ward_missing", asked
+    assert asked["address_district"] == "Quận Tân Phú"
+    done = await answer_address("không rõ", slots=asked)
     assert done["address"] == "Tân Phú"
     assert done["address_status"] is None
     units = done["address_units"]
@@ -689,7 +742,8 @@ async def test_the_request_words_are_left_out_of_an_address_given_with_them(
     ]
     slots = {"request_type": "sim_swap", "phone_number": "0903123459"}
     values, events = await run_form(typed, slots, entities)
-    assert values["address"] == address, events
+    # Long Biên became seven wards: the address is kept while its ward is asked.
+    assert (values["address"] or values["address_pending"]) == address, events
 
 
 async def test_an_address_corrected_at_the_read_back_is_taken_at_once(run_form):
@@ -951,7 +1005,9 @@ async def test_everything_in_one_line_keeps_the_name_out_of_the_address(run_form
     slots = {"request_type": "sim_swap"}
     entities = [{"entity": "phone_number", "value": "0903 456 789"}]
     values, events = await run_form(typed, slots, entities, intent="request_sim_swap")
-    assert values["address"] == "25 ngo 102 Truong Chinh, Dong Da, Ha Noi", events
+    # Đống Đa became seven wards: the address is kept while its ward is asked.
+    assert values["address_pending"] == "25 ngo 102 Truong Chinh, Dong Da, Ha Noi", events
+    assert values["address_status"] == "ward_missing", events
     assert values["contact_name"] == "chi Thu", events
 
 
@@ -1019,12 +1075,13 @@ def _province_alone(typed: str) -> dict[str, Any]:
 
 async def test_a_district_named_after_a_province_alone_is_added_to_the_address(run_form):
     # Seen live: "o ha noi" was taken, then "quan cau giay" at the name question was no
-    # name and was lost. The old district is added (it became more than five wards: the
-    # team asks the ward).
+    # name and was lost. The old district is added; it became more than five wards, so
+    # its ward is asked to be typed.
     values, events = await run_form("quan cau giay", _province_alone("ha noi"))
     assert values.get("contact_name") is None, events
-    assert values["address"] == "ha noi, quan cau giay", events
-    assert values["address_units"]["old_district_name"] == "Quận Cầu Giấy", events
+    assert values["address_pending"] == "ha noi, quan cau giay", events
+    assert values["address_status"] == "ward_missing", events
+    assert values["address_district"] == "Quận Cầu Giấy", events
 
 
 async def test_a_district_of_a_few_wards_named_later_asks_them(run_form):
