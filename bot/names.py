@@ -16,10 +16,18 @@ from bot.text import fold
 
 # "tên (của) em/chị/anh… là", "ten la", "tên:", and a correction's "tên đúng là". "là" (or
 # a colon) is required: "Tên Lửa" is a street of Hồ Chí Minh City.
-_WHO = r"em|e|tôi|toi|chị|chi|c|anh|a|mình|minh|cháu|chau|bác|bac|cô|co|chú|chu|ông|ong|bà|ba"
+_WHO = (
+    r"em|e|tôi|toi|chị|chi|c|anh|a|mình|minh|cháu|chau|bác|bac|cô|co|chú|chu|ông|ong|bà|ba"
+    # A relative whose line it is ("tên mẹ là Nguyễn Thị Hoa", "ten cua bo em la Tam"):
+    # the name alone, no title (the team calls the line's owner by it).
+    r"|mẹ|me|má|bố|bo|cha|chồng|chong|vợ|vo|con"
+)
+# "(của) mẹ em", "bố tôi": the relative's speaker after it.
+_OF_WHOM = r"(?:\s+(?:em|e|tôi|toi|mình|minh|chị|chi|anh|cháu|chau))?"
 # Or the speaker before it: "mình tên Tâm", "em tên Hằng", "chị tên là Thu".
 NAME_CUE = re.compile(
-    rf"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?(?:\s+(?P<who>{_WHO}))?(?:\s+(?:đúng|dung))?"
+    rf"(?<!\w)(?:tên|ten)(?:\s+(?:của|cua))?(?:\s+(?P<who>{_WHO}){_OF_WHOM})?"
+    r"(?:\s+(?:đúng|dung))?"
     r"(?:\s+(?:là|la)(?!\w)|\s*:)"
     rf"|(?<!\w)(?P<speaker>{_WHO})\s+(?:tên|ten)(?!\w)(?:\s+(?:là|la)(?!\w)|\s*:)?"
     # Or "tên" opening the last comma part, the name closing the message: "…, ten Lan".

@@ -19,6 +19,12 @@ from bot.names import name_in_message
         ("ten la Lan, dia chi P5 Q3", "Lan"),
         ("tên là Hoa, tên em là Lan", "Lan"),  # the last one given
         ("Mình tên Tâm", "Tâm"),  # the speaker before "tên", no "là"
+        # A relative's line (seen live: "ten me la Nguyen Thi Hoa" was stored whole): the
+        # name alone, no title.
+        ("ten me la Nguyen Thi Hoa", "Nguyen Thi Hoa"),
+        ("tên của mẹ em là Nguyễn Thị Hoa", "Nguyễn Thị Hoa"),
+        ("ten bo toi la Tran Van Tam", "Tran Van Tam"),
+        ("mẹ tên Hoa", "Hoa"),
         ("Em tên Hằng", "Hằng"),
         ("chị tên là Thu nhé", "chị Thu"),
         # "tên" opening the last comma part, the name closing the message (seen live:
@@ -45,6 +51,7 @@ def test_the_name_after_its_cue(text: str, name: str) -> None:
     "text",
     [
         "em ten la gi",  # a question
+        "tên mẹ em là gì vậy",
         "duong Ten Lua, Binh Tan",  # a street: no "là" after "Tên"
         "ten la",  # nothing after the cue
         "ten em la mot nguoi rat dai dong khong ai nho",  # a sentence, not a name
