@@ -475,14 +475,17 @@ class IntakeError(Exception):
 # What the operator picks when the caller does not know the current ward: the request
 # goes to the province team, which asks on its call-back.
 WARD_UNKNOWN = "-"
-# As many current wards as the chat offers as buttons (actions.form.MAX_CHOICES).
-MAX_WARD_CHOICES = 5
+# Every current ward an old district became (at most 14): the page's list is a drop-down,
+# not the chat's five buttons (actions.form.MAX_CHOICES; a district of more wards is asked
+# there to be typed, bot.address.ward_to_type). An old ward split between new ones, or a
+# name several wards share, offers the resolver's candidates (at most five).
+MAX_WARD_CHOICES = 15
 
 
 def _with_ward(entry: IntakeInput, resolution: Resolution) -> Resolution:
     """``resolution`` with the current ward the operator picked, when the address names no
-    ward but a few current ones of its province (an old district that became two to five
-    wards, or an old ward split between new ones), as the chat asks the customer. The
+    ward but some current ones of its province (an old district that became two wards or
+    more, or an old ward split between new ones), as the chat asks the customer. The
     ward decides which sales force (or restricted-zone unit) gets the request."""
     from bot.address import ward_question  # as optional here as resolve itself
 

@@ -151,6 +151,23 @@ async def test_intake_asks_the_current_ward_of_an_old_district(make_client, logi
     assert (view.province_code, view.ward_code) == ("79", "27139")
 
 
+async def test_intake_lists_every_ward_of_a_district_of_many(make_client, login, store):
+    # Đống Đa became seven wards: more than the chat's buttons, not more than a drop-down.
+    client = await make_client()
+    csrf = await login(client, "op")
+    entry = {
+        "request_type": "sim_swap",
+        "phone": "0903123473",
+        "address_text": "25 ngõ 3 Thái Hà, Đống Đa, Hà Nội",
+    }
+    asked = await client.post("/api/requests", json=entry, headers={"X-CSRF-Token": csrf})
+    assert asked.status == 400
+    wards = {ward["label"] for ward in (await asked.json())["wards"]}
+    assert len(wards) == 7, wards
+    assert "Phường Văn Miếu - Quốc Tử Giám, Thành phố Hà Nội" in wards
+    assert count(store) == 0
+
+
 async def test_intake_api_ward_unknown_or_not_offered(make_client, login, store):
     client = await make_client()
     csrf = await login(client, "op")
