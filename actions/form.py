@@ -30,7 +30,7 @@ from bot import phone
 from bot.address import Candidate, Resolution, phone_only, ward_question, ward_to_type
 from bot.campaign import hooks
 from bot.names import name_in_message
-from bot.needs import names_a_need, need_in_message, with_need
+from bot.needs import need_in_message, with_need
 from bot.questions import asks, without_questions
 from bot.text import fold, words
 
@@ -591,10 +591,10 @@ def _means_this_number(tracker: Tracker) -> bool:
     return not any(ch.isdigit() for ch in text) and bool(_THIS_NUMBER.search(fold(text)))
 
 
-# Intents of a message that may say what a customer asking for advice needs: asking for
-# advice ("gói nào rẻ nhất"), or, with a word of what a line is used for
-# (bot.needs.names_a_need), small talk ("em dùng nhiều data lắm, hay xem youtube") or an
-# answer ("0905333444, em dùng nhiều data").
+# Intents of a message that may say what a customer asking for advice needs (with a word
+# of what a line is used for or costs, bot.needs): asking for advice ("gói nào rẻ nhất"),
+# small talk ("em dùng nhiều data lắm, hay xem youtube") or an answer ("0905333444, em
+# dùng nhiều data").
 _MAY_SAY_A_NEED = frozenset({"request_advice", "out_of_scope", "inform"})
 
 
@@ -619,8 +619,6 @@ def _need_said(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
             return None  # an address, with whatever else it says, is the address
     text = str(tracker.latest_message.get("text") or "")
     if service != "advice" or repeat or text.startswith("/"):
-        return None
-    if intent != "request_advice" and not names_a_need(text):
         return None
     return need_in_message(text)
 
@@ -927,9 +925,12 @@ class ValidateRequestForm(FormValidationAction):
             if part is None or part == tracker.get_slot("address"):
                 return {}
             return {"address": part}
-        if _previous_offered(tracker) and _SAME_ADDRESS.search(fold(text)):
+        if _SAME_ADDRESS.search(fold(text)) and (
+            _previous_offered(tracker) or not (status or tracker.get_slot("previous_address"))
+        ):
             # "vẫn địa chỉ cũ" at the offer of the last request's address (the NLU reads it
-            # as skip or correct_address): an answer (see validate_address).
+            # as skip or correct_address): an answer (see validate_address); and so is
+            # "như địa chỉ cũ" when no address was sent before, which the answer says.
             return {"address": text}
         if intent not in _not_taken(domain, "address"):
             return {}
@@ -1051,6 +1052,14 @@ class ValidateRequestForm(FormValidationAction):
             return {"address": None}
         resolution = await resolve_address(text)
         nothing = _no_place(resolution)  # "Hùng", "tôi không biết"
+        if (
+            nothing
+            and not tracker.get_slot("previous_address")
+            and _SAME_ADDRESS.search(fold(typed_now))
+        ):
+            # "như địa chỉ cũ" with no address sent before in this conversation: the
+            # question says there is none, rather than coming back without a word.
+            return {**_clear_address_question(), "address": None, "address_status": "no_previous"}
         asked = tracker.get_slot("address_choices") or []
         if status == "ambiguous" and await _another_address(text, resolution, asked):
             # A whole address elsewhere, typed at the question ("12 Nguyen Dinh Chieu, P. Le

@@ -4,8 +4,9 @@
 asks for the phone number of an advice request, such a message was taken for a wrong
 answer and the question asked again, the words lost; yet they are what the advisor who
 calls back needs first. :func:`need_in_message` says whether a message says more than
-"I want advice" and gives its words, phone numbers aside, to be stored with the request
-(its note, shown to the team).
+"I want advice", with a word of what a line is used for or costs (:func:`names_a_need`),
+and gives its words, phone numbers aside, to be stored with the request (its note, shown
+to the team).
 """
 
 from __future__ import annotations
@@ -35,14 +36,16 @@ _NUMBER_SAID: Final = re.compile(
     r"(?:(?<!\w)(?:cho\s+)?(?:s[oố]|sdt|sđt)(?:\s+(?:đ|d)i[eệ]n\s+tho[aạ]i)?\s*)?" + NUMBER.pattern,
     re.IGNORECASE,
 )
-# Words that say what a line is used for or what it may cost, folded: a message read as
-# something else (small talk: "em dung nhieu data lam, hay xem youtube") says a need with
-# one of them.
+# Words that say what a line is used for or what it may cost, folded: a message says a
+# need with one of them ("em dung nhieu data lam, hay xem youtube", "gói nào rẻ nhất"),
+# whatever the NLU read it as; "thôi để em gọi 9090", read as asking for advice ("gọi" and
+# "gói" fold alike), says none.
 _NEED_WORDS: Final = re.compile(
     r"(?<!\w)(?:data|dung luong|\d+ ?(?:gb|mb|k|phut)|gb|internet|wifi|mang|4g|5g|youtube"
     r"|facebook|fb|tiktok|zalo|xem phim|luot web|luot mang|noi mang|ngoai mang|nhan tin"
     r"|tin nhan|sms|phut goi|goi dien|re|tiet kiem|moi thang|1 thang|mot thang|tra truoc"
-    r"|tra sau|combo|nghin|ngan|sinh vien|hoc sinh|nguoi gia|gia dinh)(?!\w)"
+    r"|tra sau|combo|nghin|ngan|sinh vien|hoc sinh|nguoi gia|gia dinh|nhieu|it|nang cap"
+    r"|doi goi|goi lon|goi nho|khuyen mai|uu dai|gia|tien|bn)(?!\w)"
 )
 # A need is kept to this many characters (the request's note is free text; a long
 # message is cut at a word).
@@ -51,11 +54,14 @@ MAX_NEED: Final = 300
 
 def need_in_message(text: str) -> str | None:
     """The message's words when they say a need beside the request for advice (a word
-    none of a bare request's): phone numbers left out, spaces collapsed; None for a bare
-    request ("tư vấn gói cước cho em") or a message of no words."""
+    none of a bare request's, and a word of a need): phone numbers left out, spaces
+    collapsed; None for a bare request ("tư vấn gói cước cho em"), a message that names
+    no need ("thôi để em gọi 9090") or a message of no words."""
     without_numbers = _NUMBER_SAID.sub(" ", text)
     folded = [fold(word) for word in words(without_numbers)]
     if not any(word not in _GENERIC and not word.isdigit() for word in folded):
+        return None
+    if not _NEED_WORDS.search(" ".join(folded)):
         return None
     said = " ".join(without_numbers.split()).strip(" ,.;:-")
     if len(said) > MAX_NEED:

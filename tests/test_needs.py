@@ -18,6 +18,8 @@ from bot.needs import MAX_NEED, names_a_need, need_in_message, with_need
         "tu van goi cuoc cho so 0932 111 444",
         "Tư",
         "ok",
+        "thoi de em goi 9090",  # seen live, read as asking for advice: "gọi", not "gói"
+        "cho em hoi chut",
         "0903123456",
         "",
     ],

@@ -1913,3 +1913,21 @@ async def test_no_need_is_noted_outside_an_advice_request(run_form, slots, inten
     slots = {**slots, "requested_slot": "phone_number"}
     values, events = await run_form("em dung nhieu data", slots, intent=intent)
     assert "advice_need" not in values, events
+
+
+@pytest.mark.parametrize("typed", ["nhu dia chi cu", "vẫn địa chỉ cũ", "giong nha lan truoc"])
+async def test_the_old_address_asked_for_when_none_was_sent_says_so(
+    answer_address, tracker_for, dispatcher, domain, typed
+):
+    # Seen live: "nhu dia chi cu" at a first request's address question got the question
+    # again without a word. The NLU reads it as correct_address (0.42), which the slot's
+    # mapping does not take: the form takes it.
+    tracker = tracker_for(text=typed, intent="correct_address", slots={"requested_slot": "address"})
+    assert await form.extract_address(dispatcher, tracker, domain) == {"address": typed}
+    asked = await answer_address(typed, slots={"requested_slot": "address"})
+    assert asked["address"] is None
+    assert asked["address_status"] == "no_previous"
+    # The address typed then is read as usual.
+    done = await answer_address("12/3 Le Van Sy P13 Q3 tphcm", slots=asked)
+    assert done["address_units"]["ward_name"] == "Phường Nhiêu Lộc"
+    assert done["address_status"] is None
