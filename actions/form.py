@@ -350,6 +350,11 @@ def _clear_address_question() -> dict[str, Any]:
     return slots
 
 
+# An answer to "which ward?" that reads as no place but is part of an address: a number
+# or a street or hamlet word (folded) is added to it; other words ("Lan") are not.
+_STREETISH = re.compile(
+    r"\d|(?<!\w)(?:duong|pho|ngo|ngach|hem|kiet|thon|xom|ap|to|khu|so|toa|chung cu)(?!\w)"
+)
 # Address questions a "Không rõ" button answers (payload /skip): between the wards of one
 # province, or which ward of an old district (typed).
 _QUESTIONS_WITH_NO_CHOICE = frozenset({"ambiguous", "ward_missing"})
@@ -1137,11 +1142,11 @@ class ValidateRequestForm(FormValidationAction):
     ) -> dict[str, Any] | None:
         """The answer to "which ward of Quận Đống Đa?" (typed, old name or new): read with
         the address before it, in its province. "Không rõ" (the button, typed, "không
-        biết", "ok"...) takes the address as it was, the province routing it (the team
-        asks the ward on its call-back); a ward found there is taken, or asked among a few
-        with buttons; anything else read in the province (a street, a hamlet) is added to
-        the address, which keeps the province. None when the answer is another address
-        (it names another province): it is read alone."""
+        biết", "ok", a name typed ahead) takes the address as it was, the province routing
+        it (the team asks the ward on its call-back); a ward found there is taken, or asked
+        among a few with buttons; a place below the province or a street, a hamlet, a
+        number is added to the address, which keeps the province. None when the answer is
+        another address (it names another province): it is read alone."""
         choices = tracker.get_slot("address_choices") or [{}]
         province = str(choices[0].get("province_code") or "")
         if not province:
@@ -1154,8 +1159,10 @@ class ValidateRequestForm(FormValidationAction):
             if elsewhere.decided and elsewhere.province_code != province:
                 return None
         found = await resolve_address(text, province)
-        if _no_place(found) and (intent in _NOT_AN_ADDRESS or _affirms(text)):
-            # "không biết", "ok", "không": nothing more to read.
+        below = found.ward_code or found.old_district_code or found.old_ward_code
+        if not (below or found.candidates) and not _STREETISH.search(fold(text)):
+            # "không biết", "ok", "không", or a name typed ahead ("Lan"): no place, nothing
+            # to add to the address.
             return _accept(pending, first)
         combined = f"{pending}, {text}"
         together = await resolve_address(combined, province)

@@ -249,6 +249,19 @@ async def test_a_street_typed_for_the_ward_is_added_and_the_province_kept(answer
     assert done["address_status"] is None  # asked once, not again
 
 
+async def test_a_name_typed_for_the_ward_is_not_added(answer_address):
+    # The name typed ahead of its question is no part of the address.
+    asked = await answer_address("Go Vap tphcm")
+    assert asked["address_status"] == "ward_missing"
+    for typed in ("Lan", "ok", "dạ em không rõ lắm"):
+        done = await answer_address(typed, slots=asked)
+        assert done["address"] == "Go Vap tphcm", (typed, done)
+        assert done["address_units"]["old_district_name"] == "Quận Gò Vấp"
+    # A hamlet or a house number is added.
+    done = await answer_address("hem 45", slots=asked)
+    assert done["address"] == "Go Vap tphcm, hem 45", done
+
+
 async def test_another_address_typed_for_the_ward_is_read_alone(answer_address):
     asked = await answer_address("25 ngo 3, Dong Da, Ha Noi")
     done = await answer_address("12 Lê Lợi, phường Thuận Hóa, Huế", slots=asked)
