@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.address.data import OLD_DISTRICT, WARD, load
+from bot.address.data import OLD_DISTRICT, WARD, Unit, load
 from bot.address.model import Candidate, Resolution
 
 
@@ -23,23 +23,10 @@ def with_district_wards(resolution: Resolution, most: int) -> Resolution:
     names the district but no ward and the district became between two and ``most`` wards
     of the province (the ward named like the district first, then by name); unchanged
     otherwise."""
-    district = resolution.old_district_code
-    if (
-        resolution.status != "province_only"
-        or resolution.ward_code is not None
-        or resolution.candidates
-        or district is None
-    ):
+    wards = _district_wards(resolution)
+    if wards is None or not 2 <= len(wards) <= most:
         return resolution
-    data = load()
-    wards = [
-        data.units[(WARD, code)]
-        for code in data.old_district_to_new.get(district, ())
-        if data.units[(WARD, code)].province == resolution.province_code
-    ]
-    if not 2 <= len(wards) <= most:
-        return resolution
-    named = data.units[(OLD_DISTRICT, district)].short
+    named = load().units[(OLD_DISTRICT, resolution.old_district_code or "")].short
     wards.sort(key=lambda ward: (ward.short != named, ward.name))
     candidates = tuple(
         Candidate(
@@ -79,6 +66,13 @@ def ward_to_type(resolution: Resolution, most: int) -> str | None:
     and the district became more than ``most`` wards of the province: too many to offer as
     buttons, so the ward is asked to be typed. None otherwise (a ward named, a question
     with buttons to ask instead, no district)."""
+    wards = _district_wards(resolution)
+    return resolution.old_district_name if wards is not None and len(wards) > most else None
+
+
+def _district_wards(resolution: Resolution) -> list[Unit] | None:
+    """The current wards of the province that ``resolution``'s old district became, when it
+    names the district and nothing more precise (no ward, no candidates); None otherwise."""
     district = resolution.old_district_code
     if (
         resolution.status != "province_only"
@@ -88,9 +82,8 @@ def ward_to_type(resolution: Resolution, most: int) -> str | None:
     ):
         return None
     data = load()
-    wards = [
-        code
+    return [
+        data.units[(WARD, code)]
         for code in data.old_district_to_new.get(district, ())
         if data.units[(WARD, code)].province == resolution.province_code
     ]
-    return resolution.old_district_name if len(wards) > most else None

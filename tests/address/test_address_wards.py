@@ -1,11 +1,12 @@
-"""``bot.address.with_district_wards`` (an old district named without a ward) and
-``ward_question`` (the wards the chat and the 9090 intake ask about)."""
+"""``bot.address.with_district_wards`` (an old district named without a ward),
+``ward_question`` (the wards the chat and the 9090 intake ask about) and ``ward_to_type``
+(a district of more wards than buttons: the chat asks the ward typed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.address import resolve, ward_question, with_district_wards
+from bot.address import resolve, ward_question, ward_to_type, with_district_wards
 
 
 def _labels(text: str, most: int = 5) -> list[str]:
@@ -69,3 +70,24 @@ def test_no_more_wards_are_asked_than_the_buttons() -> None:
 )
 def test_nothing_is_asked_when_the_ward_is_known_or_no_list_fits(text: str) -> None:
     assert ward_question(resolve(text), 5) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "most", "district"),
+    [
+        ("25 ngo 3 Thai Ha, Dong Da, Ha Noi", 5, "Quận Đống Đa"),  # seven wards now
+        ("88 Nguyen Van Cu, Long Bien, Ha Noi", 5, "Quận Long Biên"),
+        ("25 ngo 3 Thai Ha, Dong Da, Ha Noi", 7, None),  # seven buttons would show them
+        ("Son Tay, Ha Noi", 3, "Thị xã Sơn Tây"),  # four wards, three buttons
+        ("12 Nguyen Dinh Chieu, Quan 3, TP HCM", 5, None),  # three: buttons
+        ("12/3 Le Van Sy P13 Q3 tphcm", 5, None),  # the ward is named
+        ("ha noi", 5, None),  # no district
+    ],
+)
+def test_the_ward_is_asked_typed_when_the_buttons_cannot_show_them(
+    text: str, most: int, district: str | None
+) -> None:
+    found = resolve(text)
+    assert ward_to_type(found, most) == district
+    if district is not None:
+        assert ward_question(found, most) == ()  # never both questions
