@@ -613,15 +613,11 @@ def _need_said(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
     intent = latest_intent(tracker)
     if intent not in _MAY_SAY_A_NEED or _name_read_as_a_request(tracker):
         return None
-    service = tracker.get_slot("request_type")
-    repeat = tracker.get_slot("same_request")
-    for event in events:
-        if event.get("event") == "slot" and event.get("name") == "request_type":
-            service = event.get("value")
-        elif event.get("event") == "slot" and event.get("name") == "same_request":
-            repeat = event.get("value")
-        elif event.get("event") == "slot" and event.get("name") == "address" and event.get("value"):
-            return None  # an address, with whatever else it says, is the address
+    set_now = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
+    if set_now.get("address"):
+        return None  # an address, with whatever else it says, is the address
+    service = set_now.get("request_type", tracker.get_slot("request_type"))
+    repeat = set_now.get("same_request", tracker.get_slot("same_request"))
     text = str(tracker.latest_message.get("text") or "")
     if service != "advice" or repeat or text.startswith("/"):
         return None
@@ -1151,9 +1147,12 @@ class ValidateRequestForm(FormValidationAction):
         province = str(choices[0].get("province_code") or "")
         if not province:
             return None
-        first = await resolve_address(pending, province)
+
+        async def as_it_was() -> dict[str, Any]:
+            return _accept(pending, await resolve_address(pending, province))
+
         if intent == "skip" or _skips(text):
-            return _accept(pending, first)
+            return await as_it_was()
         if await names_a_province(typed_now):
             elsewhere = await resolve_address(text)
             if elsewhere.decided and elsewhere.province_code != province:
@@ -1163,10 +1162,10 @@ class ValidateRequestForm(FormValidationAction):
         if not (below or found.candidates) and not _STREETISH.search(fold(text)):
             # "không biết", "ok", "không", or a name typed ahead ("Lan"): no place, nothing
             # to add to the address.
-            return _accept(pending, first)
+            return await as_it_was()
         combined = f"{pending}, {text}"
         together = await resolve_address(combined, province)
-        return _settle(combined, together, tracker, ward_typed=True) or _accept(pending, first)
+        return _settle(combined, together, tracker, ward_typed=True) or await as_it_was()
 
     async def _choose(
         self, pending: str, text: str, tracker: Tracker, intent: str | None

@@ -4,7 +4,7 @@
 asks for the phone number of an advice request, such a message was taken for a wrong
 answer and the question asked again, the words lost; yet they are what the advisor who
 calls back needs first. :func:`need_in_message` says whether a message says more than
-"I want advice", with a word of what a line is used for or costs (:func:`names_a_need`),
+"I want advice", with a word of what a line is used for or costs (``_NEED_WORDS``),
 and gives its words, phone numbers aside, to be stored with the request (its note, shown
 to the team).
 """
@@ -67,12 +67,6 @@ def need_in_message(text: str) -> str | None:
     if len(said) > MAX_NEED:
         said = said[:MAX_NEED].rsplit(" ", 1)[0]
     return said or None
-
-
-def names_a_need(text: str) -> bool:
-    """Whether ``text`` has a word of what a line is used for or costs (data, calls,
-    texts, apps, a budget): what a message the NLU read otherwise needs to count."""
-    return bool(_NEED_WORDS.search(fold(_NUMBER_SAID.sub(" ", text))))
 
 
 def with_need(before: str | None, need: str) -> str:
