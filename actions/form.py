@@ -27,7 +27,14 @@ from actions.services import (
     resolve_address,
 )
 from bot import phone
-from bot.address import Candidate, Resolution, phone_only, ward_question, ward_to_type
+from bot.address import (
+    Candidate,
+    Resolution,
+    choice_labels,
+    phone_only,
+    ward_question,
+    ward_to_type,
+)
 from bot.campaign import hooks
 from bot.names import name_in_message
 from bot.needs import need_in_message, with_need
@@ -457,7 +464,8 @@ def _ask_choice(typed: str, resolution: Resolution) -> dict[str, Any]:
         # rõ" (the province taken, see validate_address); between areas, no such button.
         "address_choice_scope": "ward" if _province_of(choices) else None,
     }
-    slots.update({f"address_choice_{i}": c.label for i, c in enumerate(candidates, start=1)})
+    labels = choice_labels(candidates)
+    slots.update({f"address_choice_{i}": label for i, label in enumerate(labels, start=1)})
     return slots
 
 
@@ -1180,8 +1188,18 @@ class ValidateRequestForm(FormValidationAction):
         elif intent == "affirm" and len(choices) == 1:
             picked = choices[0]
         else:
-            # The label, or the name alone when it names one button only ("Yên Hòa").
-            named = [c for c in choices if c.named_by(text)]
+            # The label shown (the button pressed), its candidate's own, or the name alone
+            # when it names one button only ("Yên Hòa").
+            shown = [
+                fold(str(tracker.get_slot(f"address_choice_{i}") or ""))
+                for i in range(1, len(choices) + 1)
+            ]
+            typed = fold(text).strip()
+            named = [
+                c
+                for c, label in zip(choices, shown, strict=True)
+                if label == typed or c.named_by(text)
+            ]
             picked = named[0] if len(named) == 1 else None
         if picked is None:
             return None

@@ -214,6 +214,7 @@ class MessengerOutput(OutputChannel):
         if url_buttons and len(buttons) <= BUTTON_TEMPLATE_MAX and len(last) <= 640:
             await self._send(recipient_id, _button_template(last, buttons))
             return
+        last, payload_buttons = listed_in_full(last, payload_buttons)
         message: dict[str, Any] = {"text": last}
         quick_replies = quick_replies_from(payload_buttons)
         if quick_replies:
@@ -287,6 +288,31 @@ def quick_replies_from(buttons: list[dict[str, Any]]) -> list[dict[str, str]]:
     if len(buttons) > QUICK_REPLY_MAX:
         logger.warning("facebook: %d buttons, only %d sent", len(buttons), QUICK_REPLY_MAX)
     return replies
+
+
+def listed_in_full(text: str, buttons: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """``text`` and ``buttons`` as they are, unless a choice's title would be cut at 20
+    characters ("Phường Trà Vinh (TP Trà Vinh)"): the choices are then listed in full below
+    the text, numbered, and each title starts with its number, so the customer reads
+    what they pick. Buttons that send an intent ("Không rõ") are left out of the list;
+    the form takes a typed number as its choice."""
+    choices = [
+        button
+        for button in buttons[:QUICK_REPLY_MAX]
+        if button.get("title") and not str(button.get("payload") or "").startswith("/")
+    ]
+    titles = _without_common_parts([str(button["title"]) for button in choices], QUICK_REPLY_TITLE)
+    if len(choices) < 2 or all(len(title) <= QUICK_REPLY_TITLE for title in titles):
+        return text, buttons
+    numbered = {
+        id(button): f"{number}. {title}"
+        for number, (button, title) in enumerate(zip(choices, titles, strict=True), start=1)
+    }
+    listed = "\n".join(numbered.values())
+    return f"{text}\n\n{listed}"[:TEXT_LIMIT], [
+        {**button, "title": numbered[id(button)]} if id(button) in numbered else button
+        for button in buttons
+    ]
 
 
 def _without_common_parts(titles: list[str], limit: int) -> list[str]:

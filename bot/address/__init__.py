@@ -36,7 +36,12 @@ from bot.address.resolver import (  # noqa: E402 - after the choice of compiled 
     resolve_in_province,
     warm_up,
 )
-from bot.address.wards import ward_question, ward_to_type, with_district_wards  # noqa: E402
+from bot.address.wards import (  # noqa: E402
+    choice_labels,
+    ward_question,
+    ward_to_type,
+    with_district_wards,
+)
 
 __all__ = [
     "Candidate",
@@ -45,6 +50,7 @@ __all__ = [
     "address_answer",
     "address_beside_phone",
     "address_in_message",
+    "choice_labels",
     "list_provinces",
     "names_a_province",
     "names_a_unit",

@@ -12,6 +12,7 @@ when the customer does not know it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.address.data import OLD_DISTRICT, WARD, Unit, load
@@ -68,6 +69,38 @@ def ward_to_type(resolution: Resolution, most: int) -> str | None:
     with buttons to ask instead, no district)."""
     wards = _district_wards(resolution)
     return resolution.old_district_name if wards is not None and len(wards) > most else None
+
+
+# Type words shortened in a button's old district: "Phường Trà Vinh (TP Trà Vinh)".
+_SHORT_TYPES = (("Thành phố ", "TP "), ("Thị xã ", "TX "), ("Thị trấn ", "TT "))
+
+
+def choice_labels(candidates: Sequence[Candidate]) -> list[str]:
+    """The buttons' labels: each candidate's own, and for wards of one province read in
+    different old districts, the old district beside the new name ("Phường 1, Vĩnh Long":
+    Phường Trà Vinh (TP Trà Vinh), Phường Long Châu (TP Vĩnh Long), …). The customer wrote
+    the old names: the new ward's name alone says nothing to them, the district they lived
+    in does."""
+    districts = [candidate.old_district_name for candidate in candidates]
+    if (
+        len(candidates) < 2
+        or not all(candidate.ward_name for candidate in candidates)
+        or not all(districts)
+        or len({candidate.province_code for candidate in candidates}) > 1
+        or len(set(districts)) < 2
+    ):
+        return [candidate.label for candidate in candidates]
+    return [
+        f"{candidate.ward_name} ({_short(district or '')}), {candidate.province_name}"
+        for candidate, district in zip(candidates, districts, strict=True)
+    ]
+
+
+def _short(name: str) -> str:
+    for long, short in _SHORT_TYPES:
+        if name.startswith(long):
+            return short + name[len(long) :]
+    return name
 
 
 def _district_wards(resolution: Resolution) -> list[Unit] | None:

@@ -487,7 +487,7 @@ def _with_ward(entry: IntakeInput, resolution: Resolution) -> Resolution:
     ward but some current ones of its province (an old district that became two wards or
     more, or an old ward split between new ones), as the chat asks the customer. The
     ward decides which sales force (or restricted-zone unit) gets the request."""
-    from bot.address import ward_question  # as optional here as resolve itself
+    from bot.address import choice_labels, ward_question  # as optional as resolve itself
 
     wards = ward_question(resolution, MAX_WARD_CHOICES)
     if not wards or entry.ward_code == WARD_UNKNOWN:
@@ -499,7 +499,12 @@ def _with_ward(entry: IntakeInput, resolution: Resolution) -> Resolution:
                 "Địa chỉ chưa rõ phường/xã hiện nay: hãy hỏi khách và chọn phường/xã, hoặc "
                 "chọn “Không rõ” để chuyển đội tỉnh/thành."
             ],
-            wards=[(ward.ward_code or "", ward.label) for ward in wards],
+            # The old district beside the new name when they differ ("Phường Long Châu
+            # (TP Vĩnh Long)"): the caller says the old names.
+            wards=[
+                (ward.ward_code or "", label)
+                for ward, label in zip(wards, choice_labels(wards), strict=True)
+            ],
         )
     return replace(
         resolution,

@@ -114,11 +114,18 @@ async def test_a_province_chosen_asks_the_ward_there(answer_address):
     count = int(wards["address_choice_count"])
     labels = [wards[f"address_choice_{i}"] for i in range(1, count + 1)]
     assert count >= 2 and all(label.endswith(", Tỉnh Đồng Tháp") for label in labels), labels
-    assert "Phường Cao Lãnh, Tỉnh Đồng Tháp" in labels
-    done = await answer_address("Phường Cao Lãnh, Tỉnh Đồng Tháp", slots=wards)
+    # Each Phường 1 lay in another old city: the button says which, beside the new name.
+    assert "Phường Cao Lãnh (TP Cao Lãnh), Tỉnh Đồng Tháp" in labels
+    assert "Phường Mỹ Tho (TP Mỹ Tho), Tỉnh Đồng Tháp" in labels
+    done = await answer_address("Phường Cao Lãnh (TP Cao Lãnh), Tỉnh Đồng Tháp", slots=wards)
     assert done["address"] == "Phường 1"
     assert done["address_units"]["ward_name"] == "Phường Cao Lãnh"
     assert done["address_units"]["old_ward_name"] == "Phường 1"
+    # The new name typed without the old city still picks it; the number of its button too.
+    typed = await answer_address("Phường Cao Lãnh, Tỉnh Đồng Tháp", slots=wards)
+    assert typed["address_units"]["ward_name"] == "Phường Cao Lãnh"
+    second = await answer_address("2", slots=wards)
+    assert second["address_units"]["ward_name"] == wards["address_choices"][1]["ward_name"]
 
 
 @pytest.mark.parametrize(

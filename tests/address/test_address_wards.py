@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.address import resolve, ward_question, ward_to_type, with_district_wards
+from bot.address import (
+    Candidate,
+    choice_labels,
+    resolve,
+    ward_question,
+    ward_to_type,
+    with_district_wards,
+)
 
 
 def _labels(text: str, most: int = 5) -> list[str]:
@@ -91,3 +98,40 @@ def test_the_ward_is_asked_typed_when_the_buttons_cannot_show_them(
     assert ward_to_type(found, most) == district
     if district is not None:
         assert ward_question(found, most) == ()  # never both questions
+
+
+def test_wards_read_in_different_old_districts_are_labelled_with_them() -> None:
+    # "Phường 1, Vĩnh Long": a Phường 1 in four old cities of the merged province, now four
+    # wards whose names the customer never wrote; the old district tells them apart.
+    labels = choice_labels(ward_question(resolve("phuong 1, vinh long"), 5))
+    assert "Phường Long Châu (TP Vĩnh Long), Tỉnh Vĩnh Long" in labels
+    assert "Phường Trà Vinh (TP Trà Vinh), Tỉnh Vĩnh Long" in labels
+    assert "Phường Duyên Hải (TX Duyên Hải), Tỉnh Vĩnh Long" in labels
+    hcm = choice_labels(ward_question(resolve("p1 tphcm"), 5))
+    assert "Phường Hạnh Thông (Quận Gò Vấp), Thành phố Hồ Chí Minh" in hcm
+
+
+def _ward(name: str, district: str | None, province: str = "79") -> Candidate:
+    return Candidate(
+        province_code=province,
+        province_name="Thành phố Hồ Chí Minh",
+        ward_code=name,
+        ward_name=name,
+        old_district_name=district,
+    )
+
+
+@pytest.mark.parametrize(
+    "candidates",
+    [
+        # One old district (it became these wards): nothing to tell apart.
+        [_ward("Phường Bàn Cờ", "Quận 3"), _ward("Phường Xuân Hòa", "Quận 3")],
+        # A district unknown for one of them: not said for some only.
+        [_ward("Phường Bàn Cờ", "Quận 3"), _ward("Phường Chợ Quán", None)],
+        # Different provinces: the province tells them apart.
+        [_ward("Phường 1", "Quận 3"), _ward("Phường 1", "Thành phố Cao Lãnh", "82")],
+        [_ward("Phường Bàn Cờ", "Quận 3")],
+    ],
+)
+def test_otherwise_the_labels_are_the_candidates_own(candidates: list[Candidate]) -> None:
+    assert choice_labels(candidates) == [candidate.label for candidate in candidates]

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from connectors.common import MemoryDeduplicator, PlatformClient, TurnQueue
-from connectors.facebook import FacebookInput, quick_replies_from
+from connectors.facebook import FacebookInput, listed_in_full, quick_replies_from
 
 SECRET = "app-secret-ví-dụ"
 VERIFY = "verify-token-123"
@@ -459,3 +459,29 @@ async def test_a_stopping_server_refuses_new_messages_and_finishes_the_accepted_
         assert status == 503
     assert [m.text for m in agent.messages] == ["trước"]
     assert len(graph.calls_to(SEND)) == 1
+
+
+def test_choices_cut_at_twenty_characters_are_listed_in_full() -> None:
+    # A ward question's buttons name the old city beside the new ward: too long for a
+    # quick reply even without the province they share. The text lists them in full,
+    # numbered; each reply starts with its number (the form takes a typed number); the
+    # "Không rõ" button (an intent) is left as it is.
+    labels = [
+        "Phường Long Châu (TP Vĩnh Long), Tỉnh Vĩnh Long",
+        "Phường Trà Vinh (TP Trà Vinh), Tỉnh Vĩnh Long",
+    ]
+    buttons = [{"title": label, "payload": label} for label in labels]
+    buttons.append({"title": "Không rõ", "payload": "/skip"})
+    text, listed = listed_in_full("Quý khách chọn giúp em ạ.", buttons)
+    assert text == (
+        "Quý khách chọn giúp em ạ.\n\n"
+        "1. Phường Long Châu (TP Vĩnh Long)\n2. Phường Trà Vinh (TP Trà Vinh)"
+    )
+    replies = quick_replies_from(listed)
+    assert [r["title"] for r in replies] == ["1. Phường Long…", "2. Phường Trà Vinh…", "Không rõ"]
+    assert [r["payload"] for r in replies] == [*labels, "/skip"]
+    # Titles that fit once their shared part is dropped: nothing listed.
+    short = [
+        {"title": f"{name}, Tỉnh Đồng Tháp", "payload": name} for name in ("Phường An", "Xã Bình")
+    ]
+    assert listed_in_full("?", short) == ("?", short)

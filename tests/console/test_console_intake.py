@@ -168,6 +168,24 @@ async def test_intake_lists_every_ward_of_a_district_of_many(make_client, login,
     assert count(store) == 0
 
 
+async def test_intake_wards_of_different_old_districts_name_them(make_client, login, store):
+    # "Phường 1, Vĩnh Long": a Phường 1 in several old cities of the merged province; the
+    # caller names the old city, so the drop-down says it beside each new ward.
+    client = await make_client()
+    csrf = await login(client, "op")
+    entry = {
+        "request_type": "sim_swap",
+        "phone": "0903123474",
+        "address_text": "Phường 1, Vĩnh Long",
+    }
+    asked = await client.post("/api/requests", json=entry, headers={"X-CSRF-Token": csrf})
+    assert asked.status == 400
+    wards = {ward["label"]: ward["ward_code"] for ward in (await asked.json())["wards"]}
+    assert wards["Phường Long Châu (TP Vĩnh Long), Tỉnh Vĩnh Long"] == "29551", wards
+    assert "Phường Trà Vinh (TP Trà Vinh), Tỉnh Vĩnh Long" in wards
+    assert count(store) == 0
+
+
 async def test_intake_api_ward_unknown_or_not_offered(make_client, login, store):
     client = await make_client()
     csrf = await login(client, "op")
