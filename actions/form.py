@@ -141,6 +141,9 @@ _ANOTHER_NUMBER = re.compile(
 )
 # "vẫn địa chỉ cũ", "như trên", "cùng địa chỉ", "giống địa chỉ trước" (folded): the address
 # of the request sent before, offered at the address question of the next one.
+# "thêm", "nữa" (folded): another number asked for on top of this one ("thêm 1 số nữa"),
+# not instead of it ("à số khác" corrects the number).
+_MORE = re.compile(r"(?<!\w)(?:them|nua)(?!\w)")
 _SAME_ADDRESS = re.compile(
     r"(?<!\w)(?:(?:van|nhu|giong(?: nhu)?|y nhu|van la)\s+(?:dia chi\s+|dc\s+|nha\s+)?"
     r"(?:cu|tren|truoc|do|vua roi|vua nay|luc nay|hoi nay|ban nay|lan truoc|so truoc)"
@@ -595,6 +598,24 @@ def _slot_before_this_turn(tracker: Tracker, name: str) -> Any:
     return None
 
 
+def _adds_a_request(tracker: Tracker) -> bool:
+    """Whether another number is asked for ("thêm 1 số nữa", "đổi thêm sim khác nữa")
+    while a request with its number is being collected (the address or the name asked):
+    the intent's mapping switched the service and dropped the number, and the request in
+    progress was lost without a word. A number typed with it is left to the phone's
+    mapping."""
+    if tracker.get_slot("requested_slot") in (None, "phone_number", "request_type"):
+        return False
+    if not tracker.get_slot("phone_number") or _typed_a_phone(tracker):
+        return False
+    text = fold(str(tracker.latest_message.get("text") or ""))
+    return (
+        latest_intent(tracker) in _REQUESTS
+        and bool(_ANOTHER_NUMBER.search(text))
+        and bool(_MORE.search(text))
+    )
+
+
 def _means_this_number(tracker: Tracker) -> bool:
     """Whether the answer to the phone question is "this number" ("số này luôn", "số đang
     nhắn tin này nè") with no number in it."""
@@ -694,6 +715,17 @@ class ValidateRequestForm(FormValidationAction):
             # form steps aside, as Rasa's own form does when nothing was extracted, and the
             # rule for it ends the form with the request kept. The words taken are dropped.
             return [SlotSet("phone_number", None), ActionExecutionRejected(self.form_name())]
+        if _adds_a_request(tracker):
+            # This request first (its service put back), the next number after it: the
+            # question asked is asked again, and the result asks what the next one needs.
+            dispatcher.utter_message(
+                response="utter_next_request_after_this",
+                phone_number=tracker.get_slot("phone_number"),
+            )
+            return [
+                SlotSet("request_type", _slot_before_this_turn(tracker, "request_type")),
+                SlotSet("more_requested", "yes"),
+            ]
         if _means_this_number(tracker):
             # Read as a correction or a question ("giữ số không?" answered), the question
             # came back as it was: it now says the chat does not show the number.
@@ -801,6 +833,16 @@ class ValidateRequestForm(FormValidationAction):
             # "thêm 1 số nữa 0903…" right after a SIM swap was sent reads as a new line, yet
             # a new line has no number to give: it is that number's SIM swap.
             return {"request_type": "sim_swap"}
+        if (
+            intent == "request_new_subscription"
+            and tracker.get_slot("submitted_type")
+            and not _typed_a_phone(tracker)
+        ):
+            text = fold(str(tracker.latest_message.get("text") or ""))
+            if _ANOTHER_NUMBER.search(text) and not _NEW_LINE_WORD.search(text):
+                # "thêm 1 số nữa" after a request was sent: another number's SIM swap as
+                # much as a new line (the intent's reading); which one is asked.
+                return {"request_type": None}
         if tracker.get_slot("request_type") or intent not in _ACCEPTS_OFFER:
             return {}
         service = offered_service(tracker.events)

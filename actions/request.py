@@ -44,6 +44,7 @@ REQUEST_SLOTS = (
     "same_request",
     "advice_need",
     "need_given",
+    "more_requested",
 )
 
 
@@ -129,6 +130,7 @@ class ActionSubmitRequest(Action):
             return [
                 SlotSet("submit_status", "existing_elsewhere"),
                 SlotSet("submitted_type", draft.request_type),
+                SlotSet("submitted_more", tracker.get_slot("more_requested")),
                 SlotSet("submitted_phone", draft.phone),
                 *_remembered_address(tracker, draft),
                 *_cleared(),
@@ -140,6 +142,8 @@ class ActionSubmitRequest(Action):
         return [
             SlotSet("submit_status", status),
             SlotSet("submitted_type", draft.request_type),
+            # Another number was asked for meanwhile: the result asks what it needs.
+            SlotSet("submitted_more", tracker.get_slot("more_requested")),
             SlotSet("submitted_phone", draft.phone),
             SlotSet("request_reference", outcome.reference),
             SlotSet("request_status", outcome.status),

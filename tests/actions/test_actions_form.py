@@ -1951,3 +1951,71 @@ async def test_the_old_address_asked_for_when_none_was_sent_says_so(
     done = await answer_address("12/3 Le Van Sy P13 Q3 tphcm", slots=asked)
     assert done["address_units"]["ward_name"] == "Phường Nhiêu Lộc"
     assert done["address_status"] is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent", "asked", "added"),
+    [
+        ("thêm 1 số nữa", "request_new_subscription", "contact_name", True),
+        ("them 1 so nua", "request_new_subscription", "address", True),
+        ("đổi thêm sim khác nữa", "request_sim_swap", "contact_name", True),
+        # Not on top of this one: "số khác" alone corrects the number (the phone asked).
+        ("à đổi cho số khác", "request_sim_swap", "contact_name", False),
+        # A number typed with it: left to the phone's mapping.
+        ("thêm 1 số nữa 0903444556", "request_sim_swap", "contact_name", False),
+        # No number given yet: nothing in progress to finish first.
+        ("thêm 1 số nữa", "request_new_subscription", "phone_number", False),
+    ],
+)
+async def test_another_number_asked_mid_request_comes_after_this_one(
+    tracker_for, dispatcher, domain, typed, intent, asked, added
+):
+    # Seen live: "thêm 1 số nữa" at the name question of a SIM swap (phone and address
+    # given) switched to a new subscription, dropped the number and asked a contact
+    # number: the SIM swap was lost without a word. This one is finished first.
+    before = [{"event": "slot", "name": "request_type", "value": "sim_swap"}]
+    slots = {
+        "request_type": "new_subscription" if "subscription" in intent else "sim_swap",
+        "requested_slot": asked,
+        "phone_number": "0905123458" if asked != "phone_number" else None,
+        "address": "12 Le Loi, Q1, HCM" if asked == "contact_name" else None,
+    }
+    entities = [{"entity": "phone_number", "value": "0903444556"}] if "09" in typed else None
+    tracker = tracker_for(
+        text=typed,
+        intent=intent,
+        slots=slots,
+        entities=entities,
+        active_loop="request_form",
+        events=before,
+    )
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    said = [m.get("response") for m in dispatcher.messages]
+    assert ("utter_next_request_after_this" in said) is added, (said, events)
+    if added:
+        assert values == {"request_type": "sim_swap", "more_requested": "yes"}, events
+        assert dispatcher.messages[0]["phone_number"] == "0905123458"
+    else:
+        assert "more_requested" not in values, events
+
+
+@pytest.mark.parametrize(
+    ("typed", "service"),
+    [
+        ("thêm 1 số nữa", None),  # another SIM swap as much as a new line: asked
+        ("them so khac nua", None),
+        ("đăng ký thêm 1 số mới", "new_subscription"),  # a new line indeed
+        ("lam them sim nua", "new_subscription"),
+    ],
+)
+async def test_one_more_number_after_a_request_asks_which_service(run_form, typed, service):
+    # "thêm 1 số nữa" after a SIM swap was sent is the NLU's new subscription: it started
+    # one; which service the other number needs is asked instead.
+    slots = {
+        "request_type": "new_subscription",  # as the intent's mapping set it
+        "submitted_type": "sim_swap",
+        "submitted_phone": "0903444555",
+    }
+    values, events = await run_form(typed, slots, intent="request_new_subscription")
+    assert values.get("request_type", "new_subscription") == service, events

@@ -54,6 +54,20 @@ async def test_confirmation_stores_one_routed_request(tracker_for, dispatcher, d
     assert slots["request_type"] is None and slots["address"] is None
     assert "phone_number" not in slots
     assert dispatcher.messages == []
+    assert slots["submitted_more"] is None  # the result asks nothing more
+
+
+async def test_another_number_asked_meanwhile_is_asked_about_with_the_result(
+    tracker_for, dispatcher, domain
+):
+    # "thêm 1 số nữa" while this request was collected: its result asks what the next
+    # number needs (a variation of utter_request_result), and the flag goes with the
+    # request's slots.
+    tracker = tracker_for(slots={**_filled(), "more_requested": "yes"})
+    slots = _slots(await ActionSubmitRequest().run(dispatcher, tracker, domain))
+    assert slots["submit_status"] == "created"
+    assert slots["submitted_more"] == "yes"
+    assert slots["more_requested"] is None
 
 
 async def test_confirming_twice_finds_the_open_request(tracker_for, dispatcher, domain):
