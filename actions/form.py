@@ -1009,7 +1009,17 @@ class ValidateRequestForm(FormValidationAction):
         the same question between candidates again (the answer chose none: "Lan", "👍"),
         the customer is told so first: the same buttons came back without a word."""
         slots = await self._address(slot_value, dispatcher, tracker)
-        if _asked_again(tracker, slots) and tracker.get_slot("requested_slot") == "address":
+        named_now = tracker.get_slot("contact_name") not in (
+            None,
+            _slot_before_this_turn(tracker, "contact_name"),
+        )
+        if (
+            _asked_again(tracker, slots)
+            and tracker.get_slot("requested_slot") == "address"
+            and not named_now
+        ):
+            # Not when the answer gave the name ("tên chị là Hoa"): it chose nothing, nor
+            # tried to; the name is taken and the question asked again.
             dispatcher.utter_message(response="utter_choice_not_understood")
         return slots
 

@@ -49,7 +49,8 @@ _NAME_END = re.compile(
     rf"[,;.!?\n]|{NUMBER.pattern}|{PHONE_CUE.pattern}|(?<!\w)(?:địa\s*chỉ|dia\s*chi|đ/c|d/c)(?!\w)",
     re.I,
 )
-_CLOSING = re.compile(r"(?:\s+(?:ạ|a|nhé|nhe|nha|nhá|đó|do))+$", re.I)
+# "a" is "ạ" typed without its tone, never "A" ("Nguyễn Văn A" is a name).
+_CLOSING = re.compile(r"(?:\s+(?:ạ|Ạ|(?-i:a)|nhé|nhe|nha|nhá|đó|do))+$", re.I)
 _QUESTION_WORDS = frozenset({"gi", "j", "nao", "sao"})
 # A name is a few words; more is a sentence.
 MAX_NAME_WORDS = 5

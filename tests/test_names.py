@@ -16,6 +16,7 @@ from bot.names import name_in_message
         ("ten toi la Hung 0903456789", "Hung"),  # up to the phone
         ("ten toi la Hung so dien thoai 0903456789", "Hung"),  # or its cue
         ("ten cua anh la Minh a", "anh Minh"),  # closing particle left out
+        ("toi ten la Nguyen Van A", "Nguyen Van A"),  # "A" is no "ạ"
         ("ten la Lan, dia chi P5 Q3", "Lan"),
         ("tên là Hoa, tên em là Lan", "Lan"),  # the last one given
         ("Mình tên Tâm", "Tâm"),  # the speaker before "tên", no "là"

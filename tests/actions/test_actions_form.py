@@ -610,7 +610,6 @@ async def test_an_address_the_nlu_read_as_another_intent_is_still_the_answer(
     values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     if intent == "thank":
         # Taken, and the question between the Đà Bắc of several provinces asked.
-        assert values["address_pending"] == typed, events
         assert values["address_status"] == "ambiguous", events
     else:
         assert values["address"] == typed, events
@@ -1839,6 +1838,34 @@ async def test_an_answer_choosing_none_is_told_before_the_question_again(
     again = await form.validate_address(typed, dispatcher, tracker, domain)
     assert again.get("address") is None
     assert [m["response"] for m in dispatcher.messages] == ["utter_choice_not_understood"]
+
+
+async def test_a_name_given_at_a_question_between_candidates_is_taken_quietly(
+    tracker_for, dispatcher, domain
+):
+    # Seen live: "ten chi la Hoa" at the question between Hà Đông's namesakes took the name
+    # and answered "em chưa nhận ra khu vực Quý khách chọn": the customer chose nothing,
+    # nor tried to. The name is taken, the question asked again without that.
+    typed = "ở 45 Trần Phú, Hà Đông"
+    first = await form.validate_address(
+        typed, dispatcher, tracker_for(text=typed, slots={"requested_slot": "address"}), domain
+    )
+    assert first["address_status"] == "ambiguous"
+    slots = {
+        **first,
+        "requested_slot": "address",
+        "request_type": "sim_swap",
+        "phone_number": "0987654321",
+    }
+    said = "ten chi la Hoa"
+    tracker = tracker_for(text=said, slots=slots, active_loop="request_form")
+    # Rasa's mapping takes the text as the address (the form's FormAction appends it).
+    tracker.slots["address"] = said
+    tracker.events.append({"event": "slot", "name": "address", "value": said})
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert values["contact_name"] == "chi Hoa" and values["address"] is None, events
+    assert dispatcher.messages == [], dispatcher.messages
 
 
 async def test_a_choice_or_a_new_question_says_nothing_more(tracker_for, dispatcher, domain):
