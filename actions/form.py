@@ -40,6 +40,7 @@ from bot.names import name_in_message
 from bot.needs import need_in_message, with_need
 from bot.questions import asks, without_questions
 from bot.text import fold, words
+from bot.visits import visit_time_in_message, with_visit_time, without_numbers
 
 MAX_CHOICES = 5
 SKIP_VALUE = "-"
@@ -653,6 +654,35 @@ def _need_said(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
     return need_in_message(text)
 
 
+# Intents of a message that may say when the customer can be visited or called: small
+# talk ("tôi bận cả ngày, tối mới ở nhà"), not understood ("thứ 7 có đến không"), an
+# answer, or a question of the FAQ ("chiều mai nhân viên đến được không").
+_MAY_SAY_A_TIME = frozenset({"out_of_scope", "nlu_fallback", "inform", "faq"})
+
+
+def visit_time_said(tracker: Tracker) -> str | None:
+    """The latest message's words when it says when the customer can be visited or
+    called: the NLU's ``visit_time`` (its words, phone numbers aside), or a message of
+    another intent that ``bot.visits`` reads as one; None otherwise."""
+    text = str(tracker.latest_message.get("text") or "")
+    if text.startswith("/"):
+        return None
+    intent = latest_intent(tracker)
+    if intent == "visit_time":
+        return visit_time_in_message(text) or without_numbers(text)
+    return visit_time_in_message(text) if intent in _MAY_SAY_A_TIME else None
+
+
+def _visit_time_said(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
+    """When the customer says they can be visited or called (``bot.visits``), in a message
+    of a request being collected: it was taken for the name at the name question, or
+    answered "em chưa hiểu". Not from an address, a button or a need for advice."""
+    set_now = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
+    if set_now.get("address") or set_now.get("need_given"):
+        return None
+    return visit_time_said(tracker)
+
+
 def _name_before_a_question(text: str) -> str | None:
     """The words before a question ("Lan, bao lâu…", "Nguyễn Thị Lan. Có mất phí không"),
     when typed as a name: one to five words, each with a capital ("Cho em hỏi, …" is no
@@ -796,6 +826,21 @@ class ValidateRequestForm(FormValidationAction):
             if asked == "contact_name":
                 # Nor is it a name (the name's text mapping took it).
                 events += [SlotSet("contact_name", None), SlotSet("name_given", None)]
+        visit = _visit_time_said(tracker, events)
+        if visit is not None:
+            dispatcher.utter_message(
+                response="utter_visit_time_noted", visit_status="noted", visit_time_said=visit
+            )
+            events += [
+                SlotSet("visit_time", with_visit_time(tracker.get_slot("visit_time"), visit)),
+                SlotSet("visit_time_said", visit),
+                SlotSet("visit_status", "noted"),
+            ]
+            if asked == "contact_name":
+                # No name either (the name's text mapping took it).
+                events += [SlotSet("contact_name", None), SlotSet("name_given", None)]
+            if asked == "phone_number" and not _typed_a_phone(tracker):
+                events.append(SlotSet("phone_error", None))
         campaign = tracker.get_slot("campaign")
         if campaign:
             given = any(
@@ -1008,6 +1053,11 @@ class ValidateRequestForm(FormValidationAction):
         """Resolve to administrative units; a doubtful answer becomes a question. Asked
         the same question between candidates again (the answer chose none: "Lan", "👍"),
         the customer is told so first: the same buttons came back without a word."""
+        typed = str(slot_value or "")
+        if visit_time_said(tracker) and _no_place(await resolve_address(typed)):
+            # "thứ 7 có đến không" (not understood) taken as the address: no place, a
+            # time, which run() notes; the question is asked again, nothing kept of it.
+            return {"address": None}
         slots = await self._address(slot_value, dispatcher, tracker)
         named_now = tracker.get_slot("contact_name") not in (
             None,

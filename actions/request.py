@@ -15,13 +15,14 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent, one_province
+from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent, one_province, visit_time_said
 from actions.services import cancel_request, resolve_address, sent_requests, submit
 from bot import phone
 from bot.campaign import hooks
 from bot.phone import mask
 from bot.requests import OPEN_STATUSES, InvalidDraft, RequestDraft
 from bot.text import fold
+from bot.visits import with_visit_time
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ REQUEST_SLOTS = (
     "advice_need",
     "need_given",
     "more_requested",
+    "visit_time",
 )
 
 
@@ -86,10 +88,17 @@ async def _draft(tracker: Tracker, request_type: str, *, callback: bool = False)
         units=units,
         campaign=tracker.get_slot("campaign"),
         callback_requested=callback,
-        # What a customer asking for advice said they need, for the advisor (the team's
-        # message shows a request's note).
-        note=tracker.get_slot("advice_need") if request_type == "advice" else None,
+        note=_note(tracker, request_type),
     )
+
+
+def _note(tracker: Tracker, request_type: str) -> str | None:
+    """The request's note, which the team's message and the console show: what a customer
+    asking for advice said they need, for the advisor, and when the customer said they
+    can be visited or called, for the call that sets a time."""
+    need = tracker.get_slot("advice_need") if request_type == "advice" else None
+    said = [str(part) for part in (need, tracker.get_slot("visit_time")) if part]
+    return " / ".join(said) or None
 
 
 def _cleared() -> list[EventType]:
@@ -308,3 +317,28 @@ class ActionCorrectSlot(Action):
     ) -> list[EventType]:
         intent = latest_intent(tracker)
         return [SlotSet(name, None) for name in _CORRECTIONS.get(intent or "", ())]
+
+
+class ActionNoteVisitTime(Action):
+    """When the customer says they can be visited or called ("thứ 7 có đến không"), at
+    the read-back or outside a request: kept with the request being collected (its note),
+    or, with none, ``visit_status`` picks the answer (a request sent: tell the staff when
+    they call; none yet: the offer). The form notes it itself while it asks."""
+
+    def name(self) -> str:
+        return "action_note_visit_time"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        said = visit_time_said(tracker) or str(tracker.latest_message.get("text") or "")
+        collecting = bool(tracker.get_slot("request_type") and tracker.get_slot("phone_number"))
+        if collecting:
+            noted = with_visit_time(tracker.get_slot("visit_time"), said)
+            return [
+                SlotSet("visit_time", noted),
+                SlotSet("visit_time_said", said),
+                SlotSet("visit_status", "noted"),
+            ]
+        status = "sent" if tracker.get_slot("submitted_type") else "none"
+        return [SlotSet("visit_time_said", said), SlotSet("visit_status", status)]

@@ -2046,3 +2046,60 @@ async def test_one_more_number_after_a_request_asks_which_service(run_form, type
     }
     values, events = await run_form(typed, slots, intent="request_new_subscription")
     assert values.get("request_type", "new_subscription") == service, events
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent", "asked"),
+    [
+        # Seen live: taken as the name ("tên liên hệ 'toi ban ca ngay, toi moi o nha'").
+        ("toi ban ca ngay, toi moi o nha", "visit_time", "contact_name"),
+        ("toi ban ca ngay, toi moi o nha", "out_of_scope", "contact_name"),
+        # Seen live: "em chưa hiểu", or taken as the address and not found.
+        ("thu 7 co den ko", "nlu_fallback", "address"),
+        ("sáng mai qua được không", "visit_time", "address"),
+        ("chiều nay em ở nhà", "visit_time", "phone_number"),
+    ],
+)
+async def test_a_visit_time_said_while_asked_is_noted(
+    tracker_for, dispatcher, domain, typed, intent, asked
+):
+    slots = {
+        "request_type": "sim_swap",
+        "requested_slot": asked,
+        "phone_number": None if asked == "phone_number" else "0935111224",
+        "visit_time": "thu 3",
+    }
+    tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
+    if asked in ("contact_name", "address") and intent != "visit_time":
+        # The slot's text mapping takes small talk, or what was not understood (the
+        # FormAction appends it).
+        tracker.slots[asked] = typed
+        tracker.events.append({"event": "slot", "name": asked, "value": typed})
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert values["visit_time"] == f"thu 3 / {typed}", events
+    assert values["visit_status"] == "noted"
+    assert [m["response"] for m in dispatcher.messages] == ["utter_visit_time_noted"]
+    assert dispatcher.messages[0]["visit_time_said"] == typed
+    assert values.get("contact_name") is None, events  # no name, the question again
+    assert values.get("address") is None, events
+    assert values.get("address_status") is None and values.get("address_pending") is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent"),
+    [
+        ("bao gio nhan vien den", "faq"),  # the FAQ's: no time of the customer's
+        ("Hùng", "inform"),
+        ("/skip", "skip"),
+    ],
+)
+async def test_no_visit_time_otherwise(tracker_for, dispatcher, domain, typed, intent):
+    slots = {
+        "request_type": "sim_swap",
+        "requested_slot": "contact_name",
+        "phone_number": "0935111224",
+    }
+    tracker = tracker_for(text=typed, intent=intent, slots=slots, active_loop="request_form")
+    events = await form.run(dispatcher, tracker, domain)
+    assert not any(e.get("name") == "visit_time" for e in events), events

@@ -449,3 +449,37 @@ async def test_a_call_back_at_the_ward_question_is_routed_by_its_province(
     stored = get_service().get(slots["request_reference"])
     assert stored.province_name == "Thành phố Hồ Chí Minh"
     assert stored.address_text == "quan 3 tphcm"
+
+
+@pytest.mark.parametrize(
+    ("slots", "status"),
+    [
+        # At the read-back: noted with the request (its note, with the earlier ones).
+        ({**_filled(), "visit_time": "thu 7 co den ko"}, "noted"),
+        # A request sent, none collected: the staff are told when they call.
+        ({"submitted_type": "sim_swap", "phone_number": "0901234567"}, "sent"),
+        ({}, "none"),
+    ],
+)
+async def test_a_visit_time_outside_the_form(tracker_for, dispatcher, domain, slots, status):
+    from actions.request import ActionNoteVisitTime
+
+    tracker = tracker_for(slots=slots, text="sáng mai qua được không", intent="visit_time")
+    values = _slots(await ActionNoteVisitTime().run(dispatcher, tracker, domain))
+    assert values["visit_status"] == status
+    assert values["visit_time_said"] == "sáng mai qua được không"
+    if status == "noted":
+        assert values["visit_time"] == "thu 7 co den ko / sáng mai qua được không"
+    else:
+        assert "visit_time" not in values
+    assert dispatcher.messages == []  # the rule's response says it
+
+
+async def test_the_visit_time_goes_with_the_request_in_its_note(tracker_for, dispatcher, domain):
+    from bot.requests import get_service
+
+    slots = {**_filled(), "visit_time": "thu 7 co den ko"}
+    events = await ActionSubmitRequest().run(dispatcher, tracker_for(slots=slots), domain)
+    stored = get_service().get(_slots(events)["request_reference"])
+    assert stored.note == "thu 7 co den ko"
+    assert _slots(events)["visit_time"] is None  # cleared with the request
