@@ -140,11 +140,11 @@ _ANOTHER_NUMBER = re.compile(
     r"(?<!\w)(?:so|sdt|thue bao|sim)\s+(?:khac|nua)(?!\w)"
     r"|(?<!\w)them\s+(?:1\s+|mot\s+)?(?:so|thue bao)(?!\w)"
 )
-# "vẫn địa chỉ cũ", "như trên", "cùng địa chỉ", "giống địa chỉ trước" (folded): the address
-# of the request sent before, offered at the address question of the next one.
 # "thêm", "nữa" (folded): another number asked for on top of this one ("thêm 1 số nữa"),
 # not instead of it ("à số khác" corrects the number).
 _MORE = re.compile(r"(?<!\w)(?:them|nua)(?!\w)")
+# "vẫn địa chỉ cũ", "như trên", "cùng địa chỉ", "giống địa chỉ trước" (folded): the address
+# of the request sent before, offered at the address question of the next one.
 _SAME_ADDRESS = re.compile(
     r"(?<!\w)(?:(?:van|nhu|giong(?: nhu)?|y nhu|van la)\s+(?:dia chi\s+|dc\s+|nha\s+)?"
     r"(?:cu|tren|truoc|do|vua roi|vua nay|luc nay|hoi nay|ban nay|lan truoc|so truoc)"
@@ -601,11 +601,13 @@ def _slot_before_this_turn(tracker: Tracker, name: str) -> Any:
 
 def _adds_a_request(tracker: Tracker) -> bool:
     """Whether another number is asked for ("thêm 1 số nữa", "đổi thêm sim khác nữa")
-    while a request with its number is being collected (the address or the name asked):
-    the intent's mapping switched the service and dropped the number, and the request in
-    progress was lost without a word. A number typed with it is left to the phone's
-    mapping."""
-    if tracker.get_slot("requested_slot") in (None, "phone_number", "request_type"):
+    while a request with its number is being collected (the address or the name asked, or
+    the request read back: the form, started again by the intent, finds it complete and
+    reads it back again): the intent's mapping switched the service and dropped the
+    number, and the request in progress was lost without a word. A number typed with it
+    is left to the phone's mapping."""
+    asked = tracker.get_slot("requested_slot")
+    if asked in ("phone_number", "request_type") or (asked is None and not _at_read_back(tracker)):
         return False
     if not tracker.get_slot("phone_number") or _typed_a_phone(tracker):
         return False
@@ -615,6 +617,17 @@ def _adds_a_request(tracker: Tracker) -> bool:
         and bool(_ANOTHER_NUMBER.search(text))
         and bool(_MORE.search(text))
     )
+
+
+def _at_read_back(tracker: Tracker) -> bool:
+    """Whether the bot's last action before the latest message read the request back."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return bool(event.get("name") == "utter_confirm_request")
+    return False
 
 
 def _means_this_number(tracker: Tracker) -> bool:
@@ -828,13 +841,12 @@ class ValidateRequestForm(FormValidationAction):
                 events += [SlotSet("contact_name", None), SlotSet("name_given", None)]
         visit = _visit_time_said(tracker, events)
         if visit is not None:
-            dispatcher.utter_message(
-                response="utter_visit_time_noted", visit_status="noted", visit_time_said=visit
-            )
+            dispatcher.utter_message(response="utter_visit_time_noted", visit_time_said=visit)
             events += [
                 SlotSet("visit_time", with_visit_time(tracker.get_slot("visit_time"), visit)),
                 SlotSet("visit_time_said", visit),
                 SlotSet("visit_status", "noted"),
+                SlotSet("visit_given", "yes"),  # the read-back shows it
             ]
             if asked == "contact_name":
                 # No name either (the name's text mapping took it).

@@ -47,6 +47,7 @@ REQUEST_SLOTS = (
     "need_given",
     "more_requested",
     "visit_time",
+    "visit_given",
 )
 
 
@@ -323,7 +324,8 @@ class ActionNoteVisitTime(Action):
     """When the customer says they can be visited or called ("thứ 7 có đến không"), at
     the read-back or outside a request: kept with the request being collected (its note),
     or, with none, ``visit_status`` picks the answer (a request sent: tell the staff when
-    they call; none yet: the offer). The form notes it itself while it asks."""
+    they call; none yet: the services offered, ``utter_visit_time_answer``). The form
+    notes it itself while it asks."""
 
     def name(self) -> str:
         return "action_note_visit_time"
@@ -339,6 +341,7 @@ class ActionNoteVisitTime(Action):
                 SlotSet("visit_time", noted),
                 SlotSet("visit_time_said", said),
                 SlotSet("visit_status", "noted"),
+                SlotSet("visit_given", "yes"),
             ]
         status = "sent" if tracker.get_slot("submitted_type") else "none"
         return [SlotSet("visit_time_said", said), SlotSet("visit_status", status)]

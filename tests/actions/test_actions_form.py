@@ -2027,6 +2027,39 @@ async def test_another_number_asked_mid_request_comes_after_this_one(
         assert "more_requested" not in values, events
 
 
+@pytest.mark.parametrize("read_back", [True, False])
+async def test_another_number_asked_at_the_read_back_comes_after_this_one(
+    tracker_for, dispatcher, domain, read_back
+):
+    # At the read-back the intent's rule starts the form again: this request is kept (the
+    # form finds it complete and reads it back again), the next one after it.
+    said = [{"event": "action", "name": "utter_confirm_request"}] if read_back else []
+    before = [
+        {"event": "slot", "name": "request_type", "value": "sim_swap"},
+        *said,
+        {"event": "action", "name": "action_listen"},
+    ]
+    slots = {
+        "request_type": "new_subscription",  # as the intent's mapping set it
+        "phone_number": "0935111226",
+        "address": "12 Le Loi, Q1, HCM",
+        "contact_name": "-",
+    }
+    tracker = tracker_for(
+        text="thêm 1 số nữa",
+        intent="request_new_subscription",
+        slots=slots,
+        active_loop="request_form",
+        events=before,
+    )
+    events = await form.run(dispatcher, tracker, domain)
+    values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    if read_back:
+        assert values == {"request_type": "sim_swap", "more_requested": "yes"}, events
+    else:
+        assert "more_requested" not in values, events
+
+
 @pytest.mark.parametrize(
     ("typed", "service"),
     [
@@ -2078,7 +2111,7 @@ async def test_a_visit_time_said_while_asked_is_noted(
     events = await form.run(dispatcher, tracker, domain)
     values = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert values["visit_time"] == f"thu 3 / {typed}", events
-    assert values["visit_status"] == "noted"
+    assert values["visit_status"] == "noted" and values["visit_given"] == "yes"
     assert [m["response"] for m in dispatcher.messages] == ["utter_visit_time_noted"]
     assert dispatcher.messages[0]["visit_time_said"] == typed
     assert values.get("contact_name") is None, events  # no name, the question again

@@ -470,8 +470,9 @@ async def test_a_visit_time_outside_the_form(tracker_for, dispatcher, domain, sl
     assert values["visit_time_said"] == "sáng mai qua được không"
     if status == "noted":
         assert values["visit_time"] == "thu 7 co den ko / sáng mai qua được không"
+        assert values["visit_given"] == "yes"  # the read-back shows it
     else:
-        assert "visit_time" not in values
+        assert "visit_time" not in values and "visit_given" not in values
     assert dispatcher.messages == []  # the rule's response says it
 
 
@@ -483,3 +484,4 @@ async def test_the_visit_time_goes_with_the_request_in_its_note(tracker_for, dis
     stored = get_service().get(_slots(events)["request_reference"])
     assert stored.note == "thu 7 co den ko"
     assert _slots(events)["visit_time"] is None  # cleared with the request
+    assert _slots(events)["visit_given"] is None
