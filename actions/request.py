@@ -16,7 +16,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form import MAX_CHOICES, SKIP_VALUE, latest_intent, one_province, visit_time_said
-from actions.services import cancel_request, resolve_address, sent_requests, submit
+from actions.services import (
+    add_customer_note,
+    cancel_request,
+    resolve_address,
+    sent_requests,
+    submit,
+)
 from bot import phone
 from bot.campaign import hooks
 from bot.phone import mask
@@ -323,9 +329,11 @@ class ActionCorrectSlot(Action):
 class ActionNoteVisitTime(Action):
     """When the customer says they can be visited or called ("thứ 7 có đến không"), at
     the read-back or outside a request: kept with the request being collected (its note),
-    or, with none, ``visit_status`` picks the answer (a request sent: tell the staff when
-    they call; none yet: the services offered, ``utter_visit_time_answer``). The form
-    notes it itself while it asks."""
+    or, with none, ``visit_status`` picks the answer (``utter_visit_time_answer``): a
+    request this conversation sent and still open gets it in its history, and the team's
+    chat is told ("added"); else the staff are to be told when they call ("sent"); no
+    request yet: the services are offered ("none"). The form notes it itself while it
+    asks."""
 
     def name(self) -> str:
         return "action_note_visit_time"
@@ -343,5 +351,19 @@ class ActionNoteVisitTime(Action):
                 SlotSet("visit_status", "noted"),
                 SlotSet("visit_given", "yes"),
             ]
-        status = "sent" if tracker.get_slot("submitted_type") else "none"
-        return [SlotSet("visit_time_said", said), SlotSet("visit_status", status)]
+        if not tracker.get_slot("submitted_type"):
+            return [SlotSet("visit_time_said", said), SlotSet("visit_status", "none")]
+        try:
+            added = await add_customer_note(tracker.sender_id, said)
+        except Exception:
+            # Not stored: the answer asks the customer to tell the staff when they call.
+            log.exception("visit time not added to the request of this conversation")
+            added = None
+        if added is None:
+            return [SlotSet("visit_time_said", said), SlotSet("visit_status", "sent")]
+        return [
+            SlotSet("visit_time_said", said),
+            SlotSet("visit_status", "added"),
+            SlotSet("request_reference", added.reference),
+            SlotSet("team_name", added.team_name),
+        ]

@@ -66,6 +66,12 @@ async def cancel_request(reference: str, sender_id: str) -> str:
     return await asyncio.to_thread(lambda: get_service().cancel_by_sender(reference, sender_id))
 
 
+async def add_customer_note(sender_id: str, note: str) -> RequestView | None:
+    """A note for the team on the open request this conversation sent
+    (``RequestService.add_customer_note``)."""
+    return await asyncio.to_thread(lambda: get_service().add_customer_note(sender_id, note))
+
+
 async def sent_requests(sender_id: str) -> list[RequestView]:
     """The requests this conversation sent, latest first (``RequestService.by_sender``)."""
     return await asyncio.to_thread(lambda: get_service().by_sender(sender_id))

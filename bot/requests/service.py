@@ -815,6 +815,27 @@ class RequestService:
         self.outbox.status_changed(view.reference)
         return "cancelled"
 
+    def add_customer_note(self, sender_id: str, note: str) -> RequestView | None:
+        """What the customer says after their request was sent ("thứ 7 mới có nhà": when
+        they can be visited), written to the history of the latest request the
+        conversation ``sender_id`` sent, when it is still open, and the team's chat told
+        (``details_added``, as for details confirmed again). None when the conversation
+        has no open request (never one found by a phone number, which anyone can type);
+        a note its history holds already is not written twice."""
+        view = self.latest_by_sender(sender_id)
+        if view is None or not view.is_open:
+            return None
+        told = f"Khách nhắn thêm: {' '.join(note.split())[:_MAX_TEXT]}"
+        if any(e.reason == told for e in self.history(view.reference)):
+            return view
+        now = utcnow()
+        with self._sessions.begin() as session:
+            request_id = _record_event(session, view, view.status, "customer", told, now)
+            payload = {"reference": view.reference, "note": told}
+            queue_in(session, request_id, view.team_id, KIND_DETAILS_ADDED, payload, now)
+        log.info("request %s: a note from its conversation for the team", view.reference)
+        return view
+
 
 def iter_requests(sessions: sessionmaker[Session], batch: int = 500) -> Iterator[RequestView]:
     """Every stored request in creation order, read in batches; needs no directory, so

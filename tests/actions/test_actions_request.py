@@ -456,7 +456,8 @@ async def test_a_call_back_at_the_ward_question_is_routed_by_its_province(
     [
         # At the read-back: noted with the request (its note, with the earlier ones).
         ({**_filled(), "visit_time": "thu 7 co den ko"}, "noted"),
-        # A request sent, none collected: the staff are told when they call.
+        # A request sent (this conversation has none stored): the staff are told when
+        # they call.
         ({"submitted_type": "sim_swap", "phone_number": "0901234567"}, "sent"),
         ({}, "none"),
     ],
@@ -485,3 +486,18 @@ async def test_the_visit_time_goes_with_the_request_in_its_note(tracker_for, dis
     assert stored.note == "thu 7 co den ko"
     assert _slots(events)["visit_time"] is None  # cleared with the request
     assert _slots(events)["visit_given"] is None
+
+
+async def test_a_visit_time_after_the_request_goes_to_its_history(tracker_for, dispatcher, domain):
+    from actions.request import ActionNoteVisitTime
+    from bot.requests import get_service
+
+    sent = _slots(await ActionSubmitRequest().run(dispatcher, tracker_for(slots=_filled()), domain))
+    slots = {"submitted_type": "sim_swap", "phone_number": "0901234567"}
+    tracker = tracker_for(slots=slots, text="thu 7 moi co nha", intent="visit_time")
+    values = _slots(await ActionNoteVisitTime().run(dispatcher, tracker, domain))
+    assert values["visit_status"] == "added"
+    assert values["request_reference"] == sent["request_reference"]
+    assert values["team_name"] == sent["team_name"]
+    history = get_service().history(sent["request_reference"])
+    assert history[-1].reason == "Khách nhắn thêm: thu 7 moi co nha"

@@ -140,6 +140,24 @@ def test_a_repeat_from_elsewhere_names_nothing_and_new_details_reach_the_history
     assert "từ cùng cuộc trò chuyện" in service.history(first.reference)[-1].reason
 
 
+def test_a_note_after_the_request_reaches_its_history_and_the_team(service, sessions):
+    # "thứ 7 mới có nhà" after the request was sent: its history, and the team's chat told
+    # (the post, then the note); once only; never another conversation's request.
+    first = service.submit(draft())
+    assert service.add_customer_note("user-1", "  thứ 7 mới   có nhà ") is not None
+    told = service.history(first.reference)[-1]
+    assert (told.reason, told.actor) == ("Khách nhắn thêm: thứ 7 mới có nhà", "customer")
+    assert service.get(first.reference).status == "new"  # not moved
+    assert service.add_customer_note("user-1", "thứ 7 mới có nhà") is not None
+    with sessions() as session:
+        rows = session.execute(select(outbox.c.kind, outbox.c.payload).order_by(outbox.c.id))
+        kinds = [(row.kind, row.payload.get("note")) for row in rows]
+    assert kinds == [("new_request", None), ("details_added", told.reason)]
+    assert service.add_customer_note("fb-2", "chiều nay") is None  # sent nothing
+    service.cancel_by_sender(first.reference, "user-1")
+    assert service.add_customer_note("user-1", "chiều nay") is None  # nothing open
+
+
 def test_other_type_or_closed_request_creates_a_new_one(service, sessions):
     first = service.submit(draft())
     advice = service.submit(draft(request_type="advice"))
