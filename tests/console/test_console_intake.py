@@ -151,18 +151,21 @@ async def test_intake_asks_the_current_ward_of_an_old_district(make_client, logi
     assert (view.province_code, view.ward_code) == ("79", "27139")
 
 
-async def test_intake_lists_every_ward_of_a_district_of_many(make_client, login, store):
-    # Đống Đa became seven wards: more than the chat's buttons, not more than a drop-down.
+async def _wards_asked(make_client, login, phone: str, address: str) -> dict[str, str]:
+    """The wards the intake API asks the operator to pick from (label → code)."""
     client = await make_client()
     csrf = await login(client, "op")
-    entry = {
-        "request_type": "sim_swap",
-        "phone": "0903123473",
-        "address_text": "25 ngõ 3 Thái Hà, Đống Đa, Hà Nội",
-    }
+    entry = {"request_type": "sim_swap", "phone": phone, "address_text": address}
     asked = await client.post("/api/requests", json=entry, headers={"X-CSRF-Token": csrf})
     assert asked.status == 400
-    wards = {ward["label"] for ward in (await asked.json())["wards"]}
+    return {ward["label"]: ward["ward_code"] for ward in (await asked.json())["wards"]}
+
+
+async def test_intake_lists_every_ward_of_a_district_of_many(make_client, login, store):
+    # Đống Đa became seven wards: more than the chat's buttons, not more than a drop-down.
+    wards = await _wards_asked(
+        make_client, login, "0903123473", "25 ngõ 3 Thái Hà, Đống Đa, Hà Nội"
+    )
     assert len(wards) == 7, wards
     assert "Phường Văn Miếu - Quốc Tử Giám, Thành phố Hà Nội" in wards
     assert count(store) == 0
@@ -171,16 +174,7 @@ async def test_intake_lists_every_ward_of_a_district_of_many(make_client, login,
 async def test_intake_wards_of_different_old_districts_name_them(make_client, login, store):
     # "Phường 1, Vĩnh Long": a Phường 1 in several old cities of the merged province; the
     # caller names the old city, so the drop-down says it beside each new ward.
-    client = await make_client()
-    csrf = await login(client, "op")
-    entry = {
-        "request_type": "sim_swap",
-        "phone": "0903123474",
-        "address_text": "Phường 1, Vĩnh Long",
-    }
-    asked = await client.post("/api/requests", json=entry, headers={"X-CSRF-Token": csrf})
-    assert asked.status == 400
-    wards = {ward["label"]: ward["ward_code"] for ward in (await asked.json())["wards"]}
+    wards = await _wards_asked(make_client, login, "0903123474", "Phường 1, Vĩnh Long")
     assert wards["Phường Long Châu (TP Vĩnh Long), Tỉnh Vĩnh Long"] == "29551", wards
     assert "Phường Trà Vinh (TP Trà Vinh), Tỉnh Vĩnh Long" in wards
     assert count(store) == 0
