@@ -25,6 +25,7 @@ from actions.services import (
 )
 from bot import phone
 from bot.campaign import hooks
+from bot.edits import number_corrected
 from bot.phone import mask
 from bot.requests import OPEN_STATUSES, InvalidDraft, RequestDraft
 from bot.text import fold
@@ -314,7 +315,10 @@ _CORRECTIONS: dict[str, tuple[str, ...]] = {
 
 
 class ActionCorrectSlot(Action):
-    """Clears the answer the customer wants to change; the form then asks it again."""
+    """Clears the answer the customer wants to change; the form then asks it again. A
+    house number corrected in a few words ("số 14 chứ không phải 12") is replaced in the
+    address instead (``bot.edits``): the ward read or chosen stays, nothing is asked
+    again but a question pending about it, which quotes the corrected text."""
 
     def name(self) -> str:
         return "action_correct_slot"
@@ -323,7 +327,38 @@ class ActionCorrectSlot(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = latest_intent(tracker)
+        if intent == "correct_address":
+            fixed = _number_fixed(tracker, dispatcher)
+            if fixed is not None:
+                return fixed
         return [SlotSet(name, None) for name in _CORRECTIONS.get(intent or "", ())]
+
+
+def _number_fixed(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[EventType] | None:
+    """The address (or the one a question is pending about) with the house number the
+    message corrects, said back when settled; None when the message corrects no number of
+    it."""
+    said = str(tracker.latest_message.get("text") or "")
+    address, pending = tracker.get_slot("address"), tracker.get_slot("address_pending")
+    if address:
+        fixed = number_corrected(said, str(address))
+        if fixed is None:
+            return None
+        units = dict(tracker.get_slot("address_units") or {})
+        street = units.get("street")
+        if units.get("text") == address:
+            units["text"] = fixed  # still the answer settled (validate_address keeps it)
+        if street:
+            units["street"] = number_corrected(said, str(street)) or street
+        label = tracker.get_slot("address_label")
+        dispatcher.utter_message(
+            response="utter_address_corrected", address=fixed, address_label=label
+        )
+        return [SlotSet("address", fixed), SlotSet("address_units", units)]
+    if pending:
+        fixed = number_corrected(said, str(pending))
+        return None if fixed is None else [SlotSet("address_pending", fixed)]
+    return None
 
 
 class ActionNoteVisitTime(Action):

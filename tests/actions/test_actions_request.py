@@ -181,6 +181,33 @@ async def test_address_correction_clears_the_resolution_too(tracker_for, dispatc
     assert "phone_number" not in cleared
 
 
+async def test_a_house_number_corrected_keeps_the_ward(tracker_for, dispatcher, domain):
+    # Seen live: "sai dia chi roi, so 14 chu ko phai 12" cleared the address and asked it
+    # again from the start, the ward chosen with a button lost with it.
+    address = "so 12 ngo 5 phuong Dich Vong Hau Cau Giay HN"
+    units = {"text": address, "street": "so 12 ngo 5", "ward_name": "Phường Cầu Giấy"}
+    slots = {**_filled(), "address": address, "address_units": units, "address_label": "L"}
+    said = "sai dia chi roi, so 14 chu ko phai 12"
+    tracker = tracker_for(slots=slots, text=said, intent="correct_address")
+    values = _slots(await ActionCorrectSlot().run(dispatcher, tracker, domain))
+    fixed = "so 14 ngo 5 phuong Dich Vong Hau Cau Giay HN"
+    assert values == {
+        "address": fixed,
+        "address_units": {**units, "text": fixed, "street": "so 14 ngo 5"},
+    }
+    assert dispatcher.messages[0]["response"] == "utter_address_corrected"
+    assert dispatcher.messages[0]["address"] == fixed
+    # Asked between wards about it: the question is asked again about the corrected text.
+    pending = {**_filled(), "address": None, "address_pending": address}
+    tracker = tracker_for(slots=pending, text=said, intent="correct_address")
+    values = _slots(await ActionCorrectSlot().run(dispatcher, tracker, domain))
+    assert values == {"address_pending": fixed}
+    # No number of it corrected: cleared and asked again, as before.
+    tracker = tracker_for(slots=slots, text="so 14 chu ko phai 13", intent="correct_address")
+    values = _slots(await ActionCorrectSlot().run(dispatcher, tracker, domain))
+    assert values["address"] is None and values["address_units"] is None
+
+
 async def _sent(tracker_for, dispatcher, domain, phone, sender_id="test-user"):
     """A request confirmed in the tracker's conversation; the slots the submit set."""
     tracker = tracker_for(slots=_filled(phone_number=phone), sender_id=sender_id)
