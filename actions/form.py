@@ -643,7 +643,9 @@ def _means_this_number(tracker: Tracker) -> bool:
 # of what a line is used for or costs, bot.needs): asking for advice ("gói nào rẻ nhất"),
 # small talk ("em dùng nhiều data lắm, hay xem youtube") or an answer ("0905333444, em
 # dùng nhiều data").
-_MAY_SAY_A_NEED = frozenset({"request_advice", "out_of_scope", "inform"})
+# Or not understood: beside `visit_time`, "em dung nhieu data lam, hay xem youtube" falls
+# under the threshold (it was small talk).
+_MAY_SAY_A_NEED = frozenset({"request_advice", "out_of_scope", "inform", "nlu_fallback"})
 
 
 def _need_said(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
