@@ -37,10 +37,10 @@ from bot.address import (
 )
 from bot.campaign import hooks
 from bot.names import name_in_message
-from bot.needs import need_in_message, with_need
+from bot.needs import need_in_message, said_without_numbers, with_need
 from bot.questions import asks, without_questions
 from bot.text import fold, words
-from bot.visits import visit_time_in_message, with_visit_time, without_numbers
+from bot.visits import visit_time_in_message, with_visit_time
 
 MAX_CHOICES = 5
 SKIP_VALUE = "-"
@@ -684,7 +684,7 @@ def visit_time_said(tracker: Tracker) -> str | None:
         return None
     intent = latest_intent(tracker)
     if intent == "visit_time":
-        return visit_time_in_message(text) or without_numbers(text)
+        return visit_time_in_message(text) or said_without_numbers(text)
     return visit_time_in_message(text) if intent in _MAY_SAY_A_TIME else None
 
 

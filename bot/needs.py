@@ -32,7 +32,7 @@ _GENERIC: Final = frozenset(
     }
 )  # fmt: skip
 # A phone number with the words that introduce it ("cho sdt 0839…", "số 0932…").
-_NUMBER_SAID: Final = re.compile(
+NUMBER_SAID: Final = re.compile(
     r"(?:(?<!\w)(?:cho\s+)?(?:s[oố]|sdt|sđt)(?:\s+(?:đ|d)i[eệ]n\s+tho[aạ]i)?\s*)?" + NUMBER.pattern,
     re.IGNORECASE,
 )
@@ -57,13 +57,19 @@ def need_in_message(text: str) -> str | None:
     none of a bare request's, and a word of a need): phone numbers left out, spaces
     collapsed; None for a bare request ("tư vấn gói cước cho em"), a message that names
     no need ("thôi để em gọi 9090") or a message of no words."""
-    without_numbers = _NUMBER_SAID.sub(" ", text)
-    folded = [fold(word) for word in words(without_numbers)]
+    folded = [fold(word) for word in words(NUMBER_SAID.sub(" ", text))]
     if not any(word not in _GENERIC and not word.isdigit() for word in folded):
         return None
     if not _NEED_WORDS.search(" ".join(folded)):
         return None
-    said = " ".join(without_numbers.split()).strip(" ,.;:-")
+    return said_without_numbers(text)
+
+
+def said_without_numbers(text: str) -> str | None:
+    """``text`` as a note keeps it: without its phone numbers (and their cue), spaces
+    collapsed, cut at a word to ``MAX_NEED`` characters; None when nothing is left. What
+    a customer needs (here) and when they can be visited (``bot.visits``) are kept so."""
+    said = " ".join(NUMBER_SAID.sub(" ", text).split()).strip(" ,.;:-")
     if len(said) > MAX_NEED:
         said = said[:MAX_NEED].rsplit(" ", 1)[0]
     return said or None

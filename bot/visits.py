@@ -17,8 +17,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from bot.needs import MAX_NEED, with_need
-from bot.phone import NUMBER
+from bot.needs import NUMBER_SAID, said_without_numbers, with_need
 from bot.text import fold
 
 # A time of day, a day or a part of the week, folded. Folded, "sáng" is "sang" (to, as in
@@ -47,17 +46,13 @@ _PRESENCE: Final = re.compile(
 )
 # Questions of when the staff come, with no time of the customer's: the FAQ's.
 _ONLY_ASKS_WHEN: Final = re.compile(r"(?<!\w)(?:may gio|bao gio|khi nao|bao lau|luc nao)(?!\w)")
-_NUMBER_SAID: Final = re.compile(
-    r"(?:(?<!\w)(?:s[oố]|sdt|sđt)(?:\s+(?:đ|d)i[eệ]n\s+tho[aạ]i)?\s*)?" + NUMBER.pattern,
-    re.IGNORECASE,
-)
 
 
 def visit_time_in_message(text: str) -> str | None:
     """The message's words when they say when the customer can be visited or called (a
     time and a word of being there or coming): phone numbers left out, spaces collapsed;
     None otherwise ("đổi sang sim 4g", "bao giờ nhân viên đến")."""
-    bare = _NUMBER_SAID.sub(" ", text)
+    bare = NUMBER_SAID.sub(" ", text)
     folded = " ".join(fold(bare).split())
     when = _WHEN.findall(folded) or _TONED_WHEN.findall(bare)
     if folded.startswith("mai "):
@@ -66,16 +61,7 @@ def visit_time_in_message(text: str) -> str | None:
         return None
     if _ONLY_ASKS_WHEN.search(folded) and not any(_OWN_TIME.search(w) for w in when):
         return None
-    return without_numbers(text)
-
-
-def without_numbers(text: str) -> str | None:
-    """``text`` without its phone numbers (and their cue), spaces collapsed, cut to
-    ``MAX_NEED`` characters at a word; None when nothing is left."""
-    said = " ".join(_NUMBER_SAID.sub(" ", text).split()).strip(" ,.;:-")
-    if len(said) > MAX_NEED:
-        said = said[:MAX_NEED].rsplit(" ", 1)[0]
-    return said or None
+    return said_without_numbers(text)
 
 
 def with_visit_time(before: str | None, said: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.visits import visit_time_in_message, with_visit_time, without_numbers
+from bot.needs import said_without_numbers
+from bot.visits import visit_time_in_message, with_visit_time
 
 
 @pytest.mark.parametrize(
@@ -48,9 +49,9 @@ def test_otherwise_none(text: str) -> None:
 def test_phone_numbers_are_left_out() -> None:
     said = visit_time_in_message("goi cho em sau 6h toi nhe, sdt 0905111222")
     assert said == "goi cho em sau 6h toi nhe"
-    assert without_numbers("0905111222") is None
-    assert without_numbers("x " * 400).endswith("x")  # cut at a word
-    assert len(without_numbers("x " * 400) or "") <= 300
+    assert said_without_numbers("0905111222") is None
+    assert said_without_numbers("x " * 400).endswith("x")  # cut at a word
+    assert len(said_without_numbers("x " * 400) or "") <= 300
 
 
 def test_times_said_twice_are_noted_once() -> None:
